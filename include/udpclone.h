@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * Everything the data path (bpf/) and the control plane (user/) must agree on:
+ * limits, map value layouts and their flag bits. Fixed-width fields only, explicit
+ * padding, sizes checked at compile time on both sides.
+ */
+#ifndef UDPCLONE_H
+#define UDPCLONE_H
+
+#include <linux/types.h>
+
+/* Limits; each can be overridden at build time (-DUDPC_MAX_DESTS=32). */
+#ifndef UDPC_MAX_DESTS
+#define UDPC_MAX_DESTS 16 /* destinations (copies) per attached interface */
+#endif
+#ifndef UDPC_MAX_FLOWS
+#define UDPC_MAX_FLOWS 65536 /* client flows remembered for the return path */
+#endif
+#define UDPC_HOST_MAX 256	/* a destination's host as given, NUL included */
+#define UDPC_IFNAME_MAX 16	/* IFNAMSIZ */
+
+/* Pins live in UDPC_PIN_ROOT/<ifname>/<map name>. */
+#define UDPC_PIN_ROOT "/sys/fs/bpf/udpclone-bpf"
+
+/* Our TC filters: fixed handle and priority, so detach removes only what we made. */
+#define UDPC_TC_HANDLE 0x55dc
+#define UDPC_TC_PRIO 0xc10
+
+/* Address families as they appear in map keys and values (Linux AF_* values). */
+#define UDPC_AF_INET 2
+#define UDPC_AF_INET6 10
+
+/* IPv4 addresses are stored in word 0 of a 4-word address, the rest zero. */
+struct udpc_addr {
+	__be32 w[4];
+};
+
+/* udpc_config: ARRAY, one entry (key 0). Written by user, read by both programs. */
+#define UDPC_CFG_ENABLED (1U << 0)
+#define UDPC_CFG_LISTEN_ADDR (1U << 1) /* match only listen_addr (of listen_family) */
+struct udpc_config {
+	__u32 flags;		/* UDPC_CFG_* */
+	__be16 listen_port;	/* UDP destination port that is fanned out */
+	__u8 listen_family;	/* with UDPC_CFG_LISTEN_ADDR: UDPC_AF_INET or _INET6 */
+	__u8 l2_len;		/* 14 on Ethernet-like devices, 0 on raw-IP ones */
+	struct udpc_addr listen_addr;
+	__u64 flow_timeout_ns;	/* a flow idle for longer gets no reply mapping */
+	__u32 ifindex;		/* the attached interface */
+	__u32 owner_pid;	/* pid of the attach daemon driving it (informational) */
+};
+_Static_assert(sizeof(struct udpc_config) == 40, "udpc_config layout");
+
+/* udpc_dests: ARRAY[UDPC_MAX_DESTS], index = position on the command line.
+ * Written by user (one slot at a time), read by both programs. A destination gets
+ * copies of packets of a family only while it has an address of that family. */
+#define UDPC_DEST_V4 (1U << 0) /* addr4 is valid */
+#define UDPC_DEST_V6 (1U << 1) /* addr6 is valid */
+struct udpc_dest {
+	__u32 flags;		/* UDPC_DEST_* ; 0 = slot unused or unresolved */
+	__be16 port;
+	__u16 _pad0;
+	__be32 addr4;
+	struct udpc_addr addr6;
+	__u32 ifindex;		/* interface the copy leaves by; 0 = the attached one */
+	__u32 _pad1;
+};
+_Static_assert(sizeof(struct udpc_dest) == 36, "udpc_dest layout");
+
+/* udpc_dest_info: ARRAY[UDPC_MAX_DESTS], control plane only (the programs never
+ * read it). It makes `status` work from any shell with nothing but the pins. */
+#define UDPC_STATE_UNUSED 0	/* no destination in this slot */
+#define UDPC_STATE_UNRESOLVED 1 /* never resolved: gets no copies */
+#define UDPC_STATE_ACTIVE 2	/* last resolution succeeded */
+#define UDPC_STATE_STALE 3	/* last resolution failed: last good address in use */
+struct udpc_dest_info {
+	char host[UDPC_HOST_MAX]; /* as given: name or literal address */
+	__u32 state;		  /* UDPC_STATE_* */
+	__s32 last_error;	  /* getaddrinfo() code of the last failure, 0 if none */
+	__u64 last_resolved;	  /* unix time of the last successful resolution */
+	__u64 last_changed;	  /* unix time the address last changed */
+};
+_Static_assert(sizeof(struct udpc_dest_info) == UDPC_HOST_MAX + 24, "udpc_dest_info layout");
+
+/* udpc_dest_stats: PERCPU_ARRAY[UDPC_MAX_DESTS]; user sums over CPUs. */
+struct udpc_dest_stats {
+	__u64 tx_packets;	/* copies sent (the original counts as one) */
+	__u64 tx_bytes;
+	__u64 tx_errors;	/* bpf_clone_redirect()/rewrite failed: copy lost */
+	__u64 fib_errors;	/* no route to the destination: copy dropped */
+	__u64 neigh_missing;	/* next hop unresolved: sent with the original's L2 header */
+	__u64 rx_packets;	/* replies mapped back to a client flow */
+	__u64 rx_bytes;
+	__u64 last_rx_ns;	/* bpf_ktime_get_ns() of the last reply (max over CPUs) */
+	struct udpc_addr neigh_addr; /* last next hop found unresolved, for user to resolve */
+};
+_Static_assert(sizeof(struct udpc_dest_stats) == 80, "udpc_dest_stats layout");
+
+/* udpc_global: PERCPU_ARRAY, one entry. */
+struct udpc_global_stats {
+	__u64 matched;		/* packets to the listen port that were fanned out */
+	__u64 no_dest;		/* matched, but no destination of that family: dropped */
+	__u64 skipped;		/* UDP to the listen port passed untouched (fragment, IP options) */
+	__u64 flow_errors;	/* could not record a client flow */
+	__u64 rx_no_flow;	/* replies from a destination to no known (or an idle) flow */
+};
+_Static_assert(sizeof(struct udpc_global_stats) == 40, "udpc_global_stats layout");
+
+/* udpc_flows: LRU_HASH[UDPC_MAX_FLOWS], client (source) address and port -> where
+ * that client sent to. Egress creates and refreshes, ingress maps replies back. */
+struct udpc_flow_key {
+	struct udpc_addr addr;
+	__be16 port;
+	__u8 family;		/* UDPC_AF_* */
+	__u8 _pad;
+};
+_Static_assert(sizeof(struct udpc_flow_key) == 20, "udpc_flow_key layout");
+
+struct udpc_flow {
+	struct udpc_addr orig_daddr; /* the address the client sent to */
+	__be16 orig_dport;
+	__u16 _pad0;
+	__u32 _pad1;
+	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet either way */
+};
+_Static_assert(sizeof(struct udpc_flow) == 32, "udpc_flow layout");
+
+#endif /* UDPCLONE_H */
