@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * udpclone-bpf data path: two TC programs on one interface.
+ *
+ *   udpc_egress   clones each UDP packet sent to the listen port once per active
+ *                 destination, rewriting destination address, port and L2 header.
+ *   udpc_ingress  rewrites the source of replies from a destination back to the
+ *                 address the client sent to, so connected sockets and conntrack
+ *                 see one ordinary conversation.
+ *
+ * Map layouts and limits are in include/udpclone.h; user/ fills the maps.
+ */
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "udpclone.h"
+
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* All maps are pinned by name, so a new `attach` adopts the running state and the
+ * replaced programs keep counting into the same counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
+	__type(value, struct udpc_dest);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_dests SEC(".maps");
+
+/* Control plane only; defined here so that it is created and pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
+	__type(value, struct udpc_dest_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_dest_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
+	__type(value, struct udpc_dest_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_dest_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_global_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_global SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UDPC_MAX_FLOWS);
+	__type(key, struct udpc_flow_key);
+	__type(value, struct udpc_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_flows SEC(".maps");
+
+/*
+ * Recursion guard. bpf_clone_redirect() to an egress device transmits the clone
+ * synchronously (dev_queue_xmit), which runs this interface's egress hook again on
+ * the clone before the helper returns. The guard is set around the call, so the
+ * nested run sees it and lets our own copy through, whatever its port. The CPU
+ * cannot switch to another packet meanwhile: TC runs with bottom halves disabled.
+ * Pinned so that a program replaced mid-flight shares it with its successor.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_guard SEC(".maps");
+
+/* What the parser learned of one UDP packet; offsets are from skb->data. */
+struct pkt {
+	__u32 l3_off;
+	__u32 l4_off;
+	__u32 ip_len;		/* IP total length, header included */
+	__u8 family;
+	struct udpc_addr saddr;
+	struct udpc_addr daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+enum parse_result {
+	PARSE_UDP,		/* a whole, unfragmented UDP packet: p is filled in */
+	PARSE_OTHER,		/* not ours to look at */
+	PARSE_UDP_UNSUPPORTED,	/* UDP we cannot rewrite safely (IPv4 options, fragment) */
+};
+
+static __always_inline struct udpc_global_stats *global_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&udpc_global, &zero);
+}
+
+/*
+ * Parse L2/L3/L4 headers. Anything short, malformed or not plain UDP is
+ * PARSE_OTHER and passes untouched. IPv6 extension headers are not walked: a
+ * packet whose first next-header is not UDP is not ours.
+ */
+static __always_inline enum parse_result parse(struct __sk_buff *skb, __u32 l2_len,
+					       struct pkt *p)
+{
+	__u32 need = l2_len + sizeof(struct ipv6hdr) + sizeof(struct udphdr);
+	void *data, *data_end;
+	struct udphdr *udp;
+	__be16 proto;
+
+	/* Headers of locally built packets are linear; forwarded ones may not be. */
+	if ((void *)(long)skb->data + need > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, need);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+
+	if (l2_len) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > data_end)
+			return PARSE_OTHER;
+		proto = eth->h_proto;
+	} else {
+		proto = skb->protocol;
+	}
+	p->l3_off = l2_len;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = data + l2_len;
+		__u32 hlen;
+
+		if ((void *)(iph + 1) > data_end || iph->version != 4 ||
+		    iph->protocol != IPPROTO_UDP)
+			return PARSE_OTHER;
+		hlen = iph->ihl * 4;
+		p->ip_len = bpf_ntohs(iph->tot_len);
+		if (hlen < sizeof(*iph) || p->ip_len < hlen + sizeof(*udp) ||
+		    p->ip_len > skb->len - l2_len)
+			return PARSE_OTHER;
+		if (iph->frag_off & bpf_htons(IP_OFFSET))
+			return PARSE_OTHER; /* a later fragment: no UDP header */
+		if (hlen != sizeof(*iph) || (iph->frag_off & bpf_htons(IP_MF))) {
+			/* Read the port only to tell whether it was meant for us. */
+			if (bpf_skb_load_bytes(skb, l2_len + hlen + offsetof(struct udphdr, dest),
+					       &p->dport, sizeof(p->dport)))
+				return PARSE_OTHER;
+			return PARSE_UDP_UNSUPPORTED;
+		}
+		p->family = UDPC_AF_INET;
+		p->saddr = (struct udpc_addr){ .w = { iph->saddr } };
+		p->daddr = (struct udpc_addr){ .w = { iph->daddr } };
+		p->l4_off = l2_len + sizeof(*iph);
+		udp = (void *)(iph + 1);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = data + l2_len;
+
+		if ((void *)(ip6h + 1) > data_end || ip6h->version != 6 ||
+		    ip6h->nexthdr != IPPROTO_UDP)
+			return PARSE_OTHER;
+		/* payload_len 0 is a jumbogram: not ours. */
+		p->ip_len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		if (p->ip_len < sizeof(*ip6h) + sizeof(*udp) || p->ip_len > skb->len - l2_len)
+			return PARSE_OTHER;
+		p->family = UDPC_AF_INET6;
+		__builtin_memcpy(&p->saddr, &ip6h->saddr, sizeof(p->saddr));
+		__builtin_memcpy(&p->daddr, &ip6h->daddr, sizeof(p->daddr));
+		p->l4_off = l2_len + sizeof(*ip6h);
+		udp = (void *)(ip6h + 1);
+	} else {
+		return PARSE_OTHER;
+	}
+
+	if ((void *)(udp + 1) > data_end)
+		return PARSE_OTHER;
+	if (bpf_ntohs(udp->len) < sizeof(*udp) || bpf_ntohs(udp->len) > p->ip_len - (p->l4_off - l2_len))
+		return PARSE_OTHER;
+	p->sport = udp->source;
+	p->dport = udp->dest;
+	return PARSE_UDP;
+}
+
+static __always_inline int addr_eq(const struct udpc_addr *a, const struct udpc_addr *b)
+{
+	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] &&
+	       a->w[3] == b->w[3];
+}
+
+static __always_inline int listen_match(const struct udpc_config *cfg, const struct pkt *p)
+{
+	if (p->dport != cfg->listen_port)
+		return 0;
+	if (!(cfg->flags & UDPC_CFG_LISTEN_ADDR))
+		return 1;
+	return p->family == cfg->listen_family && addr_eq(&p->daddr, &cfg->listen_addr);
+}
+
+/* The destination's address for the packet's family, or NULL if it has none. */
+static __always_inline const struct udpc_addr *dest_addr(const struct udpc_dest *d, __u8 family,
+							 struct udpc_addr *buf)
+{
+	if (family == UDPC_AF_INET) {
+		if (!(d->flags & UDPC_DEST_V4))
+			return NULL;
+		*buf = (struct udpc_addr){ .w = { d->addr4 } };
+		return buf;
+	}
+	if (!(d->flags & UDPC_DEST_V6))
+		return NULL;
+	return &d->addr6;
+}
+
+/*
+ * Replace one address (source or destination: addr_off says which) and fix the
+ * checksums incrementally. The UDP checksum covers the address through the
+ * pseudo-header (BPF_F_PSEUDO_HDR, which also keeps CHECKSUM_PARTIAL packets
+ * right); BPF_F_MARK_MANGLED_0 leaves a disabled (zero) IPv4 UDP checksum zero
+ * and writes a computed zero as 0xffff.
+ */
+static __always_inline int rewrite_addr(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
+					const struct udpc_addr *from, const struct udpc_addr *to)
+{
+	__u32 csum_off = p->l4_off + offsetof(struct udphdr, check);
+
+	if (p->family == UDPC_AF_INET) {
+		if (from->w[0] == to->w[0])
+			return 0;
+		if (bpf_l4_csum_replace(skb, csum_off, from->w[0], to->w[0],
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(__be32)))
+			return -1;
+		if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), from->w[0],
+					to->w[0], sizeof(__be32)))
+			return -1;
+		return bpf_skb_store_bytes(skb, addr_off, &to->w[0], sizeof(__be32), 0) ? -1 : 0;
+	}
+
+	if (addr_eq(from, to))
+		return 0;
+	{
+		__s64 diff = bpf_csum_diff((__be32 *)from->w, sizeof(*from), (__be32 *)to->w,
+					   sizeof(*to), 0);
+
+		if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff,
+						    BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
+			return -1;
+	}
+	return bpf_skb_store_bytes(skb, addr_off, to->w, sizeof(*to), 0) ? -1 : 0;
+}
+
+/* Replace one port; not part of the pseudo-header, so no BPF_F_PSEUDO_HDR. */
+static __always_inline int rewrite_port(struct __sk_buff *skb, const struct pkt *p, __u32 port_off,
+					__be16 from, __be16 to)
+{
+	if (from == to)
+		return 0;
+	if (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct udphdr, check), from, to,
+				BPF_F_MARK_MANGLED_0 | sizeof(__be16)))
+		return -1;
+	return bpf_skb_store_bytes(skb, port_off, &to, sizeof(to), 0) ? -1 : 0;
+}
+
+static __always_inline __u32 daddr_off(const struct pkt *p)
+{
+	return p->family == UDPC_AF_INET ? p->l3_off + offsetof(struct iphdr, daddr)
+					 : p->l3_off + offsetof(struct ipv6hdr, daddr);
+}
+
+static __always_inline __u32 saddr_off(const struct pkt *p)
+{
+	return p->family == UDPC_AF_INET ? p->l3_off + offsetof(struct iphdr, saddr)
+					 : p->l3_off + offsetof(struct ipv6hdr, saddr);
+}
+
+enum route_result {
+	ROUTE_OK,		/* L2 header set from the FIB */
+	ROUTE_KEEP_L2,		/* next hop unknown: send with the original's L2 header */
+	ROUTE_DROP,		/* no route (or too big for the route): the copy is dropped */
+};
+
+/*
+ * Ask the kernel FIB how a packet to `dst` leaves `ifindex`, as the stack would
+ * route it, and write the next hop's MAC into the copy. An unresolved neighbour is
+ * remembered in the stats so that user space can trigger its resolution.
+ */
+static __always_inline enum route_result route_copy(struct __sk_buff *skb, const struct pkt *p,
+						    __u32 l2_len, const struct udpc_addr *dst,
+						    __be16 dport, __u32 *ifindex,
+						    struct udpc_dest_stats *st)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	fib.family = p->family;
+	fib.l4_protocol = IPPROTO_UDP;
+	fib.sport = p->sport;
+	fib.dport = dport;
+	/* GSO packets are segmented later: their length says nothing about the MTU. */
+	fib.tot_len = skb->gso_size ? 0 : p->ip_len;
+	fib.ifindex = *ifindex;
+	if (p->family == UDPC_AF_INET) {
+		fib.ipv4_src = p->saddr.w[0];
+		fib.ipv4_dst = dst->w[0];
+	} else {
+		__builtin_memcpy(fib.ipv6_src, p->saddr.w, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_dst, dst->w, sizeof(fib.ipv6_dst));
+	}
+
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		*ifindex = fib.ifindex;
+		if (l2_len &&
+		    (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fib.dmac, ETH_ALEN, 0) ||
+		     bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fib.smac, ETH_ALEN, 0)))
+			return ROUTE_DROP;
+		return ROUTE_OK;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		/* fib.ipv*_dst now holds the next hop (the gateway, or dst itself). */
+		if (p->family == UDPC_AF_INET)
+			st->neigh_addr = (struct udpc_addr){ .w = { fib.ipv4_dst } };
+		else
+			__builtin_memcpy(st->neigh_addr.w, fib.ipv6_dst, sizeof(st->neigh_addr));
+		st->neigh_missing++;
+		return ROUTE_KEEP_L2;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		st->fib_errors++;
+		return ROUTE_DROP;
+	default:
+		/* Not forwardable in the FIB's eyes (e.g. a local address): the stack's
+		 * own choice of next hop for the original is the best we know. */
+		st->neigh_missing++;
+		return ROUTE_KEEP_L2;
+	}
+}
+
+/* State shared by the egress program and its per-destination loop body. */
+struct fanout {
+	struct __sk_buff *skb;
+	__u32 *guard;
+	struct pkt p;
+	struct udpc_addr cur_daddr;	/* what the packet's destination is now */
+	__be16 cur_dport;
+	__u16 l2_len;
+	__u32 ifindex;			/* the attached interface */
+	__u32 active;			/* bit i: destination i gets a copy */
+	__u32 remaining;		/* copies still to make, this one included */
+	int verdict;
+};
+
+/*
+ * One destination: rewrite the packet in place from its current destination to
+ * destination i, then send a clone of it, or, for the last copy, let the packet
+ * itself go. Runs under bpf_loop(), so the verifier checks it once, not 16 times.
+ */
+static long fanout_one(__u32 i, struct fanout *f)
+{
+	struct __sk_buff *skb = f->skb;
+	const struct udpc_addr *dst;
+	struct udpc_dest_stats *st;
+	enum route_result route;
+	struct udpc_addr buf;
+	struct udpc_dest *d;
+	__u32 ifindex;
+	__be16 dport;
+	long err;
+
+	if (i >= UDPC_MAX_DESTS || !(f->active & (1U << i)))
+		return 0;
+	f->remaining--;
+	d = bpf_map_lookup_elem(&udpc_dests, &i);
+	st = bpf_map_lookup_elem(&udpc_dest_stats, &i);
+	if (!d || !st)
+		goto skip;
+	dst = dest_addr(d, f->p.family, &buf);
+	if (!dst)
+		goto skip; /* cleared by user space since the first pass */
+	dport = d->port;
+
+	if (rewrite_addr(skb, &f->p, daddr_off(&f->p), &f->cur_daddr, dst) ||
+	    rewrite_port(skb, &f->p, f->p.l4_off + offsetof(struct udphdr, dest), f->cur_dport,
+			 dport)) {
+		/* A failed rewrite may have left the packet half changed. */
+		st->tx_errors++;
+		f->verdict = TC_ACT_SHOT;
+		return 1;
+	}
+	f->cur_daddr = *dst;
+	f->cur_dport = dport;
+
+	ifindex = d->ifindex ? d->ifindex : f->ifindex;
+	route = route_copy(skb, &f->p, f->l2_len, dst, dport, &ifindex, st);
+	if (route == ROUTE_DROP)
+		goto skip;
+
+	if (!f->remaining) {
+		/* The original packet is the last copy. */
+		st->tx_packets++;
+		st->tx_bytes += skb->len;
+		f->verdict = ifindex == skb->ifindex ? TC_ACT_OK : bpf_redirect(ifindex, 0);
+		return 1;
+	}
+
+	*f->guard = 1;
+	err = bpf_clone_redirect(skb, ifindex, 0);
+	*f->guard = 0;
+	if (err) {
+		st->tx_errors++;
+	} else {
+		st->tx_packets++;
+		st->tx_bytes += skb->len;
+	}
+	return 0;
+
+skip:
+	if (f->remaining)
+		return 0;
+	/* Nothing left to become the last copy: the packet holds a rewritten copy
+	 * whose sending failed, so it must not leave. */
+	f->verdict = TC_ACT_SHOT;
+	return 1;
+}
+
+/*
+ * TC egress on the attached interface. Each packet to the listen port leaves as
+ * one copy per active destination of its family: the copies are clones sent with
+ * bpf_clone_redirect(), rewritten one after the other in place, and the original
+ * packet itself becomes the last copy.
+ */
+SEC("tc")
+int udpc_egress(struct __sk_buff *skb)
+{
+	struct udpc_global_stats *gs;
+	struct udpc_config *cfg;
+	struct udpc_flow_key fkey = {};
+	struct udpc_flow *flow;
+	struct udpc_addr buf;
+	struct fanout f = {};
+	__u32 zero = 0, i;
+	__u64 now;
+	int res;
+
+	f.guard = bpf_map_lookup_elem(&udpc_guard, &zero);
+	if (!f.guard || *f.guard)
+		return TC_ACT_OK; /* one of our own copies */
+	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
+	gs = global_stats();
+	if (!cfg || !gs || !(cfg->flags & UDPC_CFG_ENABLED))
+		return TC_ACT_OK;
+	f.l2_len = cfg->l2_len ? ETH_HLEN : 0;
+
+	res = parse(skb, f.l2_len, &f.p);
+	if (res == PARSE_UDP_UNSUPPORTED) {
+		if (f.p.dport == cfg->listen_port)
+			gs->skipped++;
+		return TC_ACT_OK;
+	}
+	if (res != PARSE_UDP || !listen_match(cfg, &f.p))
+		return TC_ACT_OK;
+	gs->matched++;
+
+	/* Remember where this client sent to, for the return path. */
+	now = bpf_ktime_get_ns();
+	fkey.addr = f.p.saddr;
+	fkey.port = f.p.sport;
+	fkey.family = f.p.family;
+	flow = bpf_map_lookup_elem(&udpc_flows, &fkey);
+	if (flow && flow->orig_dport == f.p.dport && addr_eq(&flow->orig_daddr, &f.p.daddr)) {
+		flow->last_seen_ns = now;
+	} else {
+		struct udpc_flow nf = { .orig_daddr = f.p.daddr, .orig_dport = f.p.dport,
+					.last_seen_ns = now };
+
+		if (bpf_map_update_elem(&udpc_flows, &fkey, &nf, BPF_ANY))
+			gs->flow_errors++;
+	}
+
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
+
+		if (d && dest_addr(d, f.p.family, &buf)) {
+			f.active |= 1U << i;
+			f.remaining++;
+		}
+	}
+	if (!f.remaining) {
+		gs->no_dest++;
+		return TC_ACT_SHOT;
+	}
+
+	f.skb = skb;
+	f.ifindex = cfg->ifindex;
+	f.cur_daddr = f.p.daddr;
+	f.cur_dport = f.p.dport;
+	f.verdict = TC_ACT_OK;
+	bpf_loop(UDPC_MAX_DESTS, fanout_one, &f, 0);
+	return f.verdict;
+}
+
+/*
+ * TC ingress on the attached interface. A reply from a configured destination to
+ * a known, recently active client flow gets its source rewritten to the address
+ * and port that client sent to. Everything else passes untouched.
+ */
+SEC("tc")
+int udpc_ingress(struct __sk_buff *skb)
+{
+	struct udpc_global_stats *gs;
+	struct udpc_dest_stats *st;
+	struct udpc_config *cfg;
+	struct udpc_flow_key fkey = {};
+	struct udpc_flow *flow;
+	struct udpc_addr buf;
+	struct pkt p = {};
+	__u32 zero = 0, i, slot = UDPC_MAX_DESTS;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
+	gs = global_stats();
+	if (!cfg || !gs || !(cfg->flags & UDPC_CFG_ENABLED))
+		return TC_ACT_OK;
+	if (parse(skb, cfg->l2_len ? ETH_HLEN : 0, &p) != PARSE_UDP)
+		return TC_ACT_OK;
+
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
+		const struct udpc_addr *a;
+
+		if (!d || d->port != p.sport)
+			continue;
+		a = dest_addr(d, p.family, &buf);
+		if (a && addr_eq(a, &p.saddr)) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot >= UDPC_MAX_DESTS)
+		return TC_ACT_OK;
+
+	fkey.addr = p.daddr;
+	fkey.port = p.dport;
+	fkey.family = p.family;
+	flow = bpf_map_lookup_elem(&udpc_flows, &fkey);
+	now = bpf_ktime_get_ns();
+	if (!flow || now - flow->last_seen_ns > cfg->flow_timeout_ns) {
+		gs->rx_no_flow++;
+		return TC_ACT_OK;
+	}
+	flow->last_seen_ns = now;
+
+	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
+	if (st) {
+		st->rx_packets++;
+		st->rx_bytes += skb->len;
+		st->last_rx_ns = now;
+	}
+
+	if (rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &flow->orig_daddr) ||
+	    rewrite_port(skb, &p, p.l4_off + offsetof(struct udphdr, source), p.sport,
+			 flow->orig_dport))
+		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
+	return TC_ACT_OK;
+}
