@@ -58,8 +58,13 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name udpclone > $@
 
-# Every control-plane object may include the skeleton: generate it first.
-$(OUT)/user/%.o: user/%.c $(SKEL) | $(OUT)/user
+# Pure modules build without the BPF toolchain, so unit tests need neither.
+$(PURE_OBJS): $(OUT)/user/%.o: user/%.c | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The rest may include the skeleton: generate it first.
+$(filter-out $(PURE_OBJS),$(USER_OBJS)): $(OUT)/user/%.o: user/%.c $(SKEL) | $(OUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 

@@ -64,6 +64,14 @@ struct {
 } udpc_dest_stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
+	__type(value, struct udpc_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_nexthops SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -296,22 +304,50 @@ static __always_inline __u32 saddr_off(const struct pkt *p)
 }
 
 enum route_result {
-	ROUTE_OK,		/* L2 header set from the FIB */
+	ROUTE_OK,		/* L2 header set for the next hop */
 	ROUTE_KEEP_L2,		/* next hop unknown: send with the original's L2 header */
 	ROUTE_DROP,		/* no route (or too big for the route): the copy is dropped */
 };
 
+static __always_inline int set_l2(struct __sk_buff *skb, const __u8 *dmac, const __u8 *smac)
+{
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), smac, ETH_ALEN, 0))
+		return ROUTE_DROP;
+	return ROUTE_OK;
+}
+
+/* The next hop user space found for destination `slot`, if still about `dst`. */
+static __always_inline enum route_result route_from_user(struct __sk_buff *skb,
+							 const struct pkt *p, __u32 slot,
+							 const struct udpc_addr *dst)
+{
+	struct udpc_nexthop *nh = bpf_map_lookup_elem(&udpc_nexthops, &slot);
+
+	if (!nh)
+		return ROUTE_KEEP_L2;
+	if (p->family == UDPC_AF_INET) {
+		if ((nh->flags & UDPC_NH_V4) && nh->addr4 == dst->w[0])
+			return set_l2(skb, nh->dmac4, nh->smac);
+	} else if ((nh->flags & UDPC_NH_V6) && addr_eq(&nh->addr6, dst)) {
+		return set_l2(skb, nh->dmac6, nh->smac);
+	}
+	return ROUTE_KEEP_L2;
+}
+
 /*
- * Ask the kernel FIB how a packet to `dst` leaves `ifindex`, as the stack would
- * route it, and write the next hop's MAC into the copy. An unresolved neighbour is
- * remembered in the stats so that user space can trigger its resolution.
+ * Find the copy's next hop as the stack would route it, and write its MAC into the
+ * copy. bpf_fib_lookup() first: it follows route and neighbour changes at once, but
+ * answers only where forwarding is enabled; elsewhere (a host, not a router) the
+ * next hop comes from udpc_nexthops, which user space keeps from the same tables.
  */
 static __always_inline enum route_result route_copy(struct __sk_buff *skb, const struct pkt *p,
-						    __u32 l2_len, const struct udpc_addr *dst,
-						    __be16 dport, __u32 *ifindex,
-						    struct udpc_dest_stats *st)
+						    __u32 l2_len, __u32 slot,
+						    const struct udpc_addr *dst, __be16 dport,
+						    __u32 *ifindex, struct udpc_dest_stats *st)
 {
 	struct bpf_fib_lookup fib = {};
+	enum route_result r;
 	long rc;
 
 	fib.family = p->family;
@@ -333,19 +369,7 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		*ifindex = fib.ifindex;
-		if (l2_len &&
-		    (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fib.dmac, ETH_ALEN, 0) ||
-		     bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fib.smac, ETH_ALEN, 0)))
-			return ROUTE_DROP;
-		return ROUTE_OK;
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		/* fib.ipv*_dst now holds the next hop (the gateway, or dst itself). */
-		if (p->family == UDPC_AF_INET)
-			st->neigh_addr = (struct udpc_addr){ .w = { fib.ipv4_dst } };
-		else
-			__builtin_memcpy(st->neigh_addr.w, fib.ipv6_dst, sizeof(st->neigh_addr));
-		st->neigh_missing++;
-		return ROUTE_KEEP_L2;
+		return l2_len ? set_l2(skb, fib.dmac, fib.smac) : ROUTE_OK;
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
@@ -353,10 +377,13 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 		st->fib_errors++;
 		return ROUTE_DROP;
 	default:
-		/* Not forwardable in the FIB's eyes (e.g. a local address): the stack's
-		 * own choice of next hop for the original is the best we know. */
-		st->neigh_missing++;
-		return ROUTE_KEEP_L2;
+		/* FWD_DISABLED on hosts; NO_NEIGH until user space has it resolved. */
+		if (!l2_len)
+			return ROUTE_OK;
+		r = route_from_user(skb, p, slot, dst);
+		if (r == ROUTE_KEEP_L2)
+			st->neigh_missing++;
+		return r;
 	}
 }
 
@@ -415,7 +442,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 	f->cur_dport = dport;
 
 	ifindex = d->ifindex ? d->ifindex : f->ifindex;
-	route = route_copy(skb, &f->p, f->l2_len, dst, dport, &ifindex, st);
+	route = route_copy(skb, &f->p, f->l2_len, i, dst, dport, &ifindex, st);
 	if (route == ROUTE_DROP)
 		goto skip;
 

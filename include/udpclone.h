@@ -87,13 +87,31 @@ struct udpc_dest_stats {
 	__u64 tx_bytes;
 	__u64 tx_errors;	/* bpf_clone_redirect()/rewrite failed: copy lost */
 	__u64 fib_errors;	/* no route to the destination: copy dropped */
-	__u64 neigh_missing;	/* next hop unresolved: sent with the original's L2 header */
+	__u64 neigh_missing;	/* next hop unknown: sent with the original's L2 header */
 	__u64 rx_packets;	/* replies mapped back to a client flow */
 	__u64 rx_bytes;
 	__u64 last_rx_ns;	/* bpf_ktime_get_ns() of the last reply (max over CPUs) */
-	struct udpc_addr neigh_addr; /* last next hop found unresolved, for user to resolve */
 };
-_Static_assert(sizeof(struct udpc_dest_stats) == 80, "udpc_dest_stats layout");
+_Static_assert(sizeof(struct udpc_dest_stats) == 64, "udpc_dest_stats layout");
+
+/*
+ * udpc_nexthops: ARRAY[UDPC_MAX_DESTS], written by user from the kernel's route and
+ * neighbour tables. bpf_fib_lookup() answers only on interfaces with forwarding
+ * enabled; on a host (forwarding off) the copies take their L2 header from here.
+ * An entry applies only while its address equals the destination's current one.
+ */
+#define UDPC_NH_V4 (1U << 0) /* addr4 / dmac4 valid */
+#define UDPC_NH_V6 (1U << 1) /* addr6 / dmac6 valid */
+struct udpc_nexthop {
+	__u32 flags;		/* UDPC_NH_* */
+	__be32 addr4;		/* destination address this entry was resolved for */
+	struct udpc_addr addr6;
+	__u8 smac[6];		/* the output interface's address */
+	__u8 dmac4[6];		/* next hop of IPv4 copies */
+	__u8 dmac6[6];		/* next hop of IPv6 copies */
+	__u8 _pad[2];
+};
+_Static_assert(sizeof(struct udpc_nexthop) == 44, "udpc_nexthop layout");
 
 /* udpc_global: PERCPU_ARRAY, one entry. */
 struct udpc_global_stats {

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * The attach daemon: loads the data path (or adopts the pinned one), keeps the
+ * destination map in step with DNS, helps the kernel resolve next hops, and on
+ * SIGINT/SIGTERM removes what it attached. If it is killed outright the data path
+ * keeps forwarding to the last known addresses.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/neighbour.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "instance.h"
+#include "log.h"
+#include "netlink.h"
+#include "sys.h"
+#include "udpclone.skel.h"
+
+#define TICK_MS 1000
+
+struct daemon {
+	const struct udpc_attach_opts *o;
+	struct udpc_instance in;
+	int dests_fd, info_fd, config_fd, nexthops_fd;
+	int l2_len;
+	__u8 mac[6];		/* the attached interface's */
+};
+
+static const char *dest_addrs(const struct udpc_dest *d, char *buf, size_t len)
+{
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+	struct udpc_addr v4 = { .w = { d->addr4 } };
+
+	if ((d->flags & UDPC_DEST_V4) && (d->flags & UDPC_DEST_V6))
+		snprintf(buf, len, "%s and %s", udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4)),
+			 udpc_addr_str(UDPC_AF_INET6, &d->addr6, a6, sizeof(a6)));
+	else if (d->flags & UDPC_DEST_V4)
+		udpc_addr_str(UDPC_AF_INET, &v4, buf, len);
+	else if (d->flags & UDPC_DEST_V6)
+		udpc_addr_str(UDPC_AF_INET6, &d->addr6, buf, len);
+	else
+		snprintf(buf, len, "no address");
+	return buf;
+}
+
+/* One line per event that matters; repeated failures stay at debug level. */
+static void log_transition(const struct daemon *dm, const struct udpc_dest_spec *s,
+			   const struct udpc_dest *cur, const struct udpc_dest_info *ci,
+			   const struct udpc_dest *next, const struct udpc_dest_info *ni)
+{
+	char was[128], now[128];
+	const char *fmt = strchr(s->host, ':') ? "[%s]:%u" : "%s:%u";
+	char name[UDPC_HOST_MAX + 16];
+
+	snprintf(name, sizeof(name), fmt, s->host, s->port);
+	dest_addrs(cur, was, sizeof(was));
+	dest_addrs(next, now, sizeof(now));
+
+	switch (ni->state) {
+	case UDPC_STATE_ACTIVE:
+		if (ci->state != UDPC_STATE_ACTIVE && ci->state != UDPC_STATE_STALE)
+			pr_info("destination %s: active, sending to %s\n", name, now);
+		else if (strcmp(was, now))
+			pr_info("destination %s: address changed from %s to %s\n", name, was, now);
+		else if (ci->state == UDPC_STATE_STALE)
+			pr_info("destination %s: resolves again, still %s\n", name, now);
+		break;
+	case UDPC_STATE_STALE:
+		if (ci->state != UDPC_STATE_STALE)
+			pr_warn("destination %s: cannot resolve (%s); still sending to %s\n", name,
+				gai_strerror(ni->last_error), now);
+		else
+			pr_debug("destination %s: still cannot resolve (%s)\n", name,
+				 gai_strerror(ni->last_error));
+		break;
+	case UDPC_STATE_UNRESOLVED:
+		if (ci->state != UDPC_STATE_UNRESOLVED || ci->last_error != ni->last_error)
+			pr_warn("destination %s: cannot resolve (%s); it gets no copies until it does, retrying every %u s\n",
+				name, gai_strerror(ni->last_error), dm->o->resolve_interval);
+		else
+			pr_debug("destination %s: still cannot resolve (%s)\n", name,
+				 gai_strerror(ni->last_error));
+		break;
+	}
+}
+
+/* Resolve every destination and write the slots that changed, and only those. */
+static int sync_dests(struct daemon *dm)
+{
+	struct udpc_dest cur[UDPC_MAX_DESTS] = {}, next[UDPC_MAX_DESTS] = {};
+	struct udpc_dest_info ci[UDPC_MAX_DESTS] = {}, ni[UDPC_MAX_DESTS] = {};
+	int changed[UDPC_MAX_DESTS] = {};
+	__u32 i;
+	int err;
+
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		if (bpf_map_lookup_elem(dm->dests_fd, &i, &cur[i]) ||
+		    bpf_map_lookup_elem(dm->info_fd, &i, &ci[i]))
+			return -errno;
+	}
+	udpc_reconcile_all(dm->o->dests, dm->o->n_dests, cur, ci, dm->o->resolver,
+			   dm->o->resolver_ctx, (uint64_t)time(NULL), next, ni, changed);
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		if (!changed[i])
+			continue;
+		/* The map value first: info describes what the data path uses. */
+		if ((changed[i] & UDPC_RC_DEST_CHANGED) &&
+		    bpf_map_update_elem(dm->dests_fd, &i, &next[i], BPF_ANY)) {
+			err = -errno;
+			pr_warn("cannot update destination %u: %s\n", i, strerror(-err));
+			return err;
+		}
+		if ((changed[i] & UDPC_RC_INFO_CHANGED) &&
+		    bpf_map_update_elem(dm->info_fd, &i, &ni[i], BPF_ANY))
+			return -errno;
+		if ((int)i < dm->o->n_dests)
+			log_transition(dm, &dm->o->dests[i], &cur[i], &ci[i], &next[i], &ni[i]);
+	}
+	return 0;
+}
+
+/* The MAC of dst's next hop leaving by oif, into dmac; false if not known (yet). */
+static bool nexthop_mac(int family, const struct udpc_addr *dst, int oif, __u8 dmac[6])
+{
+	struct udpc_addr nh;
+	__u16 state = NUD_NONE;
+	__u8 mac[6];
+	int err;
+
+	if (udpc_route_nexthop(family, dst, oif, &nh))
+		return false; /* no route by oif: the data path counts what it drops */
+	err = udpc_neigh_get(family, &nh, oif, mac, &state);
+	if (!err && (state & UDPC_NUD_VALID)) {
+		memcpy(dmac, mac, 6);
+		return true;
+	}
+	/* Nothing else would resolve a next hop only our copies use: ask the kernel,
+	 * unless it is already asking. */
+	if (err || !(state & (NUD_INCOMPLETE | NUD_PROBE | NUD_DELAY))) {
+		char a[INET6_ADDRSTRLEN];
+
+		err = udpc_neigh_resolve(family, &nh, oif);
+		pr_debug("resolving next hop %s: %s\n",
+			 udpc_addr_str(family, &nh, a, sizeof(a)), err ? strerror(-err) : "asked");
+	}
+	return false;
+}
+
+/*
+ * Keep udpc_nexthops in step with the kernel's route and neighbour tables, for
+ * hosts where bpf_fib_lookup() does not answer (forwarding off). A MAC stays in use
+ * while its neighbour is being re-resolved, as the kernel itself does.
+ */
+static void nexthop_tick(struct daemon *dm)
+{
+	__u32 i;
+
+	if (!dm->l2_len)
+		return;
+	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
+		struct udpc_nexthop cur = {}, next = {};
+		struct udpc_dest d;
+		int oif;
+
+		if (bpf_map_lookup_elem(dm->dests_fd, &i, &d) ||
+		    bpf_map_lookup_elem(dm->nexthops_fd, &i, &cur))
+			continue;
+		oif = d.ifindex ? (int)d.ifindex : dm->in.ifindex;
+		memcpy(next.smac, dm->mac, sizeof(next.smac));
+		if (d.flags & UDPC_DEST_V4) {
+			struct udpc_addr dst = { .w = { d.addr4 } };
+
+			next.addr4 = d.addr4;
+			if ((cur.flags & UDPC_NH_V4) && cur.addr4 == d.addr4) {
+				memcpy(next.dmac4, cur.dmac4, 6);
+				next.flags |= UDPC_NH_V4;
+			}
+			if (nexthop_mac(UDPC_AF_INET, &dst, oif, next.dmac4))
+				next.flags |= UDPC_NH_V4;
+		}
+		if (d.flags & UDPC_DEST_V6) {
+			next.addr6 = d.addr6;
+			if ((cur.flags & UDPC_NH_V6) && !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6))) {
+				memcpy(next.dmac6, cur.dmac6, 6);
+				next.flags |= UDPC_NH_V6;
+			}
+			if (nexthop_mac(UDPC_AF_INET6, &d.addr6, oif, next.dmac6))
+				next.flags |= UDPC_NH_V6;
+		}
+		if (memcmp(&cur, &next, sizeof(cur)) &&
+		    bpf_map_update_elem(dm->nexthops_fd, &i, &next, BPF_ANY))
+			pr_warn("cannot update the next hop of destination %u: %s\n", i,
+				strerror(errno));
+	}
+}
+
+static int write_config(struct daemon *dm, int l2_len)
+{
+	const struct udpc_listen *l = &dm->o->listen;
+	struct udpc_config cfg = {
+		.flags = UDPC_CFG_ENABLED,
+		.listen_port = htons(l->port),
+		.l2_len = l2_len,
+		.flow_timeout_ns = (__u64)dm->o->flow_timeout * 1000000000ULL,
+		.ifindex = dm->in.ifindex,
+		.owner_pid = getpid(),
+	};
+	__u32 zero = 0;
+
+	if (l->family) {
+		cfg.flags |= UDPC_CFG_LISTEN_ADDR;
+		cfg.listen_family = l->family;
+		cfg.listen_addr = l->addr;
+	}
+	return bpf_map_update_elem(dm->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+static int owner_pid(const char *pin_dir)
+{
+	struct udpc_pinned p;
+	struct udpc_config cfg = {};
+	__u32 zero = 0;
+
+	if (udpc_pinned_open(pin_dir, &p))
+		return 0;
+	bpf_map_lookup_elem(p.config, &zero, &cfg);
+	udpc_pinned_close(&p);
+	return cfg.owner_pid;
+}
+
+/* Checks that need no state; each failure is one line naming what is wrong. */
+static int preflight(const char *ifname, int *ifindex, int *l2_len)
+{
+	int err;
+
+	if (udpc_check_caps()) {
+		pr_warn("needs CAP_BPF and CAP_NET_ADMIN: run it as root\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr_warn("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): a kernel built with CONFIG_DEBUG_INFO_BTF is needed\n");
+		return -ENOTSUP;
+	}
+	*ifindex = if_nametoindex(ifname);
+	if (!*ifindex) {
+		pr_warn("unknown interface '%s'\n", ifname);
+		return -ENODEV;
+	}
+	err = udpc_iface_l2_len(ifname, l2_len);
+	if (err == -EPROTONOSUPPORT) {
+		pr_warn("interface '%s' has a link type udpclone-bpf does not support (Ethernet-like and raw-IP devices only)\n",
+			ifname);
+		return err;
+	}
+	if (err) {
+		pr_warn("cannot read the link type of '%s': %s\n", ifname, strerror(-err));
+		return err;
+	}
+	err = udpc_ensure_bpffs();
+	if (err)
+		pr_warn("cannot mount bpffs at /sys/fs/bpf: %s\n", strerror(-err));
+	return err;
+}
+
+static int take_lock(struct udpc_instance *in)
+{
+	int err = udpc_pin_dir(in->ifname, in->pin_dir, sizeof(in->pin_dir));
+
+	if (!err)
+		err = udpc_instance_lock(in, true);
+	if (err == -EBUSY) {
+		int pid = owner_pid(in->pin_dir);
+
+		if (pid)
+			pr_warn("interface '%s' is already driven by a running udpclone-bpf (pid %d)\n",
+				in->ifname, pid);
+		else
+			pr_warn("interface '%s' is already driven by a running udpclone-bpf\n",
+				in->ifname);
+	} else if (err) {
+		pr_warn("cannot create %s: %s\n", in->pin_dir, strerror(-err));
+	}
+	return err;
+}
+
+static int run_loop(struct daemon *dm)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	__u64 next_resolve;
+	sigset_t mask;
+	int ret = EXIT_SUCCESS;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pfd.fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (pfd.fd < 0) {
+		pr_warn("signalfd: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	next_resolve = udpc_mono_ns() + (__u64)dm->o->resolve_interval * 1000000000ULL;
+	for (;;) {
+		struct signalfd_siginfo si;
+		__u64 now;
+
+		if (poll(&pfd, 1, TICK_MS) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo != SIGHUP) {
+				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+				break;
+			}
+			next_resolve = 0; /* SIGHUP: resolve now */
+		}
+		if (if_nametoindex(dm->in.ifname) != (unsigned int)dm->in.ifindex) {
+			pr_warn("interface '%s' is gone: its filters went with it\n", dm->in.ifname);
+			ret = EXIT_FAILURE;
+			break;
+		}
+		now = udpc_mono_ns();
+		if (now >= next_resolve) {
+			if (sync_dests(dm))
+				pr_warn("cannot update the destination map\n");
+			else
+				nexthop_tick(dm); /* at once for a changed address */
+			next_resolve = now + (__u64)dm->o->resolve_interval * 1000000000ULL;
+		}
+		nexthop_tick(dm);
+	}
+	close(pfd.fd);
+	return ret;
+}
+
+int udpc_attach_run(const struct udpc_attach_opts *o)
+{
+	struct daemon dm = { .o = o, .in = { .lock_fd = -1 } };
+	struct udpc_instance *in = &dm.in;
+	bool attached = false;
+	sigset_t mask;
+	int l2_len, err, ret = EXIT_FAILURE;
+
+	snprintf(in->ifname, sizeof(in->ifname), "%s", o->ifname);
+	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
+		return EXIT_FAILURE;
+
+	/* Signals are read from a signalfd; block them before anything can arrive. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	err = udpc_instance_load(in);
+	if (err) {
+		if (in->adopted && err == -EINVAL)
+			pr_warn("the maps pinned in %s do not match this version: run 'udpclone-bpf detach %s' first\n",
+				in->pin_dir, in->ifname);
+		else
+			pr_warn("cannot load the BPF programs: %s\n", strerror(-err));
+		goto out;
+	}
+	if (in->adopted)
+		pr_info("adopting the state pinned in %s\n", in->pin_dir);
+	dm.config_fd = bpf_map__fd(in->skel->maps.udpc_config);
+	dm.dests_fd = bpf_map__fd(in->skel->maps.udpc_dests);
+	dm.info_fd = bpf_map__fd(in->skel->maps.udpc_dest_info);
+	dm.nexthops_fd = bpf_map__fd(in->skel->maps.udpc_nexthops);
+	dm.l2_len = l2_len;
+	if (l2_len && udpc_iface_mac(in->ifname, dm.mac))
+		pr_warn("cannot read the MAC address of %s\n", in->ifname);
+
+	err = write_config(&dm, l2_len);
+	if (!err)
+		err = sync_dests(&dm);
+	if (err) {
+		pr_warn("cannot write the maps: %s\n", strerror(-err));
+		goto out;
+	}
+	nexthop_tick(&dm);
+	err = udpc_instance_attach(in);
+	if (err)
+		goto out;
+	attached = true;
+	pr_info("attached to %s: UDP port %u%s fanned out to %d destination%s\n", in->ifname,
+		o->listen.port, o->listen.family ? " (one address)" : "", o->n_dests,
+		o->n_dests == 1 ? "" : "s");
+
+	ret = run_loop(&dm);
+out:
+	/* Tear down what this run created; an adopted data path whose attach failed
+	 * keeps running on the old programs rather than stop forwarding. */
+	if (attached || !in->adopted) {
+		if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
+			pr_warn("cannot remove the filters from %s\n", in->ifname);
+		udpc_unpin_dir(in->pin_dir);
+	}
+	udpc_instance_close(in);
+	return ret;
+}
+
+int udpc_detach_run(const char *ifname)
+{
+	struct udpc_instance in = { .lock_fd = -1 };
+	int err, removed = 0, i;
+	unsigned int ifindex;
+
+	if (udpc_check_caps()) {
+		pr_warn("needs CAP_BPF and CAP_NET_ADMIN: run it as root\n");
+		return EXIT_FAILURE;
+	}
+	snprintf(in.ifname, sizeof(in.ifname), "%s", ifname);
+	if (udpc_ensure_bpffs() || udpc_pin_dir(ifname, in.pin_dir, sizeof(in.pin_dir)))
+		return EXIT_FAILURE;
+
+	err = udpc_instance_lock(&in, false);
+	if (err == -EBUSY) {
+		/* A daemon drives it: ask it to stop; it removes everything itself. */
+		int pid = owner_pid(in.pin_dir);
+
+		if (pid > 0 && kill(pid, SIGTERM) == 0)
+			pr_info("stopping the udpclone-bpf daemon (pid %d) on %s\n", pid, ifname);
+		for (i = 0; i < 100 && err == -EBUSY; i++) {
+			usleep(50000);
+			err = udpc_instance_lock(&in, false);
+		}
+		if (err == -EBUSY) {
+			pr_warn("the daemon driving '%s' (pid %d) did not stop\n", ifname, pid);
+			return EXIT_FAILURE;
+		}
+	}
+	if (err && err != -ENOENT) {
+		pr_warn("cannot lock %s: %s\n", in.pin_dir, strerror(-err));
+		return EXIT_FAILURE;
+	}
+	/* -ENOENT: no pins, maybe filters left by a run whose pins were removed. */
+
+	ifindex = if_nametoindex(ifname);
+	if (ifindex) {
+		removed = udpc_detach_filters(ifindex, ifname);
+		if (removed < 0) {
+			pr_warn("cannot remove the filters from '%s': %s\n", ifname, strerror(-removed));
+			udpc_instance_close(&in);
+			return EXIT_FAILURE;
+		}
+	} else if (err == -ENOENT) {
+		pr_warn("unknown interface '%s', and nothing of ours is pinned for it\n", ifname);
+		return EXIT_FAILURE;
+	} else {
+		pr_warn("interface '%s' does not exist here: removing its pins only\n", ifname);
+	}
+	if (err != -ENOENT) {
+		udpc_unpin_dir(in.pin_dir);
+		udpc_instance_close(&in);
+	} else if (!removed) {
+		pr_warn("nothing of ours is attached to '%s'\n", ifname);
+		return EXIT_FAILURE;
+	}
+	pr_info("detached from %s\n", ifname);
+	return EXIT_SUCCESS;
+}

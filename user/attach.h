@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+#ifndef UDPC_ATTACH_H
+#define UDPC_ATTACH_H
+
+#include "reconcile.h"
+#include "spec.h"
+
+#define UDPC_DEFAULT_RESOLVE_INTERVAL 30 /* s */
+#define UDPC_DEFAULT_FLOW_TIMEOUT 180	 /* s: conntrack's UDP stream timeout */
+
+struct udpc_attach_opts {
+	const char *ifname;
+	struct udpc_listen listen;
+	struct udpc_dest_spec dests[UDPC_MAX_DESTS];
+	int n_dests;
+	unsigned int resolve_interval; /* s */
+	unsigned int flow_timeout;     /* s */
+	udpc_resolver_fn resolver;
+	void *resolver_ctx;
+};
+
+/* Load, attach and drive the data path until SIGINT/SIGTERM; returns an exit code. */
+int udpc_attach_run(const struct udpc_attach_opts *o);
+/* Remove our filters and pins from ifname; returns an exit code. */
+int udpc_detach_run(const char *ifname);
+
+#endif

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "udpclone.skel.h"
+
+static const char *const our_progs[] = { "udpc_egress", "udpc_ingress" };
+
+int udpc_instance_lock(struct udpc_instance *in, bool create)
+{
+	if (create) {
+		if (mkdir(UDPC_PIN_ROOT, 0700) && errno != EEXIST)
+			return -errno;
+		if (mkdir(in->pin_dir, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	in->lock_fd = open(in->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (in->lock_fd < 0)
+		return -errno;
+	if (flock(in->lock_fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(in->lock_fd);
+		in->lock_fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int udpc_instance_load(struct udpc_instance *in)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = in->pin_dir);
+	char path[192];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/udpc_config", in->pin_dir);
+	in->adopted = access(path, F_OK) == 0;
+
+	in->skel = udpclone__open_opts(&opts);
+	if (!in->skel)
+		return -errno;
+	err = udpclone__load(in->skel);
+	if (err) {
+		udpclone__destroy(in->skel);
+		in->skel = NULL;
+	}
+	return err;
+}
+
+static void tc_hook(struct bpf_tc_hook *hook, int ifindex, bool egress)
+{
+	memset(hook, 0, sizeof(*hook));
+	hook->sz = sizeof(*hook);
+	hook->ifindex = ifindex;
+	hook->attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+/* prog_id of the filter at our handle/priority, 0 if none, or -errno. */
+static int query_filter(int ifindex, bool egress, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UDPC_TC_HANDLE, .priority = UDPC_TC_PRIO);
+	struct bpf_tc_hook hook;
+	int err;
+
+	tc_hook(&hook, ifindex, egress);
+	err = bpf_tc_query(&hook, &opts);
+	if (err == -ENOENT || err == -EINVAL) {
+		/* -EINVAL: no clsact qdisc at all, so no filter either. */
+		*prog_id = 0;
+		return 0;
+	}
+	if (err)
+		return err;
+	*prog_id = opts.prog_id;
+	return 0;
+}
+
+/* 1 if prog_id is one of our programs. */
+static int prog_is_ours(__u32 prog_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	size_t i;
+	int fd, err;
+
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return err;
+	for (i = 0; i < sizeof(our_progs) / sizeof(our_progs[0]); i++)
+		if (!strcmp(info.name, our_progs[i]))
+			return 1;
+	return 0;
+}
+
+int udpc_filter_present(int ifindex, bool egress)
+{
+	__u32 id;
+	int err = query_filter(ifindex, egress, &id);
+
+	if (err)
+		return err;
+	return id ? prog_is_ours(id) : 0;
+}
+
+static int attach_one(struct udpc_instance *in, struct bpf_program *prog, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UDPC_TC_HANDLE, .priority = UDPC_TC_PRIO,
+		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(prog));
+	const char *dir = egress ? "egress" : "ingress";
+	struct bpf_tc_hook hook;
+	__u32 id;
+	int err;
+
+	err = query_filter(in->ifindex, egress, &id);
+	if (err)
+		return err;
+	if (id && prog_is_ours(id) != 1) {
+		pr_warn("cannot attach to %s %s: a TC filter that is not ours already uses handle 0x%x priority %u\n",
+			in->ifname, dir, UDPC_TC_HANDLE, UDPC_TC_PRIO);
+		return -EEXIST;
+	}
+	tc_hook(&hook, in->ifindex, egress);
+	/* Replacing the filter swaps the program atomically: no packet sees neither. */
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		pr_warn("cannot attach to %s %s: %s\n", in->ifname, dir, strerror(-err));
+	else
+		pr_debug("%s %s: program id %u %s\n", in->ifname, dir, opts.prog_id,
+			 id ? "replaced ours" : "attached");
+	return err;
+}
+
+int udpc_instance_attach(struct udpc_instance *in)
+{
+	struct bpf_tc_hook hook;
+	int err;
+
+	tc_hook(&hook, in->ifindex, false);
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the clsact qdisc */
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		if (err == -EOPNOTSUPP || err == -ENOENT)
+			pr_warn("cannot create the clsact qdisc on %s: %s (kernel without CONFIG_NET_SCH_INGRESS/clsact?)\n",
+				in->ifname, strerror(-err));
+		else
+			pr_warn("cannot create the clsact qdisc on %s: %s\n", in->ifname, strerror(-err));
+		return err;
+	}
+	/* Ingress first: replies to the first copies must already be mapped back. */
+	err = attach_one(in, in->skel->progs.udpc_ingress, false);
+	if (err)
+		return err;
+	return attach_one(in, in->skel->progs.udpc_egress, true);
+}
+
+int udpc_detach_filters(int ifindex, const char *ifname)
+{
+	int removed = 0, i;
+
+	for (i = 1; i >= 0; i--) { /* egress first: stop making copies */
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UDPC_TC_HANDLE, .priority = UDPC_TC_PRIO);
+		bool egress = i;
+		struct bpf_tc_hook hook;
+		__u32 id;
+		int err;
+
+		err = query_filter(ifindex, egress, &id);
+		if (err)
+			return err;
+		if (!id)
+			continue;
+		if (prog_is_ours(id) != 1) {
+			pr_warn("%s %s: the filter at handle 0x%x priority %u is not ours: left alone\n",
+				ifname, egress ? "egress" : "ingress", UDPC_TC_HANDLE, UDPC_TC_PRIO);
+			continue;
+		}
+		tc_hook(&hook, ifindex, egress);
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT)
+			return err;
+		removed++;
+	}
+	return removed;
+}
+
+int udpc_unpin_dir(const char *pin_dir)
+{
+	struct dirent *de;
+	char path[384];
+	DIR *d;
+	int err = 0;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		/* Only what we pin: a stranger's file keeps the directory alive. */
+		if (strncmp(de->d_name, "udpc_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && errno != ENOENT && !err)
+		err = -errno;
+	rmdir(UDPC_PIN_ROOT); /* only succeeds when no other interface is pinned */
+	return err;
+}
+
+void udpc_instance_close(struct udpc_instance *in)
+{
+	udpclone__destroy(in->skel);
+	in->skel = NULL;
+	if (in->lock_fd >= 0)
+		close(in->lock_fd);
+	in->lock_fd = -1;
+}
+
+int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
+{
+	struct {
+		const char *name;
+		int *fd;
+	} maps[] = {
+		{ "udpc_config", &p->config },	   { "udpc_dests", &p->dests },
+		{ "udpc_dest_info", &p->dest_info }, { "udpc_dest_stats", &p->dest_stats },
+		{ "udpc_global", &p->global },	   { "udpc_flows", &p->flows },
+	};
+	char path[192];
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		*maps[i].fd = -1;
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i].name);
+		*maps[i].fd = bpf_obj_get(path);
+		if (*maps[i].fd < 0) {
+			int err = -errno;
+
+			udpc_pinned_close(p);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void udpc_pinned_close(struct udpc_pinned *p)
+{
+	int *fds[] = { &p->config, &p->dests, &p->dest_info, &p->dest_stats, &p->global, &p->flows };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * One interface driven by udpclone-bpf: its pinned maps under
+ * /sys/fs/bpf/udpclone-bpf/<ifname>/, the lock that makes one daemon its owner,
+ * and our two TC filters (fixed handle and priority, see udpclone.h).
+ */
+#ifndef UDPC_INSTANCE_H
+#define UDPC_INSTANCE_H
+
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "udpclone.h"
+
+struct udpclone;
+
+struct udpc_instance {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	char pin_dir[128];
+	int lock_fd;		/* flock()ed pin directory, -1 if not held */
+	bool adopted;		/* maps were pinned already: a previous run's state */
+	struct udpclone *skel;
+};
+
+/* Map fds by pin path, for commands that only read or clean up (status, detach). */
+struct udpc_pinned {
+	int config, dests, dest_info, dest_stats, global, flows;
+};
+
+/* Create the pin directory and take its lock; -EBUSY if another process holds it. */
+int udpc_instance_lock(struct udpc_instance *in, bool create);
+/* Open and load the BPF object, reusing maps pinned by an earlier run. */
+int udpc_instance_load(struct udpc_instance *in);
+/* Attach (or atomically replace) our ingress and egress filters. */
+int udpc_instance_attach(struct udpc_instance *in);
+void udpc_instance_close(struct udpc_instance *in);
+
+/* Remove our filters from ifindex (never anyone else's); returns how many, or -errno. */
+int udpc_detach_filters(int ifindex, const char *ifname);
+/* Unpin our maps in pin_dir and remove the directory. */
+int udpc_unpin_dir(const char *pin_dir);
+/* Is a udpclone-bpf TC filter attached at this hook? 1 yes, 0 no, -errno. */
+int udpc_filter_present(int ifindex, bool egress);
+
+int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p);
+void udpc_pinned_close(struct udpc_pinned *p);
+
+#endif

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* udpclone-bpf: command table and option parsing; the work is in attach.c and status.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+#include <stdarg.h>
+
+#include "attach.h"
+#include "log.h"
+#include "resolve.h"
+#include "status.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"Usage: udpclone-bpf COMMAND [ARGS]\n"
+	"\n"
+	"Send every UDP packet to several destinations at once, in the kernel (eBPF on TC).\n"
+	"\n"
+	"Commands:\n"
+	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[,HOST:PORT...]\n"
+	"         [--resolve-interval SEC] [--flow-timeout SEC] [-v]\n"
+	"      Fan out UDP packets leaving IFACE for PORT (and ADDR, if given) to every\n"
+	"      destination, and map their replies back. Stays in the foreground; SIGINT or\n"
+	"      SIGTERM detaches. HOST is an IPv4 address, a bracketed IPv6 address or a name,\n"
+	"      resolved again every --resolve-interval seconds (default 30). Replies reach a\n"
+	"      client for --flow-timeout seconds after its last packet (default 180).\n"
+	"  detach IFACE\n"
+	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
+	"  status [IFACE] [--json]\n"
+	"      Destinations, addresses, states and counters, read from the pinned maps.\n"
+	"  help, --help      This text.\n"
+	"  version, --version\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "udpclone-bpf: %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'udpclone-bpf --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_seconds(const char *cmd, const char *opt, const char *s, unsigned int max,
+			 unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v < 1 || v > max || s[0] == '-' || s[0] == '+') {
+		fprintf(stderr, "udpclone-bpf: %s: %s '%s': must be a whole number of seconds from 1 to %u\n",
+			cmd, opt, s, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "destinations", required_argument, NULL, 'd' },
+		{ "resolve-interval", required_argument, NULL, 'r' },
+		{ "flow-timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct udpc_attach_opts o = {
+		.resolve_interval = UDPC_DEFAULT_RESOLVE_INTERVAL,
+		.flow_timeout = UDPC_DEFAULT_FLOW_TIMEOUT,
+		.resolver = udpc_resolve_getaddrinfo,
+	};
+	const char *listen = NULL, *dests = NULL;
+	char err[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "l:d:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			dests = optarg;
+			break;
+		case 'r':
+			if (parse_seconds("attach", "--resolve-interval", optarg, 86400,
+					  &o.resolve_interval))
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_seconds("attach", "--flow-timeout", optarg, 7 * 86400,
+					  &o.flow_timeout))
+				return EXIT_USAGE;
+			break;
+		case 'v':
+			udpc_log_set_level(UDPC_LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		default:
+			return usage_error("attach", "%s", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("attach", "%s", "missing IFACE");
+	if (argc - optind > 1)
+		return usage_error("attach", "unexpected argument '%s'", argv[optind + 1]);
+	o.ifname = argv[optind];
+	if (!*o.ifname || strlen(o.ifname) >= IF_NAMESIZE)
+		return usage_error("attach", "'%s' is not a valid interface name", o.ifname);
+	if (!listen)
+		return usage_error("attach", "%s", "missing --listen [ADDR:]PORT");
+	if (!dests)
+		return usage_error("attach", "%s", "missing --destinations HOST:PORT[,...]");
+	if (udpc_parse_listen(listen, &o.listen, err, sizeof(err)))
+		return usage_error("attach", "%s", err);
+	if (udpc_parse_dest_list(dests, o.dests, UDPC_MAX_DESTS, &o.n_dests, err, sizeof(err)))
+		return usage_error("attach", "%s", err);
+	return udpc_attach_run(&o);
+}
+
+static int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		if (c == 'v') {
+			udpc_log_set_level(UDPC_LOG_DEBUG);
+		} else if (c == 'h') {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		} else {
+			return usage_error("detach", "%s", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("detach", "%s", "missing IFACE");
+	if (argc - optind > 1)
+		return usage_error("detach", "unexpected argument '%s'", argv[optind + 1]);
+	if (strlen(argv[optind]) >= IF_NAMESIZE || !*argv[optind])
+		return usage_error("detach", "'%s' is not a valid interface name", argv[optind]);
+	return udpc_detach_run(argv[optind]);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = true;
+		} else if (c == 'h') {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		} else {
+			return usage_error("status", "%s", "bad option");
+		}
+	}
+	if (argc - optind > 1)
+		return usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
+	return udpc_status_run(optind < argc ? argv[optind] : NULL, json);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	fputs(usage_text, stdout);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("udpclone-bpf %s\n", UDPC_VERSION);
+	return EXIT_SUCCESS;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "attach", cmd_attach }, { "detach", cmd_detach },   { "status", cmd_status },
+	{ "help", cmd_help },	  { "--help", cmd_help },     { "-h", cmd_help },
+	{ "version", cmd_version }, { "--version", cmd_version }, { "-V", cmd_version },
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own log is detail (it reports expected misses too): -v only. */
+	if (udpc_log_get_level() < UDPC_LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	libbpf_set_print(libbpf_print);
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	return usage_error(argv[1], "%s", "unknown command");
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include <errno.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netlink.h"
+
+struct nl_req {
+	struct nlmsghdr nh;
+	union {
+		struct rtmsg rt;
+		struct ndmsg nd;
+	};
+	char attrs[64];
+};
+
+static size_t addr_len(int family)
+{
+	return family == UDPC_AF_INET6 ? 16 : 4;
+}
+
+static void add_attr(struct nl_req *r, int type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* One request, one answer (a message or an error/ack) into resp. */
+static int nl_transact(struct nl_req *r, void *resp, size_t resp_len)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct nlmsghdr *nh = resp;
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = recv(fd, resp, resp_len, 0);
+	if (n < 0)
+		err = -errno;
+	else if (n < (ssize_t)sizeof(*nh) || !NLMSG_OK(nh, (size_t)n))
+		err = -EBADMSG;
+	else if (nh->nlmsg_type == NLMSG_ERROR)
+		err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+out:
+	close(fd);
+	return err;
+}
+
+int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh)
+{
+	struct nl_req r = {};
+	char buf[4096];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	struct rtattr *rta;
+	int err, len;
+	__u32 oif32 = oif;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.rt));
+	r.nh.nlmsg_type = RTM_GETROUTE;
+	r.nh.nlmsg_flags = NLM_F_REQUEST;
+	r.rt.rtm_family = family;
+	r.rt.rtm_dst_len = addr_len(family) * 8;
+	add_attr(&r, RTA_DST, dst->w, addr_len(family));
+	add_attr(&r, RTA_OIF, &oif32, sizeof(oif32));
+	err = nl_transact(&r, buf, sizeof(buf));
+	if (err)
+		return err;
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return -EBADMSG;
+
+	*nh = *dst; /* on-link unless a gateway says otherwise */
+	len = RTM_PAYLOAD(h);
+	for (rta = RTM_RTA(NLMSG_DATA(h)); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == RTA_GATEWAY && RTA_PAYLOAD(rta) == addr_len(family)) {
+			memset(nh, 0, sizeof(*nh));
+			memcpy(nh->w, RTA_DATA(rta), addr_len(family));
+		}
+	return 0;
+}
+
+int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 mac[6],
+		   __u16 *state)
+{
+	struct nl_req r = {};
+	char buf[1024];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	struct rtattr *rta;
+	bool have_mac = false;
+	int err, len;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.nd));
+	r.nh.nlmsg_type = RTM_GETNEIGH;
+	r.nh.nlmsg_flags = NLM_F_REQUEST;
+	r.nd.ndm_family = family;
+	r.nd.ndm_ifindex = ifindex;
+	add_attr(&r, NDA_DST, addr->w, addr_len(family));
+	err = nl_transact(&r, buf, sizeof(buf));
+	if (err)
+		return err;
+	if (h->nlmsg_type != RTM_NEWNEIGH)
+		return -EBADMSG;
+	*state = ((struct ndmsg *)NLMSG_DATA(h))->ndm_state;
+	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ndmsg));
+	for (rta = (struct rtattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct ndmsg)));
+	     RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == NDA_LLADDR && RTA_PAYLOAD(rta) == 6) {
+			memcpy(mac, RTA_DATA(rta), 6);
+			have_mac = true;
+		}
+	if (!have_mac)
+		*state &= ~UDPC_NUD_VALID; /* nothing usable to write into a frame */
+	return 0;
+}
+
+int udpc_neigh_resolve(int family, const struct udpc_addr *addr, int ifindex)
+{
+	struct nl_req r = {};
+	char buf[512];
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.nd));
+	r.nh.nlmsg_type = RTM_NEWNEIGH;
+	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	r.nd.ndm_family = family;
+	r.nd.ndm_ifindex = ifindex;
+	r.nd.ndm_state = NUD_NONE;
+	r.nd.ndm_flags = NTF_USE; /* probe it, as a packet to it would */
+	add_attr(&r, NDA_DST, addr->w, addr_len(family));
+	return nl_transact(&r, buf, sizeof(buf));
+}

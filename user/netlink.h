@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/* The few rtnetlink questions the daemon asks: the route and neighbour tables. */
+#ifndef UDPC_NETLINK_H
+#define UDPC_NETLINK_H
+
+#include <stdbool.h>
+
+#include <linux/neighbour.h>
+
+#include "udpclone.h"
+
+/* The kernel's NUD_VALID (not in the uAPI): states with a usable link-layer address. */
+#define UDPC_NUD_VALID \
+	(NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
+
+/* Next hop of a packet to dst leaving by oif, as `ip route get DST oif IF` says:
+ * the gateway, or dst itself when it is on-link. */
+int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh);
+
+/* The neighbour entry of addr on ifindex: its MAC and NUD state. -ENOENT if none. */
+int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 mac[6],
+		   __u16 *state);
+
+/* Ask the kernel to resolve addr on ifindex, as `ip neigh replace ADDR dev IF use`
+ * does: the entry is created if missing and probed. */
+int udpc_neigh_resolve(int family, const struct udpc_addr *addr, int ifindex);
+
+#endif

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sys.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef ARPHRD_RAWIP
+#define ARPHRD_RAWIP 519
+#endif
+
+#define BPFFS "/sys/fs/bpf"
+
+static int has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return !!(d[cap / 32].effective & (1U << (cap % 32)));
+}
+
+int udpc_check_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (!has_cap(data, CAP_NET_ADMIN) ||
+	    !(has_cap(data, CAP_BPF) || has_cap(data, CAP_SYS_ADMIN)))
+		return -EPERM;
+	return 0;
+}
+
+int udpc_ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(BPFFS, 0700) && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+		return -errno;
+	pr_info("mounted bpffs at %s\n", BPFFS);
+	return 0;
+}
+
+int udpc_iface_l2_len(const char *ifname, int *l2_len)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		err = -errno;
+		goto out;
+	}
+	switch (ifr.ifr_hwaddr.sa_family) {
+	case ARPHRD_ETHER:
+		*l2_len = 14;
+		break;
+	case ARPHRD_NONE: /* tun */
+	case ARPHRD_PPP:
+	case ARPHRD_RAWIP: /* wwan, rmnet */
+		*l2_len = 0;
+		break;
+	default:
+		err = -EPROTONOSUPPORT;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int udpc_pin_dir(const char *ifname, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", UDPC_PIN_ROOT, ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+uint64_t udpc_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len)
+{
+	if (!inet_ntop(family == UDPC_AF_INET6 ? AF_INET6 : AF_INET, a->w, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int udpc_iface_mac(const char *ifname, __u8 mac[6])
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/* Facts about the host the control plane needs: privileges, bpffs, interfaces. */
+#ifndef UDPC_SYS_H
+#define UDPC_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udpclone.h"
+
+/* 0 if we hold CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN, else -EPERM. */
+int udpc_check_caps(void);
+/* Mount bpffs at /sys/fs/bpf unless something is mounted there already. */
+int udpc_ensure_bpffs(void);
+/* Link-layer header length for our programs: 14 (Ethernet-like) or 0 (raw IP). */
+int udpc_iface_l2_len(const char *ifname, int *l2_len);
+/* /sys/fs/bpf/udpclone-bpf/<ifname> */
+int udpc_pin_dir(const char *ifname, char *buf, size_t len);
+/* Kernel's CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+uint64_t udpc_mono_ns(void);
+/* Text form of an address of family UDPC_AF_*. */
+const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len);
+/* The interface's hardware (MAC) address. */
+int udpc_iface_mac(const char *ifname, __u8 mac[6]);
+
+#endif
