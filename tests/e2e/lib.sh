@@ -578,7 +578,9 @@ udpc_attach_bg() {
 
 _udpc_up() {
 	pid_alive "$3" || return 0 # exited: stop waiting, the caller reports it
-	timeout 5 nsenter --net="/run/netns/$1" -- "$UDPC" status "$2" >/dev/null 2>&1
+	# Up means both filters attached: the pins exist a moment earlier.
+	timeout 5 nsenter --net="/run/netns/$1" -- "$UDPC" status "$2" --json 2>/dev/null |
+		grep -q '"filters":{"ingress":true,"egress":true}'
 }
 
 # udpc NS ARGS...: runs udpclone-bpf in NS, bounded.
