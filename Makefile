@@ -11,7 +11,7 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ARCH        := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
-LIBS        := -lbpf -lelf -lz
+LIBS        := -lbpf -lelf -lz -pthread
 CMOCKA_LIBS := -lcmocka
 
 CFLAGS   ?= -O2 -g

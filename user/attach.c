@@ -11,6 +11,7 @@
 #include <linux/neighbour.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,50 @@
 struct daemon {
 	const struct udpc_attach_opts *o;
 	struct udpc_instance in;
-	int dests_fd, info_fd, config_fd, nexthops_fd;
+	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd;
 	int l2_len;
 	__u8 mac[6];		/* the attached interface's */
+	/* The resolver thread and the main loop's tick both write maps: one at a time. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* resolver thread waits here between rounds */
+	bool kick;		/* resolve now (SIGHUP) */
 };
+
+/* One round of answers, handed to reconcile through table_resolver(). */
+struct answers {
+	const struct udpc_attach_opts *o;
+	struct udpc_resolved res[UDPC_MAX_DESTS];
+};
+
+static int table_resolver(const char *host, struct udpc_resolved *out, void *ctx)
+{
+	const struct answers *a = ctx;
+	int i;
+
+	for (i = 0; i < a->o->n_dests; i++)
+		if (!strcmp(a->o->dests[i].host, host)) {
+			*out = a->res[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The slow part, done holding no lock: a lookup may wait for DNS timeouts. */
+static void resolve_all(const struct udpc_attach_opts *o, struct answers *a)
+{
+	int i, j;
+
+	memset(a, 0, sizeof(*a));
+	a->o = o;
+	for (i = 0; i < o->n_dests; i++) {
+		for (j = 0; j < i && strcmp(o->dests[j].host, o->dests[i].host); j++)
+			;
+		if (j < i)
+			a->res[i] = a->res[j]; /* same name, another port: one lookup */
+		else if (o->resolver(o->dests[i].host, &a->res[i], o->resolver_ctx) < 0)
+			a->res[i].error = EAI_SYSTEM;
+	}
+}
 
 static const char *dest_addrs(const struct udpc_dest *d, char *buf, size_t len)
 {
@@ -94,8 +135,31 @@ static void log_transition(const struct daemon *dm, const struct udpc_dest_spec 
 	}
 }
 
-/* Resolve every destination and write the slots that changed, and only those. */
-static int sync_dests(struct daemon *dm)
+/* Does slot i hold another destination than spec (or none)? Then its counters and next
+ * hop belong to something else: an adopted state from a run with another list. */
+static bool slot_reused(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
+			const struct udpc_dest_info *ci)
+{
+	if (ci->state == UDPC_STATE_UNUSED)
+		return false;
+	return !spec || !udpc_host_equal(ci->host, spec->host) || cur->port != htons(spec->port);
+}
+
+static void reset_slot(struct daemon *dm, __u32 i)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct udpc_nexthop nh = {};
+	void *zero;
+
+	zero = ncpu > 0 ? calloc(ncpu, sizeof(struct udpc_dest_stats)) : NULL;
+	if (!zero || bpf_map_update_elem(dm->stats_fd, &i, zero, BPF_ANY) ||
+	    bpf_map_update_elem(dm->nexthops_fd, &i, &nh, BPF_ANY))
+		pr_warn("cannot reset the counters of destination slot %u\n", i);
+	free(zero);
+}
+
+/* Apply a round of answers: write the slots that changed, and only those. */
+static int sync_dests(struct daemon *dm, struct answers *a)
 {
 	struct udpc_dest cur[UDPC_MAX_DESTS] = {}, next[UDPC_MAX_DESTS] = {};
 	struct udpc_dest_info ci[UDPC_MAX_DESTS] = {}, ni[UDPC_MAX_DESTS] = {};
@@ -108,8 +172,11 @@ static int sync_dests(struct daemon *dm)
 		    bpf_map_lookup_elem(dm->info_fd, &i, &ci[i]))
 			return -errno;
 	}
-	udpc_reconcile_all(dm->o->dests, dm->o->n_dests, cur, ci, dm->o->resolver,
-			   dm->o->resolver_ctx, (uint64_t)time(NULL), next, ni, changed);
+	for (i = 0; i < UDPC_MAX_DESTS; i++)
+		if (slot_reused((int)i < dm->o->n_dests ? &dm->o->dests[i] : NULL, &cur[i], &ci[i]))
+			reset_slot(dm, i);
+	udpc_reconcile_all(dm->o->dests, dm->o->n_dests, cur, ci, table_resolver, a,
+			   (uint64_t)time(NULL), next, ni, changed);
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		if (!changed[i])
 			continue;
@@ -293,10 +360,41 @@ static int take_lock(struct udpc_instance *in)
 	return err;
 }
 
+/* Resolves every interval (or when kicked), then applies the answers under the lock. */
+static void *resolver_main(void *arg)
+{
+	struct daemon *dm = arg;
+	struct answers a;
+
+	for (;;) {
+		struct timespec deadline;
+
+		pthread_mutex_lock(&dm->lock);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += dm->o->resolve_interval;
+		while (!dm->kick &&
+		       pthread_cond_timedwait(&dm->cond, &dm->lock, &deadline) != ETIMEDOUT)
+			;
+		dm->kick = false;
+		pthread_mutex_unlock(&dm->lock);
+
+		resolve_all(dm->o, &a);
+
+		pthread_mutex_lock(&dm->lock);
+		if (sync_dests(dm, &a))
+			pr_warn("cannot update the destination map\n");
+		else
+			nexthop_tick(dm); /* at once for a changed address */
+		pthread_mutex_unlock(&dm->lock);
+	}
+	return NULL;
+}
+
 static int run_loop(struct daemon *dm)
 {
+	pthread_condattr_t cattr;
+	pthread_t resolver;
 	struct pollfd pfd = { .events = POLLIN };
-	__u64 next_resolve;
 	sigset_t mask;
 	int ret = EXIT_SUCCESS;
 
@@ -309,40 +407,47 @@ static int run_loop(struct daemon *dm)
 		pr_warn("signalfd: %s\n", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	next_resolve = udpc_mono_ns() + (__u64)dm->o->resolve_interval * 1000000000ULL;
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&dm->cond, &cattr);
+	/* Signals stay blocked in the thread too: only the signalfd sees them. */
+	if (pthread_create(&resolver, NULL, resolver_main, dm)) {
+		pr_warn("cannot start the resolver thread\n");
+		close(pfd.fd);
+		return EXIT_FAILURE;
+	}
 	for (;;) {
 		struct signalfd_siginfo si;
-		__u64 now;
 
 		if (poll(&pfd, 1, TICK_MS) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
 				break;
 			}
-			next_resolve = 0; /* SIGHUP: resolve now */
+			pthread_mutex_lock(&dm->lock);
+			dm->kick = true;
+			pthread_cond_signal(&dm->cond);
+			pthread_mutex_unlock(&dm->lock);
 		}
 		if (if_nametoindex(dm->in.ifname) != (unsigned int)dm->in.ifindex) {
 			pr_warn("interface '%s' is gone: its filters went with it\n", dm->in.ifname);
 			ret = EXIT_FAILURE;
 			break;
 		}
-		now = udpc_mono_ns();
-		if (now >= next_resolve) {
-			if (sync_dests(dm))
-				pr_warn("cannot update the destination map\n");
-			else
-				nexthop_tick(dm); /* at once for a changed address */
-			next_resolve = now + (__u64)dm->o->resolve_interval * 1000000000ULL;
-		}
+		pthread_mutex_lock(&dm->lock);
 		nexthop_tick(dm);
+		pthread_mutex_unlock(&dm->lock);
 	}
+	/* Keep the lock for good: the resolver thread, maybe still waiting for DNS, must not
+	 * touch the maps being torn down; it ends with the process. */
+	pthread_mutex_lock(&dm->lock);
 	close(pfd.fd);
 	return ret;
 }
 
 int udpc_attach_run(const struct udpc_attach_opts *o)
 {
-	struct daemon dm = { .o = o, .in = { .lock_fd = -1 } };
+	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct udpc_instance *in = &dm.in;
 	bool attached = false;
 	sigset_t mask;
@@ -374,13 +479,19 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	dm.dests_fd = bpf_map__fd(in->skel->maps.udpc_dests);
 	dm.info_fd = bpf_map__fd(in->skel->maps.udpc_dest_info);
 	dm.nexthops_fd = bpf_map__fd(in->skel->maps.udpc_nexthops);
+	dm.stats_fd = bpf_map__fd(in->skel->maps.udpc_dest_stats);
 	dm.l2_len = l2_len;
 	if (l2_len && udpc_iface_mac(in->ifname, dm.mac))
 		pr_warn("cannot read the MAC address of %s\n", in->ifname);
 
 	err = write_config(&dm, l2_len);
-	if (!err)
-		err = sync_dests(&dm);
+	if (!err) {
+		struct answers a;
+
+		/* The first round before attaching, so copies start with every address known. */
+		resolve_all(o, &a);
+		err = sync_dests(&dm, &a);
+	}
 	if (err) {
 		pr_warn("cannot write the maps: %s\n", strerror(-err));
 		goto out;
