@@ -173,6 +173,8 @@ static __always_inline enum parse_result parse(struct __sk_buff *skb, __u32 l2_l
 		if (iph->frag_off & bpf_htons(IP_OFFSET))
 			return PARSE_OTHER; /* a later fragment: no UDP header */
 		if (hlen != sizeof(*iph) || (iph->frag_off & bpf_htons(IP_MF))) {
+			p->family = UDPC_AF_INET;
+			p->daddr = (struct udpc_addr){ .w = { iph->daddr } };
 			/* Read the port only to tell whether it was meant for us. */
 			if (bpf_skb_load_bytes(skb, l2_len + hlen + offsetof(struct udphdr, dest),
 					       &p->dport, sizeof(p->dport)))
@@ -399,6 +401,7 @@ struct fanout {
 	__u32 active;			/* bit i: destination i gets a copy */
 	__u32 remaining;		/* copies still to make, this one included */
 	int verdict;
+	__u8 orig_l2[12];		/* the original's MACs, for copies with no next hop */
 };
 
 /*
@@ -444,6 +447,10 @@ static long fanout_one(__u32 i, struct fanout *f)
 	ifindex = d->ifindex ? d->ifindex : f->ifindex;
 	route = route_copy(skb, &f->p, f->l2_len, i, dst, dport, &ifindex, st);
 	if (route == ROUTE_DROP)
+		goto skip;
+	/* The packet carries the previous copy's MACs by now: put the original's back. */
+	if (route == ROUTE_KEEP_L2 && f->l2_len &&
+	    bpf_skb_store_bytes(skb, 0, f->orig_l2, sizeof(f->orig_l2), 0))
 		goto skip;
 
 	if (!f->remaining) {
@@ -504,7 +511,7 @@ int udpc_egress(struct __sk_buff *skb)
 
 	res = parse(skb, f.l2_len, &f.p);
 	if (res == PARSE_UDP_UNSUPPORTED) {
-		if (f.p.dport == cfg->listen_port)
+		if (listen_match(cfg, &f.p))
 			gs->skipped++;
 		return TC_ACT_OK;
 	}
@@ -542,6 +549,8 @@ int udpc_egress(struct __sk_buff *skb)
 	}
 
 	f.skb = skb;
+	if (f.l2_len && bpf_skb_load_bytes(skb, 0, f.orig_l2, sizeof(f.orig_l2)))
+		return TC_ACT_OK;
 	f.ifindex = cfg->ifindex;
 	f.cur_daddr = f.p.daddr;
 	f.cur_dport = f.p.dport;
@@ -595,7 +604,8 @@ int udpc_ingress(struct __sk_buff *skb)
 	fkey.family = p.family;
 	flow = bpf_map_lookup_elem(&udpc_flows, &fkey);
 	now = bpf_ktime_get_ns();
-	if (!flow || now - flow->last_seen_ns > cfg->flow_timeout_ns) {
+	/* Signed: egress on another CPU may have stamped the flow just after `now`. */
+	if (!flow || (__s64)(now - flow->last_seen_ns) > (__s64)cfg->flow_timeout_ns) {
 		gs->rx_no_flow++;
 		return TC_ACT_OK;
 	}

@@ -149,7 +149,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 		printf("  daemon: not running (the data path forwards to the last known addresses)\n");
 	printf("  filters: ingress %s, egress %s\n", v->filters[0] ? "attached" : "MISSING",
 	       v->filters[1] ? "attached" : "MISSING");
-	printf("  packets: %llu fanned out, %llu dropped (no destination), %llu passed untouched (fragment or IP options)\n",
+	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment or IP options)\n",
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
 	printf("  flows: %llu (idle timeout %llu s), %llu flow errors, %llu replies to no known flow\n",

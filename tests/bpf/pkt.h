@@ -47,6 +47,8 @@ struct pkt_spec {
 	bool udp_csum_zero;	/* IPv4: UDP checksum disabled (0) */
 	int ihl;		/* IPv4 IHL field: 0 means 5; >5 adds NOP options, <5 lies */
 	uint16_t frag_off;	/* IPv4 flags and fragment offset, host order */
+	bool set_id;		/* IPv4: use ip_id (what the stack chose) instead of 0x1234 */
+	uint16_t ip_id;
 	int ip_len_delta;	/* added to tot_len / payload_len once the packet is built */
 	int udp_len_delta;	/* added to the UDP length field (checksummed as written) */
 	bool hbh;		/* IPv6: 8-byte hop-by-hop header before the L4 header */
@@ -210,7 +212,7 @@ static inline int pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 		pkt_put16(buf + 12, 0x0800);
 		ip[0] = 0x40 | (ihl & 0xf);
 		pkt_put16(ip + 2, (uint16_t)(l3_len + s->ip_len_delta));
-		pkt_put16(ip + 4, 0x1234);	/* id */
+		pkt_put16(ip + 4, s->set_id ? s->ip_id : 0x1234);
 		pkt_put16(ip + 6, s->frag_off);
 		ip[8] = 64;			/* ttl */
 		ip[9] = proto;
@@ -307,6 +309,34 @@ static inline int pkt_verify_csums(const uint8_t *f, size_t len, char *why, size
 		snprintf(why, why_len, "UDP checksum 0x%04x does not verify", pkt_get16(udp + 6));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Finish a UDP checksum left for the device (CHECKSUM_PARTIAL: the field holds the
+ * pseudo-header sum only), as a NIC or skb_checksum_help() would. Returns -1 if
+ * the frame is not IPv4/IPv6 UDP.
+ */
+static inline int pkt_complete_udp_csum(uint8_t *f, size_t len)
+{
+	uint8_t *ip = f + PKT_ETH_LEN, *udp;
+	uint16_t ulen, ck;
+
+	if (len >= PKT_ETH_LEN + PKT_IP4_LEN && pkt_get16(f + 12) == 0x0800 &&
+	    ip[9] == IPPROTO_UDP)
+		udp = ip + (ip[0] & 0xf) * 4;
+	else if (len >= PKT_ETH_LEN + PKT_IP6_LEN && pkt_get16(f + 12) == 0x86dd &&
+		 ip[6] == IPPROTO_UDP)
+		udp = ip + PKT_IP6_LEN;
+	else
+		return -1;
+	if ((size_t)(udp - f) + PKT_UDP_LEN > len)
+		return -1;
+	ulen = pkt_get16(udp + 4);
+	if (ulen < PKT_UDP_LEN || (size_t)(udp - f) + ulen > len)
+		return -1;
+	ck = pkt_csum_fold(pkt_csum_add(0, udp, ulen));
+	pkt_put16(udp + 6, ck ? ck : 0xffff);
 	return 0;
 }
 

@@ -11,9 +11,11 @@
  * "attached" interface with routes and permanent neighbours that give
  * bpf_fib_lookup() known answers, and the clones are captured on its peer veth1
  * with a packet socket. veth0 forwards (router mode: bpf_fib_lookup() answers);
- * "host" cases turn forwarding off, so next hops come from udpc_nexthops. Maps
- * are pinned under a private directory, never under a real instance's pins.
- * Needs root; exits 77 (skip) without it.
+ * "host" cases turn forwarding off, so next hops come from udpc_nexthops.
+ * Test-run packets are CHECKSUM_NONE; `socket_cases` send real UDP through the
+ * program attached to veth0, so CHECKSUM_PARTIAL (the usual case for local
+ * traffic) is covered too. Maps are pinned under a private directory, never
+ * under a real instance's pins. Needs root; exits 77 (skip) without it.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -27,7 +29,6 @@
 #include <fcntl.h>
 #include <net/ethernet.h>
 #include <net/if.h>
-#include <netpacket/packet.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/if_packet.h>
 #include <linux/magic.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -73,7 +75,6 @@
 #define MAC_GW6 "02:00:00:00:02:fe"	/* 2001:db8:1::fe, gateway to 2001:db8:2::/64 */
 /* Only in udpc_nexthops (what user space would have resolved), never in the kernel. */
 #define MAC_USER "02:00:00:00:03:01"
-#define MAC_USER6 "02:00:00:00:03:02"
 #define MAC_USER_SRC "02:00:00:00:03:aa"
 
 static const char *const net_cmds[] = {
@@ -81,6 +82,8 @@ static const char *const net_cmds[] = {
 	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
 	/* veth1 only listens: no ND/MLD/RS chatter of its own. */
 	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
+	/* Socket cases compare whole frames: no random IPv6 flow labels. */
+	"sysctl -qw net.ipv6.auto_flowlabels=0",
 	/* bpf_fib_lookup() answers only on interfaces that forward. */
 	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
 	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
@@ -231,7 +234,7 @@ struct test_case {
 	bool host;		/* forwarding off on veth0: bpf_fib_lookup() refuses */
 	bool attach_egress;	/* also attach udpc_egress to veth0, as in production */
 	struct pkt_spec prime;	/* run through egress first to create a client flow */
-	uint64_t age_ns;	/* then make that flow look idle for this long */
+	int64_t age_ns;		/* then make that flow look idle for this long */
 	struct pkt_spec in;
 	int verdict;
 	bool out_is_in;		/* data_out must equal the input */
@@ -435,7 +438,7 @@ static const struct test_case cases[] = {
 				 { .tx = 1, .neigh_missing = 1 } } },
 	},
 	{
-		.name = "v4: gateway without neighbour: neigh_addr is the gateway",
+		.name = "v4: gateway without neighbour: copy keeps the input's L2 header",
 		.dests = { D_GWNONEIGH, D_B },
 		.in = C4(),
 		.verdict = TC_ACT_OK,
@@ -444,6 +447,38 @@ static const struct test_case cases[] = {
 		.want = { .g = MATCHED,
 			  .d = { { .tx = 1, .neigh_missing = 1 },
 				 { .tx = 1 } } },
+	},
+	{
+		.name = "v4: no neighbour, but a udpc_nexthops entry: its MACs are used",
+		.dests = { D_GWNONEIGH, D_B },
+		.nexthops = { { .flags = UDPC_NH_V4, .v4 = "203.0.113.200", .smac = MAC_USER_SRC,
+				.dmac4 = MAC_USER } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { C4(.smac = MAC_USER_SRC, .dmac = MAC_USER, .daddr = "203.0.113.200",
+			       .dport = 9004) },
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: no neighbour, udpc_nexthops entry for an older address: not used",
+		.dests = { D_NONEIGH, D_B },
+		.nexthops = { NH4("198.51.100.77", MAC_USER) },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { C4(.daddr = "198.51.100.9", .dport = 9003) },
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: the FIB's answer wins over a udpc_nexthops entry",
+		.dests = { D_A, D_B },
+		.nexthops = { NH4("198.51.100.1", MAC_USER), NH4("198.51.100.2", MAC_USER) },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { TO_A() },
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
 	},
 	{
 		.name = "v6: no neighbour: copy keeps the input's L2 header",
@@ -517,6 +552,72 @@ static const struct test_case cases[] = {
 		.want = { .g = MATCHED, .d = { { .tx_err = 1, .neigh_missing = 1 }, { .tx = 1 } } },
 	},
 
+	/* -------- egress on a host (forwarding off): next hops from udpc_nexthops -------- */
+	{
+		.name = "host v4: 3 destinations, next hops from udpc_nexthops",
+		.host = true,
+		.dests = { D_A, D_B, D_GW },
+		.nexthops = { NH4("198.51.100.1", MAC_A), NH4("198.51.100.2", MAC_B),
+			      NH4("203.0.113.5", MAC_GW4) },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { TO_A(), TO_B() },
+		.out = TO_GW(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "host v6: 2 destinations, next hops from udpc_nexthops",
+		.host = true,
+		.dests = { D_A6, D_GW6 },
+		.nexthops = { NH6("2001:db8:1::10", MAC_A6), NH6("2001:db8:2::5", MAC_GW6) },
+		.in = C6(),
+		.verdict = TC_ACT_OK,
+		.clones = { TO_A6() },
+		.out = TO_GW6(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "host v4: no udpc_nexthops entry: input's L2 header, neigh_missing",
+		.host = true,
+		.dests = { D_A },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.out = C4(.dport = 9000),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 } } },
+	},
+	{
+		.name = "host v6: an IPv4-only udpc_nexthops entry does not serve IPv6",
+		.host = true,
+		.dests = { D_A46 },
+		.nexthops = { NH4("198.51.100.1", MAC_A) },
+		.in = C6(),
+		.verdict = TC_ACT_OK,
+		.out = C6(.dport = 9000),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 } } },
+	},
+	{
+		.name = "host v4: resolved, then unresolved destination: input's L2 header",
+		.host = true,
+		.dests = { D_A, D_B },
+		.nexthops = { NH4("198.51.100.1", MAC_A) },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { TO_A() },
+		.out = C4(.daddr = "198.51.100.2", .dport = 9001),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1, .neigh_missing = 1 } } },
+	},
+	{
+		.name = "host v4: blackhole route is not seen (FIB not consulted): copy sent",
+		.host = true,
+		.dests = { D_BH, D_A },
+		.nexthops = { [1] = NH4("198.51.100.1", MAC_A) },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { C4(.daddr = "203.0.113.66", .dport = 9005) },
+		.out = TO_A(),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 }, { .tx = 1 } } },
+	},
+
 	/* -------- egress: not ours, passes byte for byte -------- */
 	{ .name = "v4: other UDP port", .dests = { D_A, D_B }, .in = C4(.dport = 5744), PASS },
 	{ .name = "v4: UDP from the listen port (source, not destination)", .dests = { D_A, D_B },
@@ -533,6 +634,9 @@ static const struct test_case cases[] = {
 	  .in = C4(.ihl = 6), PASS, .want = { .g = SKIPPED } },
 	{ .name = "v4: IP options (ihl 15) to another port: not counted", .dests = { D_A, D_B },
 	  .in = C4(.ihl = 15, .dport = 53), PASS },
+	{ .name = "v4: listen address set: IP options to another address: not counted",
+	  .cfg = CFG_LISTEN(UDPC_AF_INET, "198.51.100.1"), .dests = { D_A, D_B },
+	  .in = C4(.ihl = 6, .daddr = "198.51.100.7"), PASS },
 	{ .name = "v4: first fragment (MF) to the listen port: skipped", .dests = { D_A, D_B },
 	  .in = C4(.frag_off = PKT_IP_MF), PASS, .want = { .g = SKIPPED } },
 	{ .name = "v4: middle fragment (offset, MF)", .dests = { D_A, D_B },
@@ -636,6 +740,21 @@ static const struct test_case cases[] = {
 		.want = { .g = { .rx_no_flow = 1 } },
 	},
 	{
+		/* Egress on another CPU may refresh last_seen_ns between ingress reading
+		 * its clock and reading the flow: last_seen is then after ingress's "now".
+		 * That window is nanoseconds wide; a flow stamped 1 s ahead is the same
+		 * case, made reproducible. It is fresh, not idle for 2^64 ns. */
+		.name = "ingress v4: last_seen_ns after ingress's clock (egress raced): mapped",
+		.prog = INGRESS,
+		.dests = { D_A, D_B },
+		.prime = C4(),
+		.age_ns = -(int64_t)NSEC,
+		.in = R4(MAC_B, "198.51.100.2", 9001),
+		.verdict = TC_ACT_OK,
+		.out = R4_MAPPED(MAC_B),
+		.want = { .d = { [1] = { .rx = 1 } } },
+	},
+	{
 		.name = "ingress v4: reply to an unknown client port: unchanged, rx_no_flow",
 		.prog = INGRESS,
 		.dests = { D_A, D_B },
@@ -725,33 +844,91 @@ static const struct test_case cases[] = {
 	},
 };
 
+/*
+ * Real traffic: a UDP socket on veth0's addresses sends through udpc_egress
+ * attached to veth0, and every copy (the last one too) is captured on veth1.
+ * `in` is the frame the stack builds (DF set, next hop's MAC); IPv4 ids are the
+ * stack's, taken from the capture.
+ */
+#define SOCK4(...) C4(.smac = MAC_V0, .dmac = MAC_A, .frag_off = 0x4000, __VA_ARGS__)
+#define SOCK6(...) C6(.smac = MAC_V0, .dmac = MAC_A6, __VA_ARGS__)
+
+static const struct test_case socket_cases[] = {
+	{
+		.name = "socket v4 (CHECKSUM_PARTIAL): 3 destinations through attached egress",
+		.dests = { D_A, D_B, D_GW },
+		.in = SOCK4(),
+		.clones = { TO_A(.frag_off = 0x4000), TO_B(.frag_off = 0x4000) },
+		.out = TO_GW(.frag_off = 0x4000),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "socket v4 (CHECKSUM_PARTIAL): no neighbour keeps the stack's L2 header",
+		.dests = { D_NONEIGH, D_GW },
+		.in = SOCK4(),
+		.clones = { SOCK4(.daddr = "198.51.100.9", .dport = 9003) },
+		.out = TO_GW(.frag_off = 0x4000),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "socket v6 (CHECKSUM_PARTIAL): 3 destinations through attached egress",
+		.dests = { D_B6, D_A6, D_GW6 },
+		.in = SOCK6(),
+		.clones = { TO_B6(), TO_A6() },
+		.out = TO_GW6(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 }, { .tx = 1 } } },
+	},
+};
+
 /* ---- environment ---- */
 
-static const char *const map_names[] = {
-	"udpc_config", "udpc_dests", "udpc_dest_info", "udpc_dest_stats",
-	"udpc_global", "udpc_flows", "udpc_guard",
-};
+#define MAX_PINS 16
 
 static struct {
 	struct udpclone *skel;
 	char pin_dir[64];
-	char pin_paths[ARRAY_SIZE(map_names)][128];
+	char pin_paths[MAX_PINS][128];	/* of the maps, known once loaded */
+	int n_pins;
 	int veth0, veth1;	/* ifindexes */
 	int cap_fd;
 	int ncpus;
 	bool tc_attached;
+	bool host;		/* forwarding is off on veth0 */
 } env = { .cap_fd = -1 };
 
 /* Async-signal-safe: also run on SIGTERM (the runner's time limit) and at exit. */
 static void remove_pins(void)
 {
-	size_t i;
+	int i;
 
 	if (!env.pin_dir[0])
 		return;
-	for (i = 0; i < ARRAY_SIZE(map_names); i++)
+	for (i = 0; i < env.n_pins; i++)
 		unlink(env.pin_paths[i]);
 	rmdir(env.pin_dir);
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* Router (forwarding on veth0: bpf_fib_lookup() answers) or host (it refuses). */
+static int set_forwarding(bool on)
+{
+	const char *v = on ? "1" : "0";
+
+	env.host = !on;
+	if (write_file("/proc/sys/net/ipv4/conf/veth0/forwarding", v) ||
+	    write_file("/proc/sys/net/ipv6/conf/veth0/forwarding", v))
+		return -1;
+	return 0;
 }
 
 static void on_signal(int sig)
@@ -798,8 +975,12 @@ static int capture_open(void)
 		.sll_ifindex = env.veth1,
 	};
 
+	int one = 1;
+
 	env.cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (env.cap_fd < 0 || bind(env.cap_fd, (struct sockaddr *)&sll, sizeof(sll))) {
+	/* PACKET_AUXDATA tells which frames still carry a partial checksum. */
+	if (env.cap_fd < 0 || bind(env.cap_fd, (struct sockaddr *)&sll, sizeof(sll)) ||
+	    setsockopt(env.cap_fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one))) {
 		fprintf(stderr, "setup: packet socket on veth1: %s\n", strerror(errno));
 		return -1;
 	}
@@ -826,17 +1007,26 @@ static int64_t now_ns(void)
 /*
  * The next UDP frame that arrives on veth1 within timeout_ms: its length, 0 if
  * none came, -errno on error. Frames veth1 sends and non-UDP chatter (ND, MLD,
- * ARP) are not the program's and are skipped.
+ * ARP) are not the program's and are skipped. *partial (if given) says the UDP
+ * checksum was left for the device to finish (CHECKSUM_PARTIAL).
  */
-static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
+static int capture_next_aux(uint8_t *buf, size_t cap, int timeout_ms, bool *partial)
 {
 	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		int64_t left = (deadline - now_ns()) / 1000000;
 		struct pollfd pfd = { .fd = env.cap_fd, .events = POLLIN };
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+		} ctl;
 		struct sockaddr_ll sll;
-		socklen_t sl = sizeof(sll);
+		struct iovec iov = { .iov_base = buf, .iov_len = cap };
+		struct msghdr msg = { .msg_name = &sll, .msg_namelen = sizeof(sll),
+				      .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *cm;
 		ssize_t len;
 		int n;
 
@@ -849,8 +1039,7 @@ static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
 			return -errno;
 		if (n == 0)
 			return 0;
-		len = recvfrom(env.cap_fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
-			       (struct sockaddr *)&sll, &sl);
+		len = recvmsg(env.cap_fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
 		if (len < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
@@ -860,8 +1049,24 @@ static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
 			return -EMSGSIZE;
 		if (sll.sll_pkttype == PACKET_OUTGOING || !is_udp_frame(buf, (size_t)len))
 			continue;
+		if (partial) {
+			*partial = false;
+			for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+				struct tpacket_auxdata aux;
+
+				if (cm->cmsg_level != SOL_PACKET || cm->cmsg_type != PACKET_AUXDATA)
+					continue;
+				memcpy(&aux, CMSG_DATA(cm), sizeof(aux));
+				*partial = aux.tp_status & TP_STATUS_CSUMNOTREADY;
+			}
+		}
 		return (int)len;
 	}
+}
+
+static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
+{
+	return capture_next_aux(buf, cap, timeout_ms, NULL);
 }
 
 /* Read until veth1 has been quiet for a while; returns how many frames that was. */
@@ -903,8 +1108,8 @@ static int tc_attach_egress(void)
 static int group_setup(void **state)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct bpf_map *map;
 	struct statfs sfs;
-	size_t i;
 	int err;
 
 	if (netns_setup() || capture_open())
@@ -918,10 +1123,11 @@ static int group_setup(void **state)
 		}
 	}
 	snprintf(env.pin_dir, sizeof(env.pin_dir), "/sys/fs/bpf/udpc-test-%d", (int)getpid());
-	for (i = 0; i < ARRAY_SIZE(map_names); i++)
-		snprintf(env.pin_paths[i], sizeof(env.pin_paths[i]), "%s/%s", env.pin_dir,
-			 map_names[i]);
-	remove_pins(); /* leftovers of a dead process that had our pid */
+	if (!access(env.pin_dir, F_OK)) {
+		fprintf(stderr, "setup: %s exists (a dead run with our pid?)\n", env.pin_dir);
+		env.pin_dir[0] = '\0';
+		return -1;
+	}
 	atexit(remove_pins);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -935,6 +1141,13 @@ static int group_setup(void **state)
 	if (!env.skel) {
 		fprintf(stderr, "setup: open skeleton: %s\n", strerror(errno));
 		return -1;
+	}
+	/* Every pinned map, so that even a signal handler can remove the pins. */
+	bpf_object__for_each_map(map, env.skel->obj) {
+		if (env.n_pins == MAX_PINS)
+			return -1;
+		snprintf(env.pin_paths[env.n_pins++], sizeof(env.pin_paths[0]), "%s/%s",
+			 env.pin_dir, bpf_map__name(map));
 	}
 	err = udpclone__load(env.skel);
 	if (err) {
@@ -1005,6 +1218,29 @@ static void write_dests(const struct dest_spec *ds)
 		if (s->v6)
 			addr_from(&d.addr6, PKT_IPV6, s->v6);
 		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_dests), &i, &d, 0), 0);
+	}
+}
+
+static void write_nexthops(const struct nh_spec *ns)
+{
+	uint32_t i;
+
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		const struct nh_spec *s = &ns[i];
+		struct udpc_nexthop nh = { .flags = s->flags };
+
+		if (s->v4)
+			assert_int_equal(pkt_parse_addr(PKT_IPV4, s->v4, (uint8_t *)&nh.addr4), 0);
+		if (s->v6)
+			addr_from(&nh.addr6, PKT_IPV6, s->v6);
+		if (s->smac)
+			assert_int_equal(pkt_parse_mac(s->smac, nh.smac), 0);
+		if (s->dmac4)
+			assert_int_equal(pkt_parse_mac(s->dmac4, nh.dmac4), 0);
+		if (s->dmac6)
+			assert_int_equal(pkt_parse_mac(s->dmac6, nh.dmac6), 0);
+		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_nexthops), &i, &nh,
+						     0), 0);
 	}
 }
 
@@ -1190,7 +1426,6 @@ static void check_counters(struct report *r, const struct test_case *c, size_t i
 	struct udpc_dest_stats *percpu = calloc((size_t)env.ncpus, sizeof(*percpu));
 	struct udpc_global_stats g;
 	uint32_t slot;
-	int cpu;
 
 	assert_non_null(percpu);
 	sum_global(&g);
@@ -1208,8 +1443,6 @@ static void check_counters(struct report *r, const struct test_case *c, size_t i
 	for (slot = 0; slot < UDPC_MAX_DESTS; slot++) {
 		const struct want_dest *w = &c->want.d[slot];
 		struct udpc_dest_stats s;
-		struct udpc_addr want_na = { 0 }, zero_na = { 0 };
-		bool na_seen = false;
 
 		sum_dest_stats(slot, &s, percpu);
 #define CHECK_D(f, v)                                                                  \
@@ -1230,27 +1463,6 @@ static void check_counters(struct report *r, const struct test_case *c, size_t i
 		if (!w->rx && s.last_rx_ns)
 			note(r, "  dest %u last_rx_ns set without a reply\n", slot);
 
-		/* neigh_addr is per CPU: the CPU that ran has it, the others are still 0. */
-		if (w->neigh_addr)
-			addr_from(&want_na, strchr(w->neigh_addr, ':') ? PKT_IPV6 : PKT_IPV4,
-				  w->neigh_addr);
-		for (cpu = 0; cpu < env.ncpus; cpu++) {
-			const struct udpc_addr *a = &percpu[cpu].neigh_addr;
-			char txt[INET6_ADDRSTRLEN];
-
-			if (!memcmp(a, &zero_na, sizeof(*a)))
-				continue;
-			if (w->neigh_addr && !memcmp(a, &want_na, sizeof(*a))) {
-				na_seen = true;
-				continue;
-			}
-			inet_ntop(a->w[1] || a->w[2] || a->w[3] ? AF_INET6 : AF_INET, a, txt,
-				  sizeof(txt));
-			note(r, "  dest %u neigh_addr %s on CPU %d, want %s\n", slot, txt, cpu,
-			     w->neigh_addr ? w->neigh_addr : "none");
-		}
-		if (w->neigh_addr && !na_seen)
-			note(r, "  dest %u neigh_addr never set, want %s\n", slot, w->neigh_addr);
 	}
 	free(percpu);
 }
@@ -1333,14 +1545,17 @@ static void run_case(const struct test_case *c)
 	static struct report r;
 	uint8_t in[PKT_MAX], out[PKT_MAX], exp[PKT_MAX], got[PKT_MAX];
 	uint32_t out_len = sizeof(out), retval;
-	int in_len, exp_len, got_len, i, err, stale;
+	int in_len, exp_len, got_len, i, err, stale, extra;
 	int64_t t0, t1;
 
 	r.n = 0;
 	r.buf[0] = '\0';
 	write_dests(c->dests);
+	write_nexthops(c->nexthops);
 	flush_flows();
 	reset_stats();
+	if (c->host)
+		assert_int_equal(set_forwarding(false), 0);
 	if (c->attach_egress)
 		assert_int_equal(tc_attach_egress(), 0);
 	if (c->prime.family) {
@@ -1348,6 +1563,8 @@ static void run_case(const struct test_case *c)
 		prime_flow(c);
 	}
 	write_config(&c->cfg, false);
+	if (!c->out_is_in && !c->out.family && c->verdict != TC_ACT_SHOT)
+		fail_msg("%s: table error: a passing case must say what leaves", c->name);
 	in_len = build(&c->in, in);
 	stale = capture_drain();
 	if (stale)
@@ -1358,6 +1575,14 @@ static void run_case(const struct test_case *c)
 					 : env.skel->progs.udpc_ingress,
 		       in, (uint32_t)in_len, out, &out_len, &retval);
 	t1 = now_ns();
+	if (err == -EINVAL && c->in.cut &&
+	    c->in.cut < PKT_ETH_LEN + (c->in.family == PKT_IPV6 ? PKT_IP6_LEN : PKT_IP4_LEN)) {
+		/* The kernel's test run refuses a frame whose ethertype promises an IP
+		 * header it does not hold, so the program cannot be shown one. */
+		print_message("kernel refuses a %d-byte frame cut inside its IP header: "
+			      "skipped\n", in_len);
+		skip();
+	}
 	if (err)
 		fail_msg("%s: BPF_PROG_TEST_RUN failed: %s%s", c->name, strerror(-err),
 			 err == -ENOSPC ? " (output buffer too small)" : "");
@@ -1387,17 +1612,24 @@ static void run_case(const struct test_case *c)
 		exp_len = build(&c->clones[i], exp);
 		expect_frame(&r, what, got, (size_t)got_len, exp, (size_t)exp_len);
 	}
-	while ((got_len = capture_next(got, sizeof(got), 50)) > 0) {
+	for (extra = 0; (got_len = capture_next(got, sizeof(got), 50)) > 0; extra++) {
 		char dump[4096];
 
+		if (extra >= 2)
+			continue; /* counted, not shown */
 		pkt_hexdump(dump, sizeof(dump), got, (size_t)got_len, NULL, 0);
 		note(&r, "  unexpected extra frame on veth1:\n%s\n", dump);
 	}
+	if (extra)
+		note(&r, "  %d unexpected frame(s) on veth1 in all\n", extra);
 
 	check_counters(&r, c, (size_t)in_len, t0, t1);
 	check_flows(&r, c, t0, t1);
-	if (r.n)
-		fail_msg("%s:\n%s", c->name, r.buf);
+	if (r.n) {
+		/* cmocka's own messages are cut at 1 KiB: the details go out first. */
+		fprintf(stderr, "%s:\n%s", c->name, r.buf);
+		fail_msg("%s: mismatches above", c->name);
+	}
 }
 
 static void test_case_fn(void **state)
@@ -1408,7 +1640,121 @@ static void test_case_fn(void **state)
 static int case_teardown(void **state)
 {
 	tc_detach();
+	if (env.host)
+		return set_forwarding(true);
 	return 0;
+}
+
+/* Send c->in from a real socket; see socket_cases. */
+static void run_socket_case(const struct test_case *c)
+{
+	static struct report r;
+	const struct pkt_spec *exp_specs[MAX_CLONES + 1];
+	uint8_t in[PKT_MAX], exp[PKT_MAX], got[PKT_MAX];
+	struct sockaddr_storage src = { 0 }, dst = { 0 };
+	int in_len, exp_len, got_len, n_exp = 0, i, fd, extra, partial_seen = 0;
+	int af = c->in.family == PKT_IPV6 ? AF_INET6 : AF_INET, one = IP_PMTUDISC_DO;
+	socklen_t alen;
+	int64_t t0, t1;
+	bool partial;
+	uint16_t ip_id = 0;
+
+	r.n = 0;
+	r.buf[0] = '\0';
+	write_dests(c->dests);
+	write_nexthops(c->nexthops);
+	flush_flows();
+	reset_stats();
+	write_config(&c->cfg, false);
+	assert_int_equal(tc_attach_egress(), 0);
+	in_len = build(&c->in, in);
+	for (i = 0; i < MAX_CLONES && c->clones[i].family; i++)
+		exp_specs[n_exp++] = &c->clones[i];
+	exp_specs[n_exp++] = &c->out;
+
+	if (af == AF_INET) {
+		struct sockaddr_in *s4 = (void *)&src, *d4 = (void *)&dst;
+
+		s4->sin_family = d4->sin_family = AF_INET;
+		s4->sin_port = htons(c->in.sport);
+		d4->sin_port = htons(c->in.dport);
+		inet_pton(AF_INET, c->in.saddr, &s4->sin_addr);
+		inet_pton(AF_INET, c->in.daddr, &d4->sin_addr);
+		alen = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (void *)&src, *d6 = (void *)&dst;
+
+		s6->sin6_family = d6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->in.sport);
+		d6->sin6_port = htons(c->in.dport);
+		inet_pton(AF_INET6, c->in.saddr, &s6->sin6_addr);
+		inet_pton(AF_INET6, c->in.daddr, &d6->sin6_addr);
+		alen = sizeof(*s6);
+	}
+	fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (af == AF_INET) /* DF, as SOCK4 expects */
+		assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, alen), 0);
+	capture_drain();
+
+	t0 = now_ns();
+	assert_int_equal(sendto(fd, c->in.payload, strlen(c->in.payload), 0,
+				(struct sockaddr *)&dst, alen), (ssize_t)strlen(c->in.payload));
+	t1 = now_ns(); /* egress ran inside sendto() */
+	close(fd);
+
+	for (i = 0; i < n_exp; i++) {
+		struct pkt_spec spec = *exp_specs[i];
+		char what[48];
+
+		snprintf(what, sizeof(what), i < n_exp - 1 ? "clone %d" : "last copy (%d)", i);
+		got_len = capture_next_aux(got, sizeof(got), 1000, &partial);
+		if (got_len <= 0) {
+			note(&r, "  %s never arrived on veth1\n", what);
+			break;
+		}
+		if (partial) {
+			partial_seen++;
+			if (pkt_complete_udp_csum(got, (size_t)got_len))
+				note(&r, "  %s: partial checksum on a frame that is not UDP\n", what);
+		}
+		if (af == AF_INET) {
+			if (i == 0)
+				ip_id = pkt_get16(got + PKT_ETH_LEN + 4);
+			spec.set_id = true;
+			spec.ip_id = ip_id;
+		}
+		exp_len = build(&spec, exp);
+		expect_frame(&r, what, got, (size_t)got_len, exp, (size_t)exp_len);
+	}
+	for (extra = 0; capture_next(got, sizeof(got), 50) > 0; extra++)
+		;
+	if (extra)
+		note(&r, "  %d unexpected frame(s) on veth1\n", extra);
+	if (!partial_seen)
+		print_message("note: no copy arrived with a partial checksum: "
+			      "this run did not cover CHECKSUM_PARTIAL\n");
+
+	/* The frame the stack built has the same length as in: counters check it. */
+	if (af == AF_INET) {
+		struct pkt_spec spec = c->in;
+
+		spec.set_id = true;
+		spec.ip_id = ip_id;
+		in_len = build(&spec, in);
+	}
+	check_counters(&r, c, (size_t)in_len, t0, t1);
+	check_flows(&r, c, t0, t1);
+	if (r.n) {
+		fprintf(stderr, "%s:\n%s", c->name, r.buf);
+		fail_msg("%s: mismatches above", c->name);
+	}
+}
+
+static void test_socket_case_fn(void **state)
+{
+	run_socket_case(*state);
 }
 
 /* ---- tests outside the table ---- */
@@ -1422,7 +1768,7 @@ static void test_checksum_reference(void **state)
 					 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01,
 					 0xc0, 0xa8, 0x00, 0xc7 };
 	const struct pkt_spec specs[] = { C4(), C6(), C4(.payload = "even"), TO_GW6(),
-					  C4(.ihl = 7), C6(.hbh = true) };
+					  C4(.ihl = 7), R6(MAC_A6, "2001:db8:1::10", 9000) };
 	uint8_t f[PKT_MAX];
 	char why[128];
 	size_t i;
@@ -1451,6 +1797,7 @@ static void test_short_output_buffer(void **state)
 
 	write_config(&c.cfg, false);
 	write_dests(c.dests);
+	write_nexthops(c.nexthops);
 	len = build(&(struct pkt_spec)C4(.dport = 9), in);
 	memset(out, 0xee, sizeof(out));
 	err = run_prog(env.skel->progs.udpc_egress, in, (uint32_t)len, out, &out_len, &retval);
@@ -1505,7 +1852,7 @@ static void test_checksum_zero_becomes_ffff(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[ARRAY_SIZE(cases) + 3];
+	struct CMUnitTest tests[ARRAY_SIZE(cases) + ARRAY_SIZE(socket_cases) + 3];
 	size_t i, n = 0;
 
 	if (geteuid() != 0) {
@@ -1517,6 +1864,9 @@ int main(void)
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		tests[n++] = (struct CMUnitTest){ cases[i].name, test_case_fn, NULL,
 						  case_teardown, (void *)&cases[i] };
+	for (i = 0; i < ARRAY_SIZE(socket_cases); i++)
+		tests[n++] = (struct CMUnitTest){ socket_cases[i].name, test_socket_case_fn, NULL,
+						  case_teardown, (void *)&socket_cases[i] };
 	tests[n++] = (struct CMUnitTest){ "v4: a copy whose UDP checksum computes to 0 carries 0xffff",
 					  test_checksum_zero_becomes_ffff, NULL, case_teardown,
 					  NULL };

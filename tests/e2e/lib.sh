@@ -590,3 +590,52 @@ udpc() {
 	shift
 	timeout -k 5 30 nsenter --net="/run/netns/$ns" -- "$UDPC" "$@"
 }
+
+# ---- status JSON, our filters, pins, neighbours ----
+
+# udpc_json NS IFACE FILTER [FILE]: jq -r FILTER on IFACE's object of
+# `status IFACE --json` (.interfaces[0]); with FILE, on that saved output instead
+# (see udpc_json_save). Prints nothing if there is no such object. Needs jq.
+udpc_json() {
+	local ns=$1 iface=$2 filter=$3 file=${4:-}
+	if [ -n "$file" ]; then
+		jq -r ".interfaces[0] | $filter" "$file" 2>/dev/null
+	else
+		udpc "$ns" status "$iface" --json 2>/dev/null | jq -r ".interfaces[0] | $filter" 2>/dev/null
+	fi
+}
+
+# udpc_json_save NS IFACE FILE: saves `status IFACE --json` to FILE (one consistent
+# snapshot for several udpc_json reads); fails if status fails.
+udpc_json_save() {
+	udpc "$1" status "$2" --json >"$3" 2>"$3.err"
+}
+
+# udpc_filter_ids NS IFACE DIR: program ids of our TC filters (handle 0x55dc,
+# pref 3088) on IFACE's DIR (ingress or egress) hook, as `tc` shows them, one a line.
+udpc_filter_ids() {
+	nsx "$1" tc filter show dev "$2" "$3" 2>/dev/null |
+		awk '/ pref 3088 / && / handle 0x55dc / {
+			for (i = 1; i < NF; i++) if ($i == "id") print $(i + 1) }'
+}
+
+# udpc_filter_count NS IFACE: how many of our filters IFACE has, both hooks together.
+udpc_filter_count() {
+	{ udpc_filter_ids "$1" "$2" ingress; udpc_filter_ids "$1" "$2" egress; } | grep -c .
+}
+
+# udpc_pinned IFACE: true if IFACE has a pin directory.
+udpc_pinned() { [ -e "$UDPC_PIN_ROOT/$1" ]; }
+
+# neigh_valid NS IFACE ADDR: true if NS has a usable (has lladdr, not FAILED)
+# neighbour entry for ADDR on IFACE.
+neigh_valid() {
+	ip -n "$(_ns "$1")" neigh show "$3" dev "$2" 2>/dev/null | grep -v FAILED | grep -q lladdr
+}
+
+# neigh_warm NS IFACE ADDR: makes NS resolve ADDR on IFACE (one datagram to its
+# discard port) and waits (bounded) until the entry is usable.
+neigh_warm() {
+	nsx "$1" bash -c "echo warm >/dev/udp/$3/9" 2>/dev/null
+	wait_until 3 neigh_valid "$1" "$2" "$3" || { fail "neighbour $3 on $2 not resolved"; return 1; }
+}
