@@ -329,10 +329,17 @@ static __always_inline enum route_result route_from_user(struct __sk_buff *skb,
 	if (!nh)
 		return ROUTE_KEEP_L2;
 	if (p->family == UDPC_AF_INET) {
-		if ((nh->flags & UDPC_NH_V4) && nh->addr4 == dst->w[0])
+		if (nh->addr4 != dst->w[0])
+			return ROUTE_KEEP_L2;
+		if (nh->flags & UDPC_NH_V4_NOROUTE)
+			return ROUTE_DROP;
+		if (nh->flags & UDPC_NH_V4)
 			return set_l2(skb, nh->dmac4, nh->smac);
-	} else if ((nh->flags & UDPC_NH_V6) && addr_eq(&nh->addr6, dst)) {
-		return set_l2(skb, nh->dmac6, nh->smac);
+	} else if (addr_eq(&nh->addr6, dst)) {
+		if (nh->flags & UDPC_NH_V6_NOROUTE)
+			return ROUTE_DROP;
+		if (nh->flags & UDPC_NH_V6)
+			return set_l2(skb, nh->dmac6, nh->smac);
 	}
 	return ROUTE_KEEP_L2;
 }
@@ -385,6 +392,8 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 		r = route_from_user(skb, p, slot, dst);
 		if (r == ROUTE_KEEP_L2)
 			st->neigh_missing++;
+		else if (r == ROUTE_DROP)
+			st->fib_errors++;
 		return r;
 	}
 }

@@ -102,6 +102,8 @@ _Static_assert(sizeof(struct udpc_dest_stats) == 64, "udpc_dest_stats layout");
  */
 #define UDPC_NH_V4 (1U << 0) /* addr4 / dmac4 valid */
 #define UDPC_NH_V6 (1U << 1) /* addr6 / dmac6 valid */
+#define UDPC_NH_V4_NOROUTE (1U << 2) /* no usable route to addr4: drop its copies */
+#define UDPC_NH_V6_NOROUTE (1U << 3) /* no usable route to addr6: drop its copies */
 struct udpc_nexthop {
 	__u32 flags;		/* UDPC_NH_* */
 	__be32 addr4;		/* destination address this entry was resolved for */

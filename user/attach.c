@@ -196,20 +196,30 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 	return 0;
 }
 
-/* The MAC of dst's next hop leaving by oif, into dmac; false if not known (yet). */
-static bool nexthop_mac(int family, const struct udpc_addr *dst, int oif, __u8 dmac[6])
+enum nh_result {
+	NH_KNOWN,		/* dmac filled in */
+	NH_UNKNOWN,		/* not resolved (yet): being resolved */
+	NH_NOROUTE,		/* the kernel would not send it: neither should we */
+};
+
+/* The MAC of dst's next hop leaving by oif, as the kernel's tables say. */
+static enum nh_result nexthop_mac(int family, const struct udpc_addr *dst, int oif,
+				  __u8 dmac[6])
 {
 	struct udpc_addr nh;
 	__u16 state = NUD_NONE;
 	__u8 mac[6];
 	int err;
 
-	if (udpc_route_nexthop(family, dst, oif, &nh))
-		return false; /* no route by oif: the data path counts what it drops */
+	err = udpc_route_nexthop(family, dst, oif, &nh);
+	if (err == -ENETUNREACH)
+		return NH_NOROUTE;
+	if (err)
+		return NH_UNKNOWN;
 	err = udpc_neigh_get(family, &nh, oif, mac, &state);
 	if (!err && (state & UDPC_NUD_VALID)) {
 		memcpy(dmac, mac, 6);
-		return true;
+		return NH_KNOWN;
 	}
 	/* Nothing else would resolve a next hop only our copies use: ask the kernel,
 	 * unless it is already asking. */
@@ -220,7 +230,7 @@ static bool nexthop_mac(int family, const struct udpc_addr *dst, int oif, __u8 d
 		pr_debug("resolving next hop %s: %s\n",
 			 udpc_addr_str(family, &nh, a, sizeof(a)), err ? strerror(-err) : "asked");
 	}
-	return false;
+	return NH_UNKNOWN;
 }
 
 /*
@@ -252,8 +262,16 @@ static void nexthop_tick(struct daemon *dm)
 				memcpy(next.dmac4, cur.dmac4, 6);
 				next.flags |= UDPC_NH_V4;
 			}
-			if (nexthop_mac(UDPC_AF_INET, &dst, oif, next.dmac4))
+			switch (nexthop_mac(UDPC_AF_INET, &dst, oif, next.dmac4)) {
+			case NH_KNOWN:
 				next.flags |= UDPC_NH_V4;
+				break;
+			case NH_NOROUTE:
+				next.flags = (next.flags & ~UDPC_NH_V4) | UDPC_NH_V4_NOROUTE;
+				break;
+			case NH_UNKNOWN:
+				break;
+			}
 		}
 		if (d.flags & UDPC_DEST_V6) {
 			next.addr6 = d.addr6;
@@ -261,8 +279,16 @@ static void nexthop_tick(struct daemon *dm)
 				memcpy(next.dmac6, cur.dmac6, 6);
 				next.flags |= UDPC_NH_V6;
 			}
-			if (nexthop_mac(UDPC_AF_INET6, &d.addr6, oif, next.dmac6))
+			switch (nexthop_mac(UDPC_AF_INET6, &d.addr6, oif, next.dmac6)) {
+			case NH_KNOWN:
 				next.flags |= UDPC_NH_V6;
+				break;
+			case NH_NOROUTE:
+				next.flags = (next.flags & ~UDPC_NH_V6) | UDPC_NH_V6_NOROUTE;
+				break;
+			case NH_UNKNOWN:
+				break;
+			}
 		}
 		if (memcmp(&cur, &next, sizeof(cur)) &&
 		    bpf_map_update_elem(dm->nexthops_fd, &i, &next, BPF_ANY))

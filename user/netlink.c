@@ -60,7 +60,9 @@ out:
 	return err;
 }
 
-int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh)
+/* One RTM_GETROUTE: next hop and output interface of dst (oif 0: any). */
+static int route_get(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh,
+		     int *out_oif)
 {
 	struct nl_req r = {};
 	char buf[4096];
@@ -75,21 +77,44 @@ int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct 
 	r.rt.rtm_family = family;
 	r.rt.rtm_dst_len = addr_len(family) * 8;
 	add_attr(&r, RTA_DST, dst->w, addr_len(family));
-	add_attr(&r, RTA_OIF, &oif32, sizeof(oif32));
+	if (oif)
+		add_attr(&r, RTA_OIF, &oif32, sizeof(oif32));
 	err = nl_transact(&r, buf, sizeof(buf));
 	if (err)
 		return err;
 	if (h->nlmsg_type != RTM_NEWROUTE)
 		return -EBADMSG;
+	if (((struct rtmsg *)NLMSG_DATA(h))->rtm_type != RTN_UNICAST)
+		return -ENETUNREACH; /* blackhole, unreachable, prohibit, local... */
 
 	*nh = *dst; /* on-link unless a gateway says otherwise */
+	*out_oif = 0;
 	len = RTM_PAYLOAD(h);
-	for (rta = RTM_RTA(NLMSG_DATA(h)); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+	for (rta = RTM_RTA(NLMSG_DATA(h)); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		if (rta->rta_type == RTA_GATEWAY && RTA_PAYLOAD(rta) == addr_len(family)) {
 			memset(nh, 0, sizeof(*nh));
 			memcpy(nh->w, RTA_DATA(rta), addr_len(family));
+		} else if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) == sizeof(__u32)) {
+			*out_oif = *(__u32 *)RTA_DATA(rta);
 		}
+	}
 	return 0;
+}
+
+int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh)
+{
+	int err, route_oif;
+
+	/* The plain route first: a lookup pinned to an oif finds no blackhole, it
+	 * assumes any destination is on-link when nothing else matches. */
+	err = route_get(family, dst, 0, nh, &route_oif);
+	if (err == -EINVAL || err == -EHOSTUNREACH || err == -EACCES)
+		return -ENETUNREACH;
+	if (err || route_oif == oif)
+		return err;
+	/* The route leaves by another interface, but the copy leaves by oif: its
+	 * next hop there, as bpf_fib_lookup() pinned to oif would answer. */
+	return route_get(family, dst, oif, nh, &route_oif);
 }
 
 int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 mac[6],

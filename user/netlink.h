@@ -14,7 +14,8 @@
 	(NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
 
 /* Next hop of a packet to dst leaving by oif, as `ip route get DST oif IF` says:
- * the gateway, or dst itself when it is on-link. */
+ * the gateway, or dst itself when it is on-link. A route that is not unicast
+ * (blackhole, unreachable, prohibit) gives -ENETUNREACH, as does no route. */
 int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh);
 
 /* The neighbour entry of addr on ifindex: its MAC and NUD state. -ENOENT if none. */
