@@ -28,6 +28,10 @@
 #include "udpclone.skel.h"
 
 #define TICK_MS 1000
+/* While a next hop is being resolved, look again this often (ARP/ND answer in ms),
+ * for at most FAST_TICKS ticks: a dead neighbour falls back to TICK_MS. */
+#define FAST_TICK_MS 20
+#define FAST_TICKS 250
 
 struct daemon {
 	const struct udpc_attach_opts *o;
@@ -238,12 +242,13 @@ static enum nh_result nexthop_mac(int family, const struct udpc_addr *dst, int o
  * hosts where bpf_fib_lookup() does not answer (forwarding off). A MAC stays in use
  * while its neighbour is being re-resolved, as the kernel itself does.
  */
-static void nexthop_tick(struct daemon *dm)
+static int nexthop_tick(struct daemon *dm)
 {
+	int unknown = 0;
 	__u32 i;
 
 	if (!dm->l2_len)
-		return;
+		return 0;
 	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
 		struct udpc_nexthop cur = {}, next = {};
 		struct udpc_dest d;
@@ -270,6 +275,7 @@ static void nexthop_tick(struct daemon *dm)
 				next.flags = (next.flags & ~UDPC_NH_V4) | UDPC_NH_V4_NOROUTE;
 				break;
 			case NH_UNKNOWN:
+				unknown++;
 				break;
 			}
 		}
@@ -287,6 +293,7 @@ static void nexthop_tick(struct daemon *dm)
 				next.flags = (next.flags & ~UDPC_NH_V6) | UDPC_NH_V6_NOROUTE;
 				break;
 			case NH_UNKNOWN:
+				unknown++;
 				break;
 			}
 		}
@@ -295,6 +302,7 @@ static void nexthop_tick(struct daemon *dm)
 			pr_warn("cannot update the next hop of destination %u: %s\n", i,
 				strerror(errno));
 	}
+	return unknown;
 }
 
 static int write_config(struct daemon *dm, int l2_len)
@@ -420,6 +428,7 @@ static int run_loop(struct daemon *dm)
 {
 	pthread_condattr_t cattr;
 	pthread_t resolver;
+	int unknown = 1, fast = 0, n;
 	struct pollfd pfd = { .events = POLLIN };
 	sigset_t mask;
 	int ret = EXIT_SUCCESS;
@@ -444,8 +453,9 @@ static int run_loop(struct daemon *dm)
 	}
 	for (;;) {
 		struct signalfd_siginfo si;
+		int timeout = unknown && fast < FAST_TICKS ? FAST_TICK_MS : TICK_MS;
 
-		if (poll(&pfd, 1, TICK_MS) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (poll(&pfd, 1, timeout) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
 				break;
@@ -461,8 +471,11 @@ static int run_loop(struct daemon *dm)
 			break;
 		}
 		pthread_mutex_lock(&dm->lock);
-		nexthop_tick(dm);
+		n = nexthop_tick(dm);
 		pthread_mutex_unlock(&dm->lock);
+		/* A newly unknown next hop (an address changed) earns fast ticks again. */
+		fast = !n || n > unknown ? 0 : fast + 1;
+		unknown = n;
 	}
 	/* Keep the lock for good: the resolver thread, maybe still waiting for DNS, must not
 	 * touch the maps being torn down; it ends with the process. */
@@ -548,6 +561,7 @@ int udpc_detach_run(const char *ifname)
 {
 	struct udpc_instance in = { .lock_fd = -1 };
 	int err, removed = 0, i;
+	bool stopped = false;	/* a daemon was running and has cleaned up after itself */
 	unsigned int ifindex;
 
 	if (udpc_check_caps()) {
@@ -573,6 +587,7 @@ int udpc_detach_run(const char *ifname)
 			pr_warn("the daemon driving '%s' (pid %d) did not stop\n", ifname, pid);
 			return EXIT_FAILURE;
 		}
+		stopped = true;
 	}
 	if (err && err != -ENOENT) {
 		pr_warn("cannot lock %s: %s\n", in.pin_dir, strerror(-err));
@@ -597,7 +612,7 @@ int udpc_detach_run(const char *ifname)
 	if (err != -ENOENT) {
 		udpc_unpin_dir(in.pin_dir);
 		udpc_instance_close(&in);
-	} else if (!removed) {
+	} else if (!removed && !stopped) {
 		pr_warn("nothing of ours is attached to '%s'\n", ifname);
 		return EXIT_FAILURE;
 	}

@@ -49,18 +49,30 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* getopt_long() said '?' (unknown option) or ':' (missing value); it prints nothing
+ * itself (opterr = 0), so the one message names the option here. */
+static int bad_option(const char *cmd, char **argv, int c)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		return usage_error(cmd, "option '%s' needs a value", opt);
+	return usage_error(cmd, "unknown option '%s'", opt);
+}
+
 static int parse_seconds(const char *cmd, const char *opt, const char *s, unsigned int max,
 			 unsigned int *out)
 {
+	char msg[128];
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (!*s || *end || errno || v < 1 || v > max || s[0] == '-' || s[0] == '+') {
-		fprintf(stderr, "udpclone-bpf: %s: %s '%s': must be a whole number of seconds from 1 to %u\n",
-			cmd, opt, s, max);
-		return -EINVAL;
+		snprintf(msg, sizeof(msg), "%s '%%s': must be a whole number of seconds from 1 to %u",
+			 opt, max);
+		return usage_error(cmd, msg, s);
 	}
 	*out = v;
 	return 0;
@@ -86,7 +98,7 @@ static int cmd_attach(int argc, char **argv)
 	char err[512];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "l:d:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:d:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			listen = optarg;
@@ -111,7 +123,7 @@ static int cmd_attach(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
 		default:
-			return usage_error("attach", "%s", "bad option");
+			return bad_option("attach", argv, c);
 		}
 	}
 	if (optind >= argc)
@@ -141,14 +153,14 @@ static int cmd_detach(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		if (c == 'v') {
 			udpc_log_set_level(UDPC_LOG_DEBUG);
 		} else if (c == 'h') {
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
 		} else {
-			return usage_error("detach", "%s", "bad option");
+			return bad_option("detach", argv, c);
 		}
 	}
 	if (optind >= argc)
@@ -170,14 +182,14 @@ static int cmd_status(int argc, char **argv)
 	bool json = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
 		if (c == 'j') {
 			json = true;
 		} else if (c == 'h') {
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
 		} else {
-			return usage_error("status", "%s", "bad option");
+			return bad_option("status", argv, c);
 		}
 	}
 	if (argc - optind > 1)
@@ -219,6 +231,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	libbpf_set_print(libbpf_print);
+	opterr = 0;
 
 	if (argc < 2) {
 		fputs(usage_text, stderr);

@@ -19,7 +19,8 @@ require_udpc
 require_peer
 require_cmd jq
 topo_star || e2e_end
-neigh_warm "$C_NS" "$C_IF" "$S4" && neigh_warm "$C_NS" "$C_IF" "$S6" || e2e_end
+neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
+neigh_warm "$C_NS" "$C_IF" "$S6" || e2e_end
 
 BINDS=("$R4_1:$P" "$R4_2:$P" "$R4_3:$P" "[$R6_1]:$P" "[$R6_2]:$P" "[$R6_3]:$P")
 DESTS=$(IFS=,; echo "${BINDS[*]}")

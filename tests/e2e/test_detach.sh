@@ -35,6 +35,7 @@ foreign_count() {
 	done
 	echo "$n"
 }
+# shellcheck disable=SC2317 # (called through assert_ok)
 clsact_present() { nsx "$C_NS" tc qdisc show dev "$C_IF" | grep -q '^qdisc clsact'; }
 
 # check_clean WHAT: nothing of ours left, the foreign filters and the qdisc kept.

@@ -49,10 +49,14 @@ EOF
 chmod +x "$WRAP"
 
 # receivers: a, b before and after the move, c
-peer_echo_bg "$S_NS" "$R4_1:9000" ra "$E2E_TMP/echo-a" && E_A=$BG_PID || e2e_end
-peer_echo_bg "$S_NS" "$R4_2:9001" rb2 "$E2E_TMP/echo-b2" && E_B2=$BG_PID || e2e_end
-peer_echo_bg "$S_NS" "$R4_3:9001" rb3 "$E2E_TMP/echo-b3" && E_B3=$BG_PID || e2e_end
-peer_echo_bg "$S_NS" "$R4_3:9002" rc "$E2E_TMP/echo-c" && E_C=$BG_PID || e2e_end
+peer_echo_bg "$S_NS" "$R4_1:9000" ra "$E2E_TMP/echo-a" || e2e_end
+E_A=$BG_PID
+peer_echo_bg "$S_NS" "$R4_2:9001" rb2 "$E2E_TMP/echo-b2" || e2e_end
+E_B2=$BG_PID
+peer_echo_bg "$S_NS" "$R4_3:9001" rb3 "$E2E_TMP/echo-b3" || e2e_end
+E_B3=$BG_PID
+peer_echo_bg "$S_NS" "$R4_3:9002" rc "$E2E_TMP/echo-c" || e2e_end
+E_C=$BG_PID
 
 LOG=$E2E_TMP/udpc-$C_IF.log
 UDPC=$WRAP udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" \
@@ -72,7 +76,9 @@ waited() {
 		echo timeout
 	fi
 }
+# shellcheck disable=SC2317 # (called through waited)
 state_is() { [ "$(dest "$1" state)" = "$2" ]; }
+# shellcheck disable=SC2317
 ipv4_is() { [ "$(dest "$1" ipv4)" = "$2" ]; }
 
 # -- 1. c does not resolve: started anyway, unresolved, no copies

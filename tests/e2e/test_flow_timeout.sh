@@ -28,8 +28,10 @@ require_cmd jq
 topo_star || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 
-peer_echo_bg "$S_NS" "$R4_1:9000" r1 "$E2E_TMP/echo1" && E1=$BG_PID || e2e_end
-peer_echo_bg "$S_NS" "$R4_2:9001" r2 "$E2E_TMP/echo2" && E2=$BG_PID || e2e_end
+peer_echo_bg "$S_NS" "$R4_1:9000" r1 "$E2E_TMP/echo1" || e2e_end
+E1=$BG_PID
+peer_echo_bg "$S_NS" "$R4_2:9001" r2 "$E2E_TMP/echo2" || e2e_end
+E2=$BG_PID
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$R4_1:9000,$R4_2:9001,$R4_3:9002" \
 	--flow-timeout "$TIMEOUT" || e2e_end
 assert_eq "status flow_timeout_s" "$TIMEOUT" "$(udpc_json "$C_NS" "$C_IF" .flow_timeout_s)"

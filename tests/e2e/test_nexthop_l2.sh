@@ -53,6 +53,7 @@ echo_unique() {
 # tick), that the gateway's entry is gone.
 flush_gw() {
 	local left
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	left=$(nsx "$C_NS" sh -c 'ip neigh flush dev "$1" && ip neigh show "$2" dev "$1"' sh \
 		"$C_IF" "$S4")
 	assert_eq "$1: neighbour entry for $S4 after the flush" "" "$(echo "$left" | grep lladdr)"
