@@ -9,7 +9,7 @@ PKGS=(
 	clang llvm                      # BPF objects
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcmocka-dev                   # unit and BPF tests
-	iproute2 nftables util-linux procps kmod  # namespaces, tc, nsenter, unshare
+	iproute2 nftables util-linux procps jq   # namespaces, tc, nsenter, unshare; JSON in tests
 )
 
 missing=()

@@ -238,9 +238,34 @@ static enum nh_result nexthop_mac(int family, const struct udpc_addr *dst, int o
 }
 
 /*
+ * One family of a udpc_nexthops entry: the MAC for dst, keeping the one in use while
+ * its neighbour is re-resolved (as the kernel itself does). Returns 1 if unknown.
+ */
+static int nexthop_family(int family, const struct udpc_addr *dst, int oif, bool same_addr,
+			  __u32 cur_flags, const __u8 *cur_mac, __u8 *mac, __u32 *flags,
+			  __u32 ok_flag, __u32 noroute_flag)
+{
+	if (same_addr && (cur_flags & ok_flag)) {
+		memcpy(mac, cur_mac, 6);
+		*flags |= ok_flag;
+	}
+	switch (nexthop_mac(family, dst, oif, mac)) {
+	case NH_KNOWN:
+		*flags |= ok_flag;
+		return 0;
+	case NH_NOROUTE:
+		*flags = (*flags & ~ok_flag) | noroute_flag;
+		return 0;
+	case NH_UNKNOWN:
+		break;
+	}
+	return 1;
+}
+
+/*
  * Keep udpc_nexthops in step with the kernel's route and neighbour tables, for
- * hosts where bpf_fib_lookup() does not answer (forwarding off). A MAC stays in use
- * while its neighbour is being re-resolved, as the kernel itself does.
+ * hosts where bpf_fib_lookup() does not answer (forwarding off). Returns how many
+ * next hops are still unknown.
  */
 static int nexthop_tick(struct daemon *dm)
 {
@@ -263,39 +288,16 @@ static int nexthop_tick(struct daemon *dm)
 			struct udpc_addr dst = { .w = { d.addr4 } };
 
 			next.addr4 = d.addr4;
-			if ((cur.flags & UDPC_NH_V4) && cur.addr4 == d.addr4) {
-				memcpy(next.dmac4, cur.dmac4, 6);
-				next.flags |= UDPC_NH_V4;
-			}
-			switch (nexthop_mac(UDPC_AF_INET, &dst, oif, next.dmac4)) {
-			case NH_KNOWN:
-				next.flags |= UDPC_NH_V4;
-				break;
-			case NH_NOROUTE:
-				next.flags = (next.flags & ~UDPC_NH_V4) | UDPC_NH_V4_NOROUTE;
-				break;
-			case NH_UNKNOWN:
-				unknown++;
-				break;
-			}
+			unknown += nexthop_family(UDPC_AF_INET, &dst, oif, cur.addr4 == d.addr4,
+						  cur.flags, cur.dmac4, next.dmac4, &next.flags,
+						  UDPC_NH_V4, UDPC_NH_V4_NOROUTE);
 		}
 		if (d.flags & UDPC_DEST_V6) {
 			next.addr6 = d.addr6;
-			if ((cur.flags & UDPC_NH_V6) && !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6))) {
-				memcpy(next.dmac6, cur.dmac6, 6);
-				next.flags |= UDPC_NH_V6;
-			}
-			switch (nexthop_mac(UDPC_AF_INET6, &d.addr6, oif, next.dmac6)) {
-			case NH_KNOWN:
-				next.flags |= UDPC_NH_V6;
-				break;
-			case NH_NOROUTE:
-				next.flags = (next.flags & ~UDPC_NH_V6) | UDPC_NH_V6_NOROUTE;
-				break;
-			case NH_UNKNOWN:
-				unknown++;
-				break;
-			}
+			unknown += nexthop_family(UDPC_AF_INET6, &d.addr6, oif,
+						  !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6)),
+						  cur.flags, cur.dmac6, next.dmac6, &next.flags,
+						  UDPC_NH_V6, UDPC_NH_V6_NOROUTE);
 		}
 		if (memcmp(&cur, &next, sizeof(cur)) &&
 		    bpf_map_update_elem(dm->nexthops_fd, &i, &next, BPF_ANY))

@@ -60,7 +60,8 @@ int udpc_ensure_bpffs(void)
 	return 0;
 }
 
-int udpc_iface_l2_len(const char *ifname, int *l2_len)
+/* SIOCGIFHWADDR: the link type (sa_family, an ARPHRD_*) and hardware address. */
+static int iface_hwaddr(const char *ifname, struct sockaddr *hw)
 {
 	struct ifreq ifr = {};
 	int fd, err = 0;
@@ -71,25 +72,33 @@ int udpc_iface_l2_len(const char *ifname, int *l2_len)
 	if (fd < 0)
 		return -errno;
 	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
 		err = -errno;
-		goto out;
-	}
-	switch (ifr.ifr_hwaddr.sa_family) {
+	else
+		*hw = ifr.ifr_hwaddr;
+	close(fd);
+	return err;
+}
+
+int udpc_iface_l2_len(const char *ifname, int *l2_len)
+{
+	struct sockaddr hw;
+	int err = iface_hwaddr(ifname, &hw);
+
+	if (err)
+		return err;
+	switch (hw.sa_family) {
 	case ARPHRD_ETHER:
 		*l2_len = 14;
-		break;
+		return 0;
 	case ARPHRD_NONE: /* tun */
 	case ARPHRD_PPP:
 	case ARPHRD_RAWIP: /* wwan, rmnet */
 		*l2_len = 0;
-		break;
+		return 0;
 	default:
-		err = -EPROTONOSUPPORT;
+		return -EPROTONOSUPPORT;
 	}
-out:
-	close(fd);
-	return err;
 }
 
 int udpc_pin_dir(const char *ifname, char *buf, size_t len)
@@ -116,19 +125,10 @@ const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size
 
 int udpc_iface_mac(const char *ifname, __u8 mac[6])
 {
-	struct ifreq ifr = {};
-	int fd, err = 0;
+	struct sockaddr hw;
+	int err = iface_hwaddr(ifname, &hw);
 
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
-		return -ENAMETOOLONG;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
+	if (!err)
+		memcpy(mac, hw.sa_data, 6);
 	return err;
 }

@@ -639,3 +639,27 @@ neigh_warm() {
 	nsx "$1" bash -c "echo warm >/dev/udp/$3/9" 2>/dev/null
 	wait_until 3 neigh_valid "$1" "$2" "$3" || { fail "neighbour $3 on $2 not resolved"; return 1; }
 }
+
+# echo_receivers NS BIND...: one echo receiver per BIND (ids r0, r1, ...; stats in
+# $E2E_TMP/echoI). Sets BINDS, DESTS (the binds joined by commas, ready for
+# --destinations) and ECHO (their pids).
+echo_receivers() {
+	local ns=$1 i
+	shift
+	BINDS=("$@")
+	DESTS=$(IFS=,; echo "$*")
+	ECHO=()
+	for i in "${!BINDS[@]}"; do
+		peer_echo_bg "$ns" "${BINDS[i]}" "r$i" "$E2E_TMP/echo$i" || return 1
+		ECHO[i]=$BG_PID
+	done
+}
+
+# assert_echo_exact I N [WHAT]: receiver I got exactly N datagrams, each once, intact.
+assert_echo_exact() {
+	local e=$E2E_TMP/echo$1 what=${3:-}
+	assert_eq "r$1 received${what:+ ($what)}" "$2" "$(stat_get "$e" received)"
+	assert_eq "r$1 unique" "$2" "$(stat_get "$e" unique)"
+	assert_eq "r$1 dup" 0 "$(stat_get "$e" dup)"
+	assert_eq "r$1 corrupt" 0 "$(stat_get "$e" corrupt)"
+}

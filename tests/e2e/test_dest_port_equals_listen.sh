@@ -22,12 +22,8 @@ topo_star || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S6" || e2e_end
 
-BINDS=("$R4_1:$P" "$R4_2:$P" "$R4_3:$P" "[$R6_1]:$P" "[$R6_2]:$P" "[$R6_3]:$P")
-DESTS=$(IFS=,; echo "${BINDS[*]}")
-for i in "${!BINDS[@]}"; do
-	peer_echo_bg "$S_NS" "${BINDS[i]}" "r$i" "$E2E_TMP/echo$i" || e2e_end
-	ECHO[i]=$BG_PID
-done
+echo_receivers "$S_NS" "$R4_1:$P" "$R4_2:$P" "$R4_3:$P" "[$R6_1]:$P" "[$R6_2]:$P" "[$R6_3]:$P" ||
+	e2e_end
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 
 peer_send "$C_NS" "$E2E_TMP/send4" --to "$R4_1:$P" --count "$N" --rate 1000 \
@@ -39,11 +35,7 @@ udpc_json_save "$C_NS" "$C_IF" "$E2E_TMP/status.json" || fail "status --json fai
 for i in "${!BINDS[@]}"; do bg_stop "${ECHO[i]}"; done
 
 for i in "${!BINDS[@]}"; do
-	e=$E2E_TMP/echo$i
-	assert_eq "r$i (${BINDS[i]}) received" "$N" "$(stat_get "$e" received)"
-	assert_eq "r$i unique" "$N" "$(stat_get "$e" unique)"
-	assert_eq "r$i dup" 0 "$(stat_get "$e" dup)"
-	assert_eq "r$i corrupt" 0 "$(stat_get "$e" corrupt)"
+	assert_echo_exact "$i" "$N" "${BINDS[i]}"
 done
 for fam in 4 6; do
 	f=$E2E_TMP/send$fam

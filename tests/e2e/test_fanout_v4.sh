@@ -60,10 +60,7 @@ f=$E2E_TMP/send
 client_port=
 for i in 0 1 2; do
 	e=$E2E_TMP/echo$i
-	assert_eq "r$i received" "$N" "$(stat_get "$e" received)"
-	assert_eq "r$i unique" "$N" "$(stat_get "$e" unique)"
-	assert_eq "r$i corrupt" 0 "$(stat_get "$e" corrupt)"
-	assert_eq "r$i dup" 0 "$(stat_get "$e" dup)"
+	assert_echo_exact "$i" "$N"
 	assert_eq "r$i replied" "$N" "$(stat_get "$e" replied)"
 	from=$(stat_get "$e" from)
 	assert_eq "r$i sender address" "$(brk "$CLIENT")" "${from%:*}"

@@ -23,13 +23,8 @@ require_cmd jq
 topo_star || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 
-BINDS=("$R4_1:9000" "$R4_2:9001" "$R4_3:9002")
-for i in 0 1 2; do
-	peer_echo_bg "$S_NS" "${BINDS[i]}" "r$i" "$E2E_TMP/echo$i" || e2e_end
-	ECHO[i]=$BG_PID
-done
-udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$(IFS=,; echo "${BINDS[*]}")" ||
-	e2e_end
+echo_receivers "$S_NS" "$R4_1:9000" "$R4_2:9001" "$R4_3:9002" || e2e_end
+udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 
 peer_send "$C_NS" "$E2E_TMP/send" --to "$R4_1:$P" --count "$N" --rate "$RATE" \
 	--wait-replies 3 --expect-repliers 3

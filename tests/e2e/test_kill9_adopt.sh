@@ -21,12 +21,7 @@ require_cmd jq
 topo_star || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 
-BINDS=("$R4_1:9000" "$R4_2:9001" "$R4_3:9002")
-DESTS=$(IFS=,; echo "${BINDS[*]}")
-for i in 0 1 2; do
-	peer_echo_bg "$S_NS" "${BINDS[i]}" "r$i" "$E2E_TMP/echo$i" || e2e_end
-	ECHO[i]=$BG_PID
-done
+echo_receivers "$S_NS" "$R4_1:9000" "$R4_2:9001" "$R4_3:9002" || e2e_end
 LOG=$E2E_TMP/udpc-$C_IF.log
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 PID1=$UDPC_PID
@@ -99,11 +94,7 @@ udpc_json_save "$C_NS" "$C_IF" "$E2E_TMP/status.json" || fail "status --json fai
 for i in 0 1 2; do bg_stop "${ECHO[i]}"; done
 
 for i in 0 1 2; do
-	e=$E2E_TMP/echo$i
-	assert_eq "r$i received (0 lost across kill -9 and adoption)" "$N" "$(stat_get "$e" received)"
-	assert_eq "r$i unique" "$N" "$(stat_get "$e" unique)"
-	assert_eq "r$i dup" 0 "$(stat_get "$e" dup)"
-	assert_eq "r$i corrupt" 0 "$(stat_get "$e" corrupt)"
+	assert_echo_exact "$i" "$N" "0 lost across kill -9 and adoption"
 done
 f=$E2E_TMP/send
 assert_eq "client sent" "$N" "$(stat_get "$f" sent)"

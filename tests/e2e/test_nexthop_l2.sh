@@ -32,12 +32,7 @@ topo_star || e2e_end
 
 nsx "$C_NS" ip neigh replace "$FAKE" lladdr "$FAKE_MAC" dev "$C_IF" nud permanent ||
 	fail "cannot add the fake neighbour"
-BINDS=("$R4_1:9000" "$R4_2:9001" "$R4_3:9002")
-DESTS=$(IFS=,; echo "${BINDS[*]}")
-for i in 0 1 2; do
-	peer_echo_bg "$S_NS" "${BINDS[i]}" "r$i" "$E2E_TMP/echo$i" || e2e_end
-	ECHO[i]=$BG_PID
-done
+echo_receivers "$S_NS" "$R4_1:9000" "$R4_2:9001" "$R4_3:9002" || e2e_end
 
 # echo_unique I: datagrams receiver I has had so far (SIGUSR1 makes it write them)
 echo_unique() {
