@@ -111,4 +111,7 @@ clean:
 	$(call msg,CLEAN,$(OUT))
 	$(Q)rm -rf $(OUT)
 
+# Further targets (bench, install, ...) live in mk/, one file per concern.
+include $(sort $(wildcard mk/*.mk))
+
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)
