@@ -72,6 +72,14 @@ struct {
 } udpc_nexthops SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
+	__type(value, struct udpc_uplink);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_uplinks SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -352,6 +360,7 @@ static __always_inline enum route_result route_from_user(struct __sk_buff *skb,
  */
 static __always_inline enum route_result route_copy(struct __sk_buff *skb, const struct pkt *p,
 						    __u32 l2_len, __u32 slot,
+						    const struct udpc_addr *src,
 						    const struct udpc_addr *dst, __be16 dport,
 						    __u32 *ifindex, struct udpc_dest_stats *st)
 {
@@ -367,10 +376,10 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 	fib.tot_len = skb->gso_size ? 0 : p->ip_len;
 	fib.ifindex = *ifindex;
 	if (p->family == UDPC_AF_INET) {
-		fib.ipv4_src = p->saddr.w[0];
+		fib.ipv4_src = src->w[0];
 		fib.ipv4_dst = dst->w[0];
 	} else {
-		__builtin_memcpy(fib.ipv6_src, p->saddr.w, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_src, src->w, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, dst->w, sizeof(fib.ipv6_dst));
 	}
 
@@ -398,12 +407,36 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 	}
 }
 
+/*
+ * Remember that replies to (addr, port) belong to the client of p, who sent to
+ * p's destination. Refreshed in place on every packet, rewritten only on change.
+ */
+static __always_inline void remember_flow(const struct pkt *p, const struct udpc_addr *addr,
+					  __u64 now, struct udpc_global_stats *gs)
+{
+	struct udpc_flow_key key = { .addr = *addr, .port = p->sport, .family = p->family };
+	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
+
+	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
+	    addr_eq(&flow->client, &p->saddr)) {
+		flow->last_seen_ns = now;
+	} else {
+		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
+					.orig_dport = p->dport, .last_seen_ns = now };
+
+		if (bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY) && gs)
+			gs->flow_errors++;
+	}
+}
+
 /* State shared by the egress program and its per-destination loop body. */
 struct fanout {
 	struct __sk_buff *skb;
 	__u32 *guard;
 	struct pkt p;
 	struct udpc_addr cur_daddr;	/* what the packet's destination is now */
+	struct udpc_addr cur_saddr;	/* and its source: an uplink's address, or the client's */
+	__u64 now;
 	__be16 cur_dport;
 	__u16 l2_len;
 	__u32 ifindex;			/* the attached interface */
@@ -421,12 +454,13 @@ struct fanout {
 static long fanout_one(__u32 i, struct fanout *f)
 {
 	struct __sk_buff *skb = f->skb;
-	const struct udpc_addr *dst;
+	const struct udpc_addr *dst, *src = &f->p.saddr;
 	struct udpc_dest_stats *st;
 	enum route_result route;
-	struct udpc_addr buf;
+	struct udpc_uplink *up;
+	struct udpc_addr buf, sbuf;
 	struct udpc_dest *d;
-	__u32 ifindex;
+	__u32 ifindex = f->ifindex, l2_len = f->l2_len;
 	__be16 dport;
 	long err;
 
@@ -435,14 +469,44 @@ static long fanout_one(__u32 i, struct fanout *f)
 	f->remaining--;
 	d = bpf_map_lookup_elem(&udpc_dests, &i);
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &i);
-	if (!d || !st)
+	up = bpf_map_lookup_elem(&udpc_uplinks, &i);
+	if (!d || !st || !up)
 		goto skip;
 	dst = dest_addr(d, f->p.family, &buf);
 	if (!dst)
 		goto skip; /* cleared by user space since the first pass */
 	dport = d->port;
 
-	if (rewrite_addr(skb, &f->p, daddr_off(&f->p), &f->cur_daddr, dst) ||
+	if (up->flags & UDPC_UPLINK_VIA) {
+		/* HOST:PORT@IFACE: leave by that uplink, from its own address, so that
+		 * the replies come back by it too. */
+		__u32 need = f->p.family == UDPC_AF_INET ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6;
+
+		if ((up->flags & (UDPC_UPLINK_UP | need)) != (UDPC_UPLINK_UP | need)) {
+			st->down_drops++;
+			goto skip;
+		}
+		if (!skb->gso_size && f->p.ip_len > up->mtu) {
+			st->mtu_errors++;
+			goto skip;
+		}
+		if (up->l2_len && !f->l2_len) {
+			/* No Ethernet header to give it: raw-IP attached, Ethernet uplink. */
+			st->tx_errors++;
+			goto skip;
+		}
+		ifindex = up->ifindex;
+		l2_len = up->l2_len ? ETH_HLEN : 0;
+		if (f->p.family == UDPC_AF_INET)
+			sbuf = (struct udpc_addr){ .w = { up->src4 } };
+		else
+			sbuf = up->src6;
+		src = &sbuf;
+		remember_flow(&f->p, src, f->now, NULL);
+	}
+
+	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||
+	    rewrite_addr(skb, &f->p, daddr_off(&f->p), &f->cur_daddr, dst) ||
 	    rewrite_port(skb, &f->p, f->p.l4_off + offsetof(struct udphdr, dest), f->cur_dport,
 			 dport)) {
 		/* A failed rewrite may have left the packet half changed. */
@@ -450,15 +514,16 @@ static long fanout_one(__u32 i, struct fanout *f)
 		f->verdict = TC_ACT_SHOT;
 		return 1;
 	}
+	f->cur_saddr = *src;
 	f->cur_daddr = *dst;
 	f->cur_dport = dport;
 
-	ifindex = d->ifindex ? d->ifindex : f->ifindex;
-	route = route_copy(skb, &f->p, f->l2_len, i, dst, dport, &ifindex, st);
+	route = route_copy(skb, &f->p, l2_len, i, src, dst, dport, &ifindex, st);
 	if (route == ROUTE_DROP)
 		goto skip;
-	/* The packet carries the previous copy's MACs by now: put the original's back. */
-	if (route == ROUTE_KEEP_L2 && f->l2_len &&
+	/* The packet carries the previous copy's MACs by now: put the original's back.
+	 * (A raw-IP uplink needs none: the kernel strips them on the way to it.) */
+	if (route == ROUTE_KEEP_L2 && l2_len &&
 	    bpf_skb_store_bytes(skb, 0, f->orig_l2, sizeof(f->orig_l2), 0))
 		goto skip;
 
@@ -501,12 +566,9 @@ int udpc_egress(struct __sk_buff *skb)
 {
 	struct udpc_global_stats *gs;
 	struct udpc_config *cfg;
-	struct udpc_flow_key fkey = {};
-	struct udpc_flow *flow;
 	struct udpc_addr buf;
 	struct fanout f = {};
 	__u32 zero = 0, i;
-	__u64 now;
 	int res;
 
 	f.guard = bpf_map_lookup_elem(&udpc_guard, &zero);
@@ -529,20 +591,8 @@ int udpc_egress(struct __sk_buff *skb)
 	gs->matched++;
 
 	/* Remember where this client sent to, for the return path. */
-	now = bpf_ktime_get_ns();
-	fkey.addr = f.p.saddr;
-	fkey.port = f.p.sport;
-	fkey.family = f.p.family;
-	flow = bpf_map_lookup_elem(&udpc_flows, &fkey);
-	if (flow && flow->orig_dport == f.p.dport && addr_eq(&flow->orig_daddr, &f.p.daddr)) {
-		flow->last_seen_ns = now;
-	} else {
-		struct udpc_flow nf = { .orig_daddr = f.p.daddr, .orig_dport = f.p.dport,
-					.last_seen_ns = now };
-
-		if (bpf_map_update_elem(&udpc_flows, &fkey, &nf, BPF_ANY))
-			gs->flow_errors++;
-	}
+	f.now = bpf_ktime_get_ns();
+	remember_flow(&f.p, &f.p.saddr, f.now, gs);
 
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
@@ -562,16 +612,36 @@ int udpc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	f.ifindex = cfg->ifindex;
 	f.cur_daddr = f.p.daddr;
+	f.cur_saddr = f.p.saddr;
 	f.cur_dport = f.p.dport;
 	f.verdict = TC_ACT_OK;
 	bpf_loop(UDPC_MAX_DESTS, fanout_one, &f, 0);
 	return f.verdict;
 }
 
+/* Link-layer header length on the interface a reply came in by: the attached one
+ * or an uplink; -1 if it is neither. */
+static __always_inline int ingress_l2_len(struct __sk_buff *skb, const struct udpc_config *cfg)
+{
+	__u32 i;
+
+	if (skb->ifindex == cfg->ifindex)
+		return cfg->l2_len ? ETH_HLEN : 0;
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		struct udpc_uplink *up = bpf_map_lookup_elem(&udpc_uplinks, &i);
+
+		if (up && (up->flags & UDPC_UPLINK_VIA) && up->ifindex == skb->ifindex)
+			return up->l2_len ? ETH_HLEN : 0;
+	}
+	return -1;
+}
+
 /*
- * TC ingress on the attached interface. A reply from a configured destination to
- * a known, recently active client flow gets its source rewritten to the address
- * and port that client sent to. Everything else passes untouched.
+ * TC ingress on the attached interface and on every uplink. A reply from a
+ * configured destination to a known, recently active flow gets its source
+ * rewritten to the address and port the client sent to, and, when it came back
+ * to an uplink's address, its destination to the client's. Everything else
+ * passes untouched.
  */
 SEC("tc")
 int udpc_ingress(struct __sk_buff *skb)
@@ -581,16 +651,19 @@ int udpc_ingress(struct __sk_buff *skb)
 	struct udpc_config *cfg;
 	struct udpc_flow_key fkey = {};
 	struct udpc_flow *flow;
-	struct udpc_addr buf;
+	struct udpc_addr buf, orig, client;
 	struct pkt p = {};
 	__u32 zero = 0, i, slot = UDPC_MAX_DESTS;
+	__be16 orig_port;
 	__u64 now;
+	int l2_len;
 
 	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
 	gs = global_stats();
 	if (!cfg || !gs || !(cfg->flags & UDPC_CFG_ENABLED))
 		return TC_ACT_OK;
-	if (parse(skb, cfg->l2_len ? ETH_HLEN : 0, &p) != PARSE_UDP)
+	l2_len = ingress_l2_len(skb, cfg);
+	if (l2_len < 0 || parse(skb, l2_len, &p) != PARSE_UDP)
 		return TC_ACT_OK;
 
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
@@ -619,6 +692,9 @@ int udpc_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	flow->last_seen_ns = now;
+	orig = flow->orig_daddr;
+	orig_port = flow->orig_dport;
+	client = flow->client;
 
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
 	if (st) {
@@ -627,9 +703,9 @@ int udpc_ingress(struct __sk_buff *skb)
 		st->last_rx_ns = now;
 	}
 
-	if (rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &flow->orig_daddr) ||
-	    rewrite_port(skb, &p, p.l4_off + offsetof(struct udphdr, source), p.sport,
-			 flow->orig_dport))
+	if (rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &orig) ||
+	    rewrite_port(skb, &p, p.l4_off + offsetof(struct udphdr, source), p.sport, orig_port) ||
+	    rewrite_addr(skb, &p, daddr_off(&p), &p.daddr, &client))
 		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
 	return TC_ACT_OK;
 }

@@ -61,10 +61,28 @@ struct udpc_dest {
 	__u16 _pad0;
 	__be32 addr4;
 	struct udpc_addr addr6;
-	__u32 ifindex;		/* interface the copy leaves by; 0 = the attached one */
-	__u32 _pad1;
 };
-_Static_assert(sizeof(struct udpc_dest) == 36, "udpc_dest layout");
+_Static_assert(sizeof(struct udpc_dest) == 28, "udpc_dest layout");
+
+/*
+ * udpc_uplinks: ARRAY[UDPC_MAX_DESTS], per destination slot: the interface its copy
+ * leaves by when it is not the attached one (HOST:PORT@IFACE). Kept by user from
+ * the interface's state: index, link up, addresses, MTU, link type.
+ */
+#define UDPC_UPLINK_VIA (1U << 3)  /* this destination leaves by an uplink, present or not */
+#define UDPC_UPLINK_UP (1U << 0)   /* the uplink exists and is up: send */
+#define UDPC_UPLINK_SRC4 (1U << 1) /* rewrite IPv4 sources to src4 */
+#define UDPC_UPLINK_SRC6 (1U << 2) /* rewrite IPv6 sources to src6 */
+struct udpc_uplink {
+	__u32 ifindex;		/* the uplink's, while it exists */
+	__u32 flags;		/* UDPC_UPLINK_*; without VIA: the attached interface */
+	__be32 src4;		/* the uplink's own addresses: replies come back to them */
+	struct udpc_addr src6;
+	__u16 mtu;		/* a bigger copy is not sent (mtu_errors) */
+	__u8 l2_len;		/* 14, or 0 on raw-IP uplinks (tun, ppp, wwan) */
+	__u8 _pad;
+};
+_Static_assert(sizeof(struct udpc_uplink) == 32, "udpc_uplink layout");
 
 /* udpc_dest_info: ARRAY[UDPC_MAX_DESTS], control plane only (the programs never
  * read it). It makes `status` work from any shell with nothing but the pins. */
@@ -78,8 +96,11 @@ struct udpc_dest_info {
 	__s32 last_error;	  /* getaddrinfo() code of the last failure, 0 if none */
 	__u64 last_resolved;	  /* unix time of the last successful resolution */
 	__u64 last_changed;	  /* unix time the address last changed */
+	char uplink[UDPC_IFNAME_MAX]; /* HOST:PORT@IFACE: IFACE; "" for the attached one */
+	__u32 table;		  /* HOST:PORT@table=N: N; 0 if none */
+	__u32 _pad;
 };
-_Static_assert(sizeof(struct udpc_dest_info) == UDPC_HOST_MAX + 24, "udpc_dest_info layout");
+_Static_assert(sizeof(struct udpc_dest_info) == UDPC_HOST_MAX + 48, "udpc_dest_info layout");
 
 /* udpc_dest_stats: PERCPU_ARRAY[UDPC_MAX_DESTS]; user sums over CPUs. */
 struct udpc_dest_stats {
@@ -87,12 +108,14 @@ struct udpc_dest_stats {
 	__u64 tx_bytes;
 	__u64 tx_errors;	/* bpf_clone_redirect()/rewrite failed: copy lost */
 	__u64 fib_errors;	/* no route to the destination: copy dropped */
+	__u64 mtu_errors;	/* bigger than the uplink's MTU: copy dropped */
+	__u64 down_drops;	/* the uplink is down or missing: copy dropped */
 	__u64 neigh_missing;	/* next hop unknown: sent with the original's L2 header */
 	__u64 rx_packets;	/* replies mapped back to a client flow */
 	__u64 rx_bytes;
 	__u64 last_rx_ns;	/* bpf_ktime_get_ns() of the last reply (max over CPUs) */
 };
-_Static_assert(sizeof(struct udpc_dest_stats) == 64, "udpc_dest_stats layout");
+_Static_assert(sizeof(struct udpc_dest_stats) == 80, "udpc_dest_stats layout");
 
 /*
  * udpc_nexthops: ARRAY[UDPC_MAX_DESTS], written by user from the kernel's route and
@@ -125,8 +148,10 @@ struct udpc_global_stats {
 };
 _Static_assert(sizeof(struct udpc_global_stats) == 40, "udpc_global_stats layout");
 
-/* udpc_flows: LRU_HASH[UDPC_MAX_FLOWS], client (source) address and port -> where
- * that client sent to. Egress creates and refreshes, ingress maps replies back. */
+/* udpc_flows: LRU_HASH[UDPC_MAX_FLOWS], (address, port) a reply comes back to -> where
+ * the client sent to, and who the client is. Egress creates and refreshes them:
+ * one for the client's own address, one per uplink address its copies left with;
+ * ingress maps replies back. */
 struct udpc_flow_key {
 	struct udpc_addr addr;
 	__be16 port;
@@ -137,11 +162,12 @@ _Static_assert(sizeof(struct udpc_flow_key) == 20, "udpc_flow_key layout");
 
 struct udpc_flow {
 	struct udpc_addr orig_daddr; /* the address the client sent to */
+	struct udpc_addr client;     /* the client's address (the key's, but for uplinks) */
 	__be16 orig_dport;
 	__u16 _pad0;
 	__u32 _pad1;
 	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet either way */
 };
-_Static_assert(sizeof(struct udpc_flow) == 32, "udpc_flow layout");
+_Static_assert(sizeof(struct udpc_flow) == 48, "udpc_flow layout");
 
 #endif /* UDPCLONE_H */

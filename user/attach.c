@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "sys.h"
+#include "uplink.h"
 #include "udpclone.skel.h"
 
 #define TICK_MS 1000
@@ -36,9 +37,13 @@
 struct daemon {
 	const struct udpc_attach_opts *o;
 	struct udpc_instance in;
-	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd;
+	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd, uplinks_fd;
 	int l2_len;
 	__u8 mac[6];		/* the attached interface's */
+	struct {
+		int attached;	/* ifindex our ingress filter is on, 0 if none */
+		__u8 mac[6];
+	} up[UDPC_MAX_DESTS];	/* per slot with HOST:PORT@IFACE */
 	/* The resolver thread and the main loop's tick both write maps: one at a time. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* resolver thread waits here between rounds */
@@ -146,18 +151,21 @@ static bool slot_reused(const struct udpc_dest_spec *spec, const struct udpc_des
 {
 	if (ci->state == UDPC_STATE_UNUSED)
 		return false;
-	return !spec || !udpc_host_equal(ci->host, spec->host) || cur->port != htons(spec->port);
+	return !spec || !udpc_host_equal(ci->host, spec->host) || cur->port != htons(spec->port) ||
+	       strncmp(ci->uplink, spec->uplink, sizeof(ci->uplink)) || ci->table != spec->table;
 }
 
 static void reset_slot(struct daemon *dm, __u32 i)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct udpc_nexthop nh = {};
+	struct udpc_uplink up = {};
 	void *zero;
 
 	zero = ncpu > 0 ? calloc(ncpu, sizeof(struct udpc_dest_stats)) : NULL;
 	if (!zero || bpf_map_update_elem(dm->stats_fd, &i, zero, BPF_ANY) ||
-	    bpf_map_update_elem(dm->nexthops_fd, &i, &nh, BPF_ANY))
+	    bpf_map_update_elem(dm->nexthops_fd, &i, &nh, BPF_ANY) ||
+	    bpf_map_update_elem(dm->uplinks_fd, &i, &up, BPF_ANY))
 		pr_warn("cannot reset the counters of destination slot %u\n", i);
 	free(zero);
 }
@@ -272,18 +280,27 @@ static int nexthop_tick(struct daemon *dm)
 	int unknown = 0;
 	__u32 i;
 
-	if (!dm->l2_len)
-		return 0;
 	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
 		struct udpc_nexthop cur = {}, next = {};
+		struct udpc_uplink up = {};
 		struct udpc_dest d;
-		int oif;
+		int oif = dm->in.ifindex;
 
 		if (bpf_map_lookup_elem(dm->dests_fd, &i, &d) ||
-		    bpf_map_lookup_elem(dm->nexthops_fd, &i, &cur))
+		    bpf_map_lookup_elem(dm->nexthops_fd, &i, &cur) ||
+		    bpf_map_lookup_elem(dm->uplinks_fd, &i, &up))
 			continue;
-		oif = d.ifindex ? (int)d.ifindex : dm->in.ifindex;
-		memcpy(next.smac, dm->mac, sizeof(next.smac));
+		if (up.flags & UDPC_UPLINK_VIA) {
+			/* Missing, or raw IP: no next hop to find. */
+			if (!up.ifindex || !up.l2_len)
+				continue;
+			oif = up.ifindex;
+			memcpy(next.smac, dm->up[i].mac, sizeof(next.smac));
+		} else {
+			if (!dm->l2_len)
+				continue;
+			memcpy(next.smac, dm->mac, sizeof(next.smac));
+		}
 		if (d.flags & UDPC_DEST_V4) {
 			struct udpc_addr dst = { .w = { d.addr4 } };
 
@@ -305,6 +322,93 @@ static int nexthop_tick(struct daemon *dm)
 				strerror(errno));
 	}
 	return unknown;
+}
+
+static const char *spec_name(const struct udpc_dest_spec *s, char *buf, size_t len)
+{
+	snprintf(buf, len, strchr(s->host, ':') ? "[%s]:%u@%s" : "%s:%u@%s", s->host, s->port,
+		 s->uplink);
+	return buf;
+}
+
+static void log_uplink(const struct udpc_dest_spec *s, const struct udpc_uplink *cur,
+		       const struct udpc_uplink *next)
+{
+	char name[UDPC_HOST_MAX + 40], a4[INET_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "";
+	struct udpc_addr v4 = { .w = { next->src4 } };
+
+	spec_name(s, name, sizeof(name));
+	if (next->flags & UDPC_UPLINK_SRC4)
+		udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4));
+	if (next->flags & UDPC_UPLINK_SRC6)
+		udpc_addr_str(UDPC_AF_INET6, &next->src6, a6, sizeof(a6));
+	if (!next->ifindex)
+		pr_warn("destination %s: uplink %s does not exist%s: no copies until it does\n",
+			name, s->uplink, cur->ifindex ? " any more" : " (yet)");
+	else if (!(next->flags & UDPC_UPLINK_UP))
+		pr_warn("destination %s: uplink %s is down: no copies until it is up\n", name,
+			s->uplink);
+	else if (!(next->flags & (UDPC_UPLINK_SRC4 | UDPC_UPLINK_SRC6)))
+		pr_warn("destination %s: uplink %s has no address: no copies until it has\n", name,
+			s->uplink);
+	else
+		pr_info("destination %s: uplink %s up, sending from %s%s%s\n", name, s->uplink, a4,
+			*a4 && *a6 ? " and " : "", a6);
+}
+
+/*
+ * Follow each uplink: an interface that comes, goes, changes index (a modem
+ * re-enumerated), address (a new DHCP lease) or MTU. Our ingress program goes on
+ * each uplink, where the replies to its copies arrive.
+ */
+static void uplink_tick(struct daemon *dm)
+{
+	__u32 i;
+
+	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
+		const struct udpc_dest_spec *s = &dm->o->dests[i];
+		struct udpc_uplink cur = {}, next;
+
+		if (!s->uplink[0])
+			continue;
+		bpf_map_lookup_elem(dm->uplinks_fd, &i, &cur);
+		udpc_uplink_probe(s->uplink, &next, dm->up[i].mac);
+		next.flags |= UDPC_UPLINK_VIA;
+		if (next.ifindex && next.ifindex != (__u32)dm->up[i].attached) {
+			if (udpc_instance_attach_uplink(&dm->in, next.ifindex, s->uplink)) {
+				next.flags &= ~UDPC_UPLINK_UP; /* replies could not come back */
+			} else {
+				dm->up[i].attached = next.ifindex;
+				if (udpc_rp_filter(s->uplink) == 1)
+					pr_warn("uplink %s: rp_filter is strict, which drops the replies arriving by it: set net.ipv4.conf.%s.rp_filter=2 (loose)\n",
+						s->uplink, s->uplink);
+			}
+		}
+		if (!memcmp(&cur, &next, sizeof(cur)))
+			continue;
+		if (bpf_map_update_elem(dm->uplinks_fd, &i, &next, BPF_ANY)) {
+			pr_warn("cannot update the uplink of destination %u: %s\n", i, strerror(errno));
+			continue;
+		}
+		if ((cur.flags ^ next.flags) & ~UDPC_UPLINK_VIA || cur.src4 != next.src4 ||
+		    memcmp(&cur.src6, &next.src6, sizeof(cur.src6)) || !(cur.flags & UDPC_UPLINK_VIA))
+			log_uplink(s, &cur, &next);
+	}
+}
+
+/* Remove our ingress filters from the uplinks this run attached them to. */
+static void detach_uplinks(struct daemon *dm)
+{
+	int i, j;
+
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		if (!dm->up[i].attached || dm->up[i].attached == dm->in.ifindex)
+			continue;
+		for (j = 0; j < i && dm->up[j].attached != dm->up[i].attached; j++)
+			;
+		if (j == i)
+			udpc_detach_filters(dm->up[i].attached, dm->o->dests[i].uplink);
+	}
 }
 
 static int write_config(struct daemon *dm, int l2_len)
@@ -473,6 +577,7 @@ static int run_loop(struct daemon *dm)
 			break;
 		}
 		pthread_mutex_lock(&dm->lock);
+		uplink_tick(dm);
 		n = nexthop_tick(dm);
 		pthread_mutex_unlock(&dm->lock);
 		/* A newly unknown next hop (an address changed) earns fast ticks again. */
@@ -520,6 +625,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	dm.dests_fd = bpf_map__fd(in->skel->maps.udpc_dests);
 	dm.info_fd = bpf_map__fd(in->skel->maps.udpc_dest_info);
 	dm.nexthops_fd = bpf_map__fd(in->skel->maps.udpc_nexthops);
+	dm.uplinks_fd = bpf_map__fd(in->skel->maps.udpc_uplinks);
 	dm.stats_fd = bpf_map__fd(in->skel->maps.udpc_dest_stats);
 	dm.l2_len = l2_len;
 	if (l2_len && udpc_iface_mac(in->ifname, dm.mac))
@@ -537,6 +643,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 		pr_warn("cannot write the maps: %s\n", strerror(-err));
 		goto out;
 	}
+	uplink_tick(&dm);
 	nexthop_tick(&dm);
 	err = udpc_instance_attach(in);
 	if (err)
@@ -553,10 +660,36 @@ out:
 	if (attached || !in->adopted) {
 		if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
 			pr_warn("cannot remove the filters from %s\n", in->ifname);
+		detach_uplinks(&dm);
 		udpc_unpin_dir(in->pin_dir);
 	}
 	udpc_instance_close(in);
 	return ret;
+}
+
+/* The uplinks a killed daemon left our ingress program on, from its pins. */
+static int detach_pinned_uplinks(const char *pin_dir)
+{
+	struct udpc_pinned p;
+	int removed = 0;
+	__u32 i;
+
+	if (udpc_pinned_open(pin_dir, &p))
+		return 0;
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		struct udpc_uplink up;
+		char name[IF_NAMESIZE];
+		int n;
+
+		if (bpf_map_lookup_elem(p.uplinks, &i, &up) || !(up.flags & UDPC_UPLINK_VIA) ||
+		    !up.ifindex || !if_indextoname(up.ifindex, name))
+			continue;
+		n = udpc_detach_filters(up.ifindex, name);
+		if (n > 0)
+			removed += n;
+	}
+	udpc_pinned_close(&p);
+	return removed;
 }
 
 int udpc_detach_run(const char *ifname)
@@ -597,9 +730,13 @@ int udpc_detach_run(const char *ifname)
 	}
 	/* -ENOENT: no pins, maybe filters left by a run whose pins were removed. */
 
+	if (!err)
+		removed += detach_pinned_uplinks(in.pin_dir);
 	ifindex = if_nametoindex(ifname);
 	if (ifindex) {
-		removed = udpc_detach_filters(ifindex, ifname);
+		int n = udpc_detach_filters(ifindex, ifname);
+
+		removed = n < 0 ? n : removed + n;
 		if (removed < 0) {
 			pr_warn("cannot remove the filters from '%s': %s\n", ifname, strerror(-removed));
 			udpc_instance_close(&in);

@@ -116,7 +116,7 @@ int udpc_filter_present(int ifindex, bool egress)
 	return id ? prog_is_ours(id) : 0;
 }
 
-static int attach_one(struct udpc_instance *in, struct bpf_program *prog, bool egress)
+static int attach_one(int ifindex, const char *ifname, struct bpf_program *prog, bool egress)
 {
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UDPC_TC_HANDLE, .priority = UDPC_TC_PRIO,
 		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(prog));
@@ -125,46 +125,61 @@ static int attach_one(struct udpc_instance *in, struct bpf_program *prog, bool e
 	__u32 id;
 	int err;
 
-	err = query_filter(in->ifindex, egress, &id);
+	err = query_filter(ifindex, egress, &id);
 	if (err)
 		return err;
 	if (id && prog_is_ours(id) != 1) {
 		pr_warn("cannot attach to %s %s: a TC filter that is not ours already uses handle 0x%x priority %u\n",
-			in->ifname, dir, UDPC_TC_HANDLE, UDPC_TC_PRIO);
+			ifname, dir, UDPC_TC_HANDLE, UDPC_TC_PRIO);
 		return -EEXIST;
 	}
-	tc_hook(&hook, in->ifindex, egress);
+	tc_hook(&hook, ifindex, egress);
 	/* Replacing the filter swaps the program atomically: no packet sees neither. */
 	err = bpf_tc_attach(&hook, &opts);
 	if (err)
-		pr_warn("cannot attach to %s %s: %s\n", in->ifname, dir, strerror(-err));
+		pr_warn("cannot attach to %s %s: %s\n", ifname, dir, strerror(-err));
 	else
-		pr_debug("%s %s: program id %u %s\n", in->ifname, dir, opts.prog_id,
+		pr_debug("%s %s: program id %u %s\n", ifname, dir, opts.prog_id,
 			 id ? "replaced ours" : "attached");
+	return err;
+}
+
+static int create_clsact(int ifindex, const char *ifname)
+{
+	struct bpf_tc_hook hook;
+	int err;
+
+	tc_hook(&hook, ifindex, false);
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the clsact qdisc */
+	err = bpf_tc_hook_create(&hook);
+	if (!err || err == -EEXIST)
+		return 0;
+	if (err == -EOPNOTSUPP || err == -ENOENT)
+		pr_warn("cannot create the clsact qdisc on %s: %s (kernel without CONFIG_NET_SCH_INGRESS/clsact?)\n",
+			ifname, strerror(-err));
+	else
+		pr_warn("cannot create the clsact qdisc on %s: %s\n", ifname, strerror(-err));
 	return err;
 }
 
 int udpc_instance_attach(struct udpc_instance *in)
 {
-	struct bpf_tc_hook hook;
-	int err;
+	int err = create_clsact(in->ifindex, in->ifname);
 
-	tc_hook(&hook, in->ifindex, false);
-	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the clsact qdisc */
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		if (err == -EOPNOTSUPP || err == -ENOENT)
-			pr_warn("cannot create the clsact qdisc on %s: %s (kernel without CONFIG_NET_SCH_INGRESS/clsact?)\n",
-				in->ifname, strerror(-err));
-		else
-			pr_warn("cannot create the clsact qdisc on %s: %s\n", in->ifname, strerror(-err));
-		return err;
-	}
-	/* Ingress first: replies to the first copies must already be mapped back. */
-	err = attach_one(in, in->skel->progs.udpc_ingress, false);
 	if (err)
 		return err;
-	return attach_one(in, in->skel->progs.udpc_egress, true);
+	/* Ingress first: replies to the first copies must already be mapped back. */
+	err = attach_one(in->ifindex, in->ifname, in->skel->progs.udpc_ingress, false);
+	if (err)
+		return err;
+	return attach_one(in->ifindex, in->ifname, in->skel->progs.udpc_egress, true);
+}
+
+int udpc_instance_attach_uplink(struct udpc_instance *in, int ifindex, const char *ifname)
+{
+	int err = create_clsact(ifindex, ifname);
+
+	return err ? err : attach_one(ifindex, ifname, in->skel->progs.udpc_ingress, false);
 }
 
 int udpc_detach_filters(int ifindex, const char *ifname)
@@ -240,6 +255,7 @@ int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
 		{ "udpc_config", &p->config },	   { "udpc_dests", &p->dests },
 		{ "udpc_dest_info", &p->dest_info }, { "udpc_dest_stats", &p->dest_stats },
 		{ "udpc_global", &p->global },	   { "udpc_flows", &p->flows },
+		{ "udpc_uplinks", &p->uplinks },
 	};
 	char path[192];
 	size_t i;
@@ -261,7 +277,8 @@ int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
 
 void udpc_pinned_close(struct udpc_pinned *p)
 {
-	int *fds[] = { &p->config, &p->dests, &p->dest_info, &p->dest_stats, &p->global, &p->flows };
+	int *fds[] = { &p->config, &p->dests,	&p->dest_info, &p->dest_stats,
+		       &p->global, &p->flows, &p->uplinks };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

@@ -25,7 +25,7 @@ struct udpc_instance {
 
 /* Map fds by pin path, for commands that only read or clean up (status, detach). */
 struct udpc_pinned {
-	int config, dests, dest_info, dest_stats, global, flows;
+	int config, dests, dest_info, dest_stats, global, flows, uplinks;
 };
 
 /* Create the pin directory and take its lock; -EBUSY if another process holds it. */
@@ -34,6 +34,8 @@ int udpc_instance_lock(struct udpc_instance *in, bool create);
 int udpc_instance_load(struct udpc_instance *in);
 /* Attach (or atomically replace) our ingress and egress filters. */
 int udpc_instance_attach(struct udpc_instance *in);
+/* Attach (or replace) our ingress filter on an uplink: replies come back by it. */
+int udpc_instance_attach_uplink(struct udpc_instance *in, int ifindex, const char *ifname);
 void udpc_instance_close(struct udpc_instance *in);
 
 /* Remove our filters from ifindex (never anyone else's); returns how many, or -errno. */

@@ -34,8 +34,9 @@ static const char usage_text[] =
 	"      client for --flow-timeout seconds after its last packet (default 180).\n"
 	"  detach IFACE\n"
 	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
-	"  status [IFACE] [--json]\n"
-	"      Destinations, addresses, states and counters, read from the pinned maps.\n"
+	"  status [IFACE] [--json | --prometheus]\n"
+	"      Destinations, addresses, states and counters, read from the pinned maps;\n"
+	"      as JSON, or as Prometheus metrics (text exposition format).\n"
 	"  help, --help      This text.\n"
 	"  version, --version\n"
 	"\n"
@@ -141,6 +142,10 @@ static int cmd_attach(int argc, char **argv)
 		return usage_error("attach", "%s", err);
 	if (udpc_parse_dest_list(dests, o.dests, UDPC_MAX_DESTS, &o.n_dests, err, sizeof(err)))
 		return usage_error("attach", "%s", err);
+	for (c = 0; c < o.n_dests; c++)
+		if (o.dests[c].table)
+			return usage_error("attach", "destination '%s': @table=N is not supported yet, name the uplink with @IFACE",
+					   o.dests[c].host);
 	return udpc_attach_run(&o);
 }
 
@@ -176,15 +181,20 @@ static int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'P' }, /* long only */
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	bool json = false;
+	enum udpc_status_format format = UDPC_STATUS_TEXT;
 	int c;
 
 	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = true;
+		if (c == 'j' || c == 'P') {
+			enum udpc_status_format f = c == 'j' ? UDPC_STATUS_JSON : UDPC_STATUS_PROMETHEUS;
+
+			if (format != UDPC_STATUS_TEXT && format != f)
+				return usage_error("status", "%s", "--json and --prometheus exclude each other");
+			format = f;
 		} else if (c == 'h') {
 			fputs(usage_text, stdout);
 			return EXIT_SUCCESS;
@@ -194,7 +204,7 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
-	return udpc_status_run(optind < argc ? argv[optind] : NULL, json);
+	return udpc_status_run(optind < argc ? argv[optind] : NULL, format);
 }
 
 static int cmd_help(int argc, char **argv)

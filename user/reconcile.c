@@ -59,9 +59,10 @@ int udpc_reconcile_slot(const struct udpc_dest_spec *spec,
 		info.last_changed = cur_info->last_changed;
 	}
 	d.port = htons(spec->port);
-	d.ifindex = cur->ifindex;
 	/* bounded: spec comes from the parser, but the map value must stay terminated */
 	memcpy(info.host, spec->host, strnlen(spec->host, sizeof(info.host) - 1));
+	memcpy(info.uplink, spec->uplink, strnlen(spec->uplink, sizeof(info.uplink) - 1));
+	info.table = spec->table;
 	before = d;
 
 	if (!res->error && n4 + n6 > 0) {

@@ -5,6 +5,7 @@
  * as the user typed it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -21,7 +22,8 @@
 struct item {
 	const char *kind;	/* "listen", "destination", "destination list" */
 	const char *s;
-	size_t len;
+	size_t len;		/* what is parsed */
+	size_t shown;		/* what messages quote, if longer (the whole item) */
 };
 
 struct hostport {
@@ -41,13 +43,14 @@ static int echo_len(size_t len)
 static int __attribute__((format(printf, 4, 5)))
 fail(char *err, size_t errlen, const struct item *it, const char *fmt, ...)
 {
+	size_t len = it->shown > it->len ? it->shown : it->len;
 	va_list ap;
 	int n;
 
 	if (!err || !errlen)
 		return -EINVAL;
-	n = snprintf(err, errlen, "%s '%.*s%s': ", it->kind, echo_len(it->len), it->s,
-		     it->len > ECHO_MAX ? "..." : "");
+	n = snprintf(err, errlen, "%s '%.*s%s': ", it->kind, echo_len(len), it->s,
+		     len > ECHO_MAX ? "..." : "");
 	if (n < 0 || (size_t)n >= errlen)
 		return -EINVAL;
 	va_start(ap, fmt);
@@ -354,6 +357,43 @@ int udpc_parse_listen(const char *s, struct udpc_listen *out, char *err, size_t 
 	return 0;
 }
 
+/* "@IFACE" or "@table=N" after HOST:PORT: which way the copy leaves. */
+static int parse_via(const struct item *it, const char *p, size_t len, struct udpc_dest_spec *d,
+		     char *err, size_t errlen)
+{
+	static const char table[] = "table=";
+	size_t i;
+
+	if (!len)
+		return fail(err, errlen, it, "nothing after '@' (expected @IFACE or @table=N)");
+	if (len > sizeof(table) - 1 && !strncmp(p, table, sizeof(table) - 1)) {
+		unsigned long long n = 0;
+
+		p += sizeof(table) - 1;
+		len -= sizeof(table) - 1;
+		if (!all_digits(p, len) || len > 10)
+			return fail(err, errlen, it, "routing table must be a number from 1 to 4294967295");
+		for (i = 0; i < len; i++)
+			n = n * 10 + (p[i] - '0');
+		if (n < 1 || n > 0xffffffffULL)
+			return fail(err, errlen, it, "routing table must be a number from 1 to 4294967295");
+		d->table = n;
+		return 0;
+	}
+	if (len >= UDPC_IFNAME_MAX)
+		return fail(err, errlen, it, "interface name is longer than %d characters",
+			    UDPC_IFNAME_MAX - 1);
+	/* What the kernel refuses in a name (dev_valid_name), and our separators. */
+	if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+		return fail(err, errlen, it, "'%.*s' is not an interface name", (int)len, p);
+	for (i = 0; i < len; i++)
+		if (p[i] == '/' || p[i] == ':' || p[i] == '@' || isspace((unsigned char)p[i]) ||
+		    !isprint((unsigned char)p[i]))
+			return fail(err, errlen, it, "'%.*s' is not an interface name", (int)len, p);
+	slice_copy(d->uplink, sizeof(d->uplink), p, len);
+	return 0;
+}
+
 static int parse_dest_slice(const char *s, size_t len, struct udpc_dest_spec *out, char *err,
 			    size_t errlen)
 {
@@ -361,10 +401,18 @@ static int parse_dest_slice(const char *s, size_t len, struct udpc_dest_spec *ou
 	struct udpc_addr addr;
 	struct hostport hp;
 	struct item it = { .kind = "destination", .s = s, .len = len };
+	const char *at = memchr(s, '@', len);
 	int ret;
 
 	memset(&d, 0, sizeof(d));
 	memset(&addr, 0xff, sizeof(addr));	/* stays so for a name: never "unspecified" */
+	if (at) {
+		ret = parse_via(&it, at + 1, s + len - at - 1, &d, err, errlen);
+		if (ret)
+			return ret;
+		it.shown = it.len;
+		it.len = at - s; /* the HOST:PORT part */
+	}
 	ret = split_hostport(&it, &hp, err, errlen);
 	if (ret)
 		return ret;
@@ -457,7 +505,10 @@ int udpc_parse_dest_list(const char *s, struct udpc_dest_spec *out, int max, int
 			const char *q;
 			size_t qlen;
 
-			if (out[j].port != out[i].port || !udpc_host_equal(out[j].host, out[i].host))
+			/* The same server by two uplinks is the point, not a duplicate. */
+			if (out[j].port != out[i].port || out[j].table != out[i].table ||
+			    strcmp(out[j].uplink, out[i].uplink) ||
+			    !udpc_host_equal(out[j].host, out[i].host))
 				continue;
 			list_item(s, j, &q, &qlen);
 			it = (struct item){ .kind = "destination", .s = p, .len = len };

@@ -22,6 +22,8 @@ struct udpc_listen {
 struct udpc_dest_spec {
 	char host[UDPC_HOST_MAX];	/* name, IPv4 literal, or IPv6 literal WITHOUT brackets */
 	uint16_t port;			/* host byte order, 1..65535 */
+	char uplink[UDPC_IFNAME_MAX];	/* HOST:PORT@IFACE: the copy leaves by IFACE; "" if none */
+	uint32_t table;			/* HOST:PORT@table=N: follow routing table N; 0 if none */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "sys.h"
 
 struct dest_view {
+	__u32 slot; /* index in udpc_dests: the position in --destinations */
 	struct udpc_dest d;
 	struct udpc_dest_info info;
 	struct udpc_dest_stats st; /* summed over CPUs; last_rx_ns is the max */
@@ -100,6 +101,7 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 		    bpf_map_lookup_elem(p.dest_info, &i, &dv->info) ||
 		    dv->info.state == UDPC_STATE_UNUSED)
 			continue;
+		dv->slot = i;
 		/* Counters add up over CPUs; the last reply time is the latest of them. */
 		sum_percpu(p.dest_stats, i, &dv->st, sizeof(dv->st),
 			   offsetof(struct udpc_dest_stats, last_rx_ns) / 8);
@@ -281,11 +283,217 @@ static void print_json(const struct iface_view *v, __u64 now)
 	printf("]}");
 }
 
-int udpc_status_run(const char *ifname, bool json)
+/*
+ * Prometheus text exposition format (version 0.0.4). Every sample of a metric must
+ * follow its HELP and TYPE lines in one group, so this prints metric by metric over
+ * all interfaces rather than interface by interface.
+ */
+struct prom_counter {
+	const char *name, *help;
+	size_t off; /* of a __u64 in udpc_global_stats or udpc_dest_stats */
+};
+
+static const struct prom_counter prom_iface_counters[] = {
+	{ "udpclone_bpf_matched_packets_total",
+	  "UDP packets to the listen port caught for fan-out (including those dropped for want of a destination).",
+	  offsetof(struct udpc_global_stats, matched) },
+	{ "udpclone_bpf_no_destination_drops_total",
+	  "Matched packets dropped because no destination had an address of their family.",
+	  offsetof(struct udpc_global_stats, no_dest) },
+	{ "udpclone_bpf_skipped_packets_total",
+	  "UDP packets to the listen port passed untouched (fragments, IPv4 options, IPv6 extension headers).",
+	  offsetof(struct udpc_global_stats, skipped) },
+	{ "udpclone_bpf_flow_errors_total", "Client flows that could not be recorded.",
+	  offsetof(struct udpc_global_stats, flow_errors) },
+	{ "udpclone_bpf_replies_no_flow_total",
+	  "Packets from a destination to no known (or an idle) client flow, passed untouched.",
+	  offsetof(struct udpc_global_stats, rx_no_flow) },
+};
+
+static const struct prom_counter prom_dest_counters[] = {
+	{ "udpclone_bpf_tx_packets_total", "Copies sent to the destination (the original packet counts as one).",
+	  offsetof(struct udpc_dest_stats, tx_packets) },
+	{ "udpclone_bpf_tx_bytes_total", "Bytes of the copies sent to the destination, as seen at TC.",
+	  offsetof(struct udpc_dest_stats, tx_bytes) },
+	{ "udpclone_bpf_tx_errors_total", "Copies lost because rewriting or cloning the packet failed.",
+	  offsetof(struct udpc_dest_stats, tx_errors) },
+	{ "udpclone_bpf_fib_errors_total", "Copies dropped because there is no usable route to the destination.",
+	  offsetof(struct udpc_dest_stats, fib_errors) },
+	{ "udpclone_bpf_neigh_missing_total",
+	  "Copies sent with the original packet's Ethernet header because the next hop was not known yet.",
+	  offsetof(struct udpc_dest_stats, neigh_missing) },
+	{ "udpclone_bpf_rx_packets_total", "Replies from the destination mapped back to a client.",
+	  offsetof(struct udpc_dest_stats, rx_packets) },
+	{ "udpclone_bpf_rx_bytes_total", "Bytes of the replies from the destination mapped back to a client.",
+	  offsetof(struct udpc_dest_stats, rx_bytes) },
+};
+
+static void prom_family(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value: backslash, double quote and line feed escaped, as the format says. */
+static void prom_str(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+/* Opens a sample: NAME{interface="..."  (the caller adds labels, then closes it). */
+static void prom_iface(const char *name, const struct iface_view *v)
+{
+	printf("%s{interface=\"", name);
+	prom_str(v->ifname);
+	putchar('"');
+}
+
+/* NAME{interface="...",destination="HOST:PORT",slot="N"  (the slot keeps series apart
+ * when one HOST:PORT is listed twice). */
+static void prom_dest(const char *name, const struct iface_view *v, const struct dest_view *dv)
+{
+	char dest[UDPC_HOST_MAX + 16];
+
+	dest_name(dv, dest, sizeof(dest));
+	prom_iface(name, v);
+	fputs(",destination=\"", stdout);
+	prom_str(dest);
+	printf("\",slot=\"%u\"", dv->slot);
+}
+
+static __u64 prom_u64(const void *stats, size_t off)
+{
+	__u64 x;
+
+	memcpy(&x, (const char *)stats + off, sizeof(x));
+	return x;
+}
+
+static int iface_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct iface_view *const *)a)->ifname,
+		      (*(struct iface_view *const *)b)->ifname);
+}
+
+static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
+{
+	static const __u32 states[] = { UDPC_STATE_UNRESOLVED, UDPC_STATE_ACTIVE, UDPC_STATE_STALE };
+	size_t i, k;
+	int j;
+
+	if (n > 1)
+		qsort(views, n, sizeof(*views), iface_cmp);
+	prom_family("udpclone_bpf_build_info", "gauge", "Version of the udpclone-bpf that wrote this.");
+	printf("udpclone_bpf_build_info{version=\"");
+	prom_str(UDPC_VERSION);
+	printf("\"} 1\n");
+	if (!n)
+		return;
+
+	prom_family("udpclone_bpf_daemon_running", "gauge",
+		    "1 while an attach daemon drives the interface; 0 when the data path runs on its own.");
+	for (i = 0; i < n; i++) {
+		prom_iface("udpclone_bpf_daemon_running", views[i]);
+		printf("} %d\n", views[i]->running);
+	}
+	prom_family("udpclone_bpf_filter_attached", "gauge",
+		    "1 if our TC filter is attached to the interface's hook.");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < 2; j++) {
+			prom_iface("udpclone_bpf_filter_attached", views[i]);
+			printf(",hook=\"%s\"} %d\n", j ? "egress" : "ingress", views[i]->filters[j]);
+		}
+	prom_family("udpclone_bpf_flows", "gauge", "Client flows remembered for the return path.");
+	for (i = 0; i < n; i++) {
+		prom_iface("udpclone_bpf_flows", views[i]);
+		printf("} %llu\n", (unsigned long long)views[i]->flows);
+	}
+	for (k = 0; k < sizeof(prom_iface_counters) / sizeof(prom_iface_counters[0]); k++) {
+		const struct prom_counter *m = &prom_iface_counters[k];
+
+		prom_family(m->name, "counter", m->help);
+		for (i = 0; i < n; i++) {
+			prom_iface(m->name, views[i]);
+			printf("} %llu\n", (unsigned long long)prom_u64(&views[i]->gs, m->off));
+		}
+	}
+
+	prom_family("udpclone_bpf_destination_info", "gauge",
+		    "A destination and the addresses its copies go to (empty: none of that family).");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < views[i]->n; j++) {
+			const struct dest_view *dv = &views[i]->dests[j];
+			struct udpc_addr v4 = { .w = { dv->d.addr4 } };
+			char a4[INET_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "";
+
+			if (dv->d.flags & UDPC_DEST_V4)
+				udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4));
+			if (dv->d.flags & UDPC_DEST_V6)
+				udpc_addr_str(UDPC_AF_INET6, &dv->d.addr6, a6, sizeof(a6));
+			prom_dest("udpclone_bpf_destination_info", views[i], dv);
+			fputs(",host=\"", stdout);
+			prom_str(dv->info.host);
+			printf("\",port=\"%u\",ipv4=\"%s\",ipv6=\"%s\"} 1\n", ntohs(dv->d.port), a4, a6);
+		}
+	prom_family("udpclone_bpf_destination_state", "gauge",
+		    "1 for the destination's current state (active, unresolved or stale), 0 for the others.");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < views[i]->n; j++)
+			for (k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+				const struct dest_view *dv = &views[i]->dests[j];
+
+				prom_dest("udpclone_bpf_destination_state", views[i], dv);
+				printf(",state=\"%s\"} %d\n", state_name(states[k]),
+				       dv->info.state == states[k]);
+			}
+	prom_family("udpclone_bpf_destination_last_resolved_timestamp_seconds", "gauge",
+		    "Unix time of the destination's last successful resolution (absent if never).");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < views[i]->n; j++) {
+			const struct dest_view *dv = &views[i]->dests[j];
+
+			if (!dv->info.last_resolved)
+				continue;
+			prom_dest("udpclone_bpf_destination_last_resolved_timestamp_seconds", views[i], dv);
+			printf("} %llu\n", (unsigned long long)dv->info.last_resolved);
+		}
+	for (k = 0; k < sizeof(prom_dest_counters) / sizeof(prom_dest_counters[0]); k++) {
+		const struct prom_counter *m = &prom_dest_counters[k];
+
+		prom_family(m->name, "counter", m->help);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < views[i]->n; j++) {
+				prom_dest(m->name, views[i], &views[i]->dests[j]);
+				printf("} %llu\n",
+				       (unsigned long long)prom_u64(&views[i]->dests[j].st, m->off));
+			}
+	}
+	prom_family("udpclone_bpf_last_reply_age_seconds", "gauge",
+		    "Seconds since the destination's last reply was mapped back (absent if none yet).");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < views[i]->n; j++) {
+			const struct dest_view *dv = &views[i]->dests[j];
+
+			if (!dv->st.last_rx_ns || now < dv->st.last_rx_ns)
+				continue;
+			prom_dest("udpclone_bpf_last_reply_age_seconds", views[i], dv);
+			printf("} %.3f\n", (now - dv->st.last_rx_ns) / 1e9);
+		}
+}
+
+int udpc_status_run(const char *ifname, enum udpc_status_format format)
 {
 	char pin_dir[sizeof(((struct udpc_instance *)0)->pin_dir)];
+	struct iface_view **keep = NULL; /* --prometheus: printed at the end, sorted */
+	bool json = format == UDPC_STATUS_JSON;
 	struct dirent *de;
-	int shown = 0, ret = EXIT_SUCCESS, err;
+	int shown = 0, ret = EXIT_SUCCESS, err, i;
 	__u64 now = udpc_mono_ns();
 	DIR *d;
 
@@ -313,6 +521,18 @@ int udpc_status_run(const char *ifname, bool json)
 		if (err) {
 			pr_warn("cannot read the state of %s: %s\n", de->d_name, strerror(-err));
 			ret = EXIT_FAILURE;
+		} else if (format == UDPC_STATUS_PROMETHEUS) {
+			struct iface_view **more = realloc(keep, (shown + 1) * sizeof(*keep));
+
+			if (!more) {
+				pr_warn("out of memory\n");
+				ret = EXIT_FAILURE;
+				free(v);
+				break;
+			}
+			keep = more;
+			keep[shown++] = v;
+			continue;
 		} else {
 			if (json) {
 				if (shown)
@@ -329,11 +549,17 @@ int udpc_status_run(const char *ifname, bool json)
 		closedir(d);
 	if (json)
 		printf("]}\n");
+	if (format == UDPC_STATUS_PROMETHEUS) {
+		print_prometheus(keep, shown, now);
+		for (i = 0; i < shown; i++)
+			free(keep[i]);
+		free(keep);
+	}
 	if (!shown && ret == EXIT_SUCCESS) {
 		if (ifname) {
 			pr_warn("nothing of ours is attached to '%s'\n", ifname);
 			ret = EXIT_FAILURE;
-		} else if (!json) {
+		} else if (format == UDPC_STATUS_TEXT) {
 			printf("udpclone-bpf is not attached to any interface\n");
 		}
 	}

@@ -175,7 +175,7 @@ struct dest_spec {
 	uint32_t flags;		/* UDPC_DEST_*; 0 = unused slot */
 	const char *v4, *v6;
 	uint16_t port;
-	uint32_t ifindex;
+	uint32_t ifindex;	/* leaves by this uplink (from the client's own address) */
 };
 
 #define DEST4(a, p) { .flags = UDPC_DEST_V4, .v4 = (a), .port = (p) }
@@ -1242,14 +1242,21 @@ static void write_dests(const struct dest_spec *ds)
 
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		const struct dest_spec *s = &ds[i];
-		struct udpc_dest d = { .flags = s->flags, .port = htons(s->port),
-				       .ifindex = s->ifindex };
+		struct udpc_dest d = { .flags = s->flags, .port = htons(s->port) };
+		struct udpc_uplink up = {};
 
 		if (s->v4)
 			assert_int_equal(pkt_parse_addr(PKT_IPV4, s->v4, (uint8_t *)&d.addr4), 0);
 		if (s->v6)
 			addr_from(&d.addr6, PKT_IPV6, s->v6);
 		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_dests), &i, &d, 0), 0);
+		if (s->ifindex) {
+			up = (struct udpc_uplink){ .ifindex = s->ifindex, .mtu = 1500, .l2_len = 14,
+						   .flags = UDPC_UPLINK_VIA | UDPC_UPLINK_UP |
+							    UDPC_UPLINK_SRC4 };
+			assert_int_equal(pkt_parse_addr(PKT_IPV4, "192.0.2.1", (uint8_t *)&up.src4), 0);
+		}
+		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_uplinks), &i, &up, 0), 0);
 	}
 }
 

@@ -194,7 +194,6 @@ static void test_resolution_succeeds(void **state)
 	assert_int_equal(m.dest[0].port, htons(9000));
 	assert_v4(&m.dest[0], "192.0.2.10");
 	assert_no_v6(&m.dest[0]);
-	assert_int_equal(m.dest[0].ifindex, 0);
 	assert_string_equal(m.info[0].host, "a.example");
 	assert_int_equal(m.info[0].state, UDPC_STATE_ACTIVE);
 	assert_int_equal(m.info[0].last_error, 0);
@@ -360,7 +359,7 @@ static void test_failure_after_success(void **state)
 /* Zero addresses is a failure too; then back to active without a dest write. */
 static void test_empty_answer_is_failure(void **state)
 {
-	struct udpc_dest_spec spec = { "a.example", 9000 };
+	struct udpc_dest_spec spec = { .host = "a.example", .port = 9000 };
 	struct udpc_dest cur = { 0 }, next;
 	struct udpc_dest_info info = { 0 }, next_info;
 	struct udpc_resolved ok = { 0 }, empty = { 0 };
@@ -605,7 +604,7 @@ static void test_resolver_error_return(void **state)
 /* Exactness of the bitmask: padding and unknown flags in the map count as differences. */
 static void test_slot_exact_compare(void **state)
 {
-	struct udpc_dest_spec spec = { "a.example", 9000 };
+	struct udpc_dest_spec spec = { .host = "a.example", .port = 9000 };
 	struct udpc_dest cur, next;
 	struct udpc_dest_info info, next_info;
 	struct udpc_resolved res = { 0 };
@@ -640,12 +639,15 @@ static void test_slot_exact_compare(void **state)
 	assert_int_equal(next_info.last_changed, 6);
 	cur.flags = UDPC_DEST_V4;
 
-	/* ifindex is carried over */
-	cur.ifindex = 7;
+	/* the uplink and table are the info's: a new uplink leaves the map value alone */
+	strcpy(spec.uplink, "wwan0");
+	spec.table = 100;
 	ret = udpc_reconcile_slot(&spec, &cur, &info, &res, 5, &next, &next_info);
-	assert_int_equal(ret, 0);
-	assert_int_equal(next.ifindex, 7);
-	cur.ifindex = 0;
+	assert_int_equal(ret, UDPC_RC_INFO_CHANGED);
+	assert_string_equal(next_info.uplink, "wwan0");
+	assert_int_equal(next_info.table, 100);
+	spec.uplink[0] = '\0';
+	spec.table = 0;
 
 	/* garbage after the host's NUL in the pinned info */
 	info.host[sizeof(info.host) - 1] = 'x';
@@ -658,7 +660,7 @@ static void test_slot_exact_compare(void **state)
 /* More than UDPC_RESOLVE_MAX claimed, or negative counts: no overrun, no address invented. */
 static void test_counts_clamped(void **state)
 {
-	struct udpc_dest_spec spec = { "a.example", 9000 };
+	struct udpc_dest_spec spec = { .host = "a.example", .port = 9000 };
 	struct udpc_dest cur = { 0 }, next;
 	struct udpc_dest_info info = { 0 }, next_info;
 	struct udpc_resolved res = { 0 };

@@ -175,6 +175,8 @@ static const struct {
 	const char *in;
 	const char *host;
 	uint16_t port;
+	const char *uplink;	/* NULL: none */
+	uint32_t table;
 } dest_ok[] = {
 	{ "example.com:9000", "example.com", 9000 },
 	{ "Example.COM.:9000", "Example.COM.", 9000 },
@@ -189,6 +191,11 @@ static const struct {
 	{ "[2001:DB8:0::1]:9000", "2001:DB8:0::1", 9000 },
 	{ "[::ffff:192.0.2.1]:9", "::ffff:192.0.2.1", 9 },
 	{ "[::1]:00053", "::1", 53 },
+	{ "vpn.example:9000@wwan0", "vpn.example", 9000, "wwan0" },
+	{ "[2001:db8::1]:9000@eth1.100", "2001:db8::1", 9000, "eth1.100" },
+	{ "192.0.2.1:9@abcdefghijklmno", "192.0.2.1", 9, "abcdefghijklmno" },
+	{ "192.0.2.1:9@table=100", "192.0.2.1", 9, NULL, 100 },
+	{ "a:9@table=4294967295", "a", 9, NULL, 4294967295U },
 };
 
 static const struct {
@@ -196,6 +203,17 @@ static const struct {
 	const char *want;
 } dest_bad[] = {
 	{ ":9000", "destination ':9000': empty host" },
+	{ "a:9@", "destination 'a:9@': nothing after '@'" },
+	{ "a:9@table=0", "routing table must be a number from 1 to 4294967295" },
+	{ "a:9@table=4294967296", "routing table must be a number from 1 to 4294967295" },
+	{ "a:9@table=x", "routing table must be a number" },
+	{ "a:9@abcdefghijklmnop", "interface name is longer than 15 characters" },
+	{ "a:9@a/b", "'a/b' is not an interface name" },
+	{ "a:9@..", "'..' is not an interface name" },
+	{ "a:9@wlan 0", "'wlan 0' is not an interface name" },
+	{ "a:9@x@y", "'x@y' is not an interface name" },
+	{ "a:0@wwan0", "port 0 is out of range" },
+	{ "@wwan0", "destination '@wwan0': port is missing" },
 	{ "host", "destination 'host': port is missing" },
 	{ "host:", "destination 'host:': port is missing" },
 	{ "host:0", "destination 'host:0': port 0 is out of range 1-65535" },
@@ -257,6 +275,8 @@ static void test_dest_valid(void **state)
 			fail_msg("'%s': unexpected error %d: %s", dest_ok[i].in, ret, err);
 		assert_string_equal(d.host, dest_ok[i].host);
 		assert_int_equal(d.port, dest_ok[i].port);
+		assert_string_equal(d.uplink, dest_ok[i].uplink ? dest_ok[i].uplink : "");
+		assert_int_equal(d.table, dest_ok[i].table);
 	}
 }
 
@@ -326,6 +346,15 @@ static void test_dest_list_valid(void **state)
 	assert_string_equal(out[0].host, "a.example");
 	assert_int_equal(out[0].port, 1);
 
+	/* the same server by different uplinks: that is what uplinks are for */
+	ret = udpc_parse_dest_list("a.example:1@u0,a.example:1@u1,a.example:1,a.example:1@table=9",
+				   out, UDPC_MAX_DESTS, &n, err, sizeof(err));
+	assert_int_equal(ret, 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(out[1].uplink, "u1");
+	assert_string_equal(out[2].uplink, "");
+	assert_int_equal(out[3].table, 9);
+
 	ret = udpc_parse_dest_list("a.example:1,192.0.2.1:2,[2001:db8::1]:3,a.example:4", out,
 				   UDPC_MAX_DESTS, &n, err, sizeof(err));
 	if (ret)
@@ -369,6 +398,8 @@ static const struct {
 	{ "[2001:db8::1]:9,[2001:db8:0:0:0:0:0:1]:9", "duplicate of item 1" },
 	{ "192.0.2.1:9,b:1,192.0.2.1:9", "destination '192.0.2.1:9': duplicate of item 1" },
 	{ "a:1,b:2,a:01", "destination 'a:01': duplicate of item 1 'a:1'" },
+	{ "a:1@u0,a:1@u1,A:1@u0", "destination 'A:1@u0': duplicate of item 1 'a:1@u0'" },
+	{ "a:1@table=7,a:1@table=7", "duplicate of item 1" },
 };
 
 static void test_dest_list_invalid(void **state)
