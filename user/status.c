@@ -24,6 +24,7 @@ struct dest_view {
 	struct udpc_dest d;
 	struct udpc_dest_info info;
 	struct udpc_dest_stats st; /* summed over CPUs; last_rx_ns is the max */
+	struct udpc_uplink up;	   /* flags without UDPC_UPLINK_VIA: the attached interface */
 };
 
 struct iface_view {
@@ -102,6 +103,7 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 		    dv->info.state == UDPC_STATE_UNUSED)
 			continue;
 		dv->slot = i;
+		bpf_map_lookup_elem(p.uplinks, &i, &dv->up);
 		/* Counters add up over CPUs; the last reply time is the latest of them. */
 		sum_percpu(p.dest_stats, i, &dv->st, sizeof(dv->st),
 			   offsetof(struct udpc_dest_stats, last_rx_ns) / 8);
@@ -132,8 +134,29 @@ out:
 
 static void dest_name(const struct dest_view *dv, char *buf, size_t len)
 {
-	snprintf(buf, len, strchr(dv->info.host, ':') ? "[%s]:%u" : "%s:%u", dv->info.host,
-		 ntohs(dv->d.port));
+	int n = snprintf(buf, len, strchr(dv->info.host, ':') ? "[%s]:%u" : "%s:%u",
+			 dv->info.host, ntohs(dv->d.port));
+
+	if (dv->info.uplink[0] && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, "@%.*s", (int)sizeof(dv->info.uplink), dv->info.uplink);
+}
+
+/* "up", "down" or "missing" for a destination with an uplink, NULL otherwise. */
+static const char *uplink_state(const struct dest_view *dv)
+{
+	if (!(dv->up.flags & UDPC_UPLINK_VIA))
+		return NULL;
+	if (!dv->up.ifindex)
+		return "missing";
+	return dv->up.flags & UDPC_UPLINK_UP ? "up" : "down";
+}
+
+/* The state to show: the uplink's when it stops the copies, else the resolution's. */
+static const char *dest_state(const struct dest_view *dv)
+{
+	const char *up = uplink_state(dv);
+
+	return up && strcmp(up, "up") ? up : state_name(dv->info.state);
 }
 
 static void print_text(const struct iface_view *v, __u64 now)
@@ -176,13 +199,30 @@ static void print_text(const struct iface_view *v, __u64 now)
 		if (dv->st.last_rx_ns && now >= dv->st.last_rx_ns)
 			snprintf(age, sizeof(age), "%.1fs ago", (now - dv->st.last_rx_ns) / 1e9);
 		printf("  %-28s %-10s %-28s %10llu %12llu %7llu %7llu %10llu %10s\n", name,
-		       state_name(dv->info.state), addr, (unsigned long long)dv->st.tx_packets,
+		       dest_state(dv), addr, (unsigned long long)dv->st.tx_packets,
 		       (unsigned long long)dv->st.tx_bytes,
-		       (unsigned long long)(dv->st.tx_errors + dv->st.fib_errors),
+		       (unsigned long long)(dv->st.tx_errors + dv->st.fib_errors +
+					    dv->st.mtu_errors + dv->st.down_drops),
 		       (unsigned long long)dv->st.neigh_missing, (unsigned long long)dv->st.rx_packets,
 		       age);
 		if (dv->info.last_error)
 			printf("  %-28s last resolution failed: %s\n", "", gai_strerror(dv->info.last_error));
+		if (uplink_state(dv)) {
+			struct udpc_addr s4 = { .w = { dv->up.src4 } };
+
+			printf("  %-28s via %s (%s", "", dv->info.uplink, uplink_state(dv));
+			if (dv->up.flags & UDPC_UPLINK_SRC4)
+				printf(", from %s", udpc_addr_str(UDPC_AF_INET, &s4, a4, sizeof(a4)));
+			if (dv->up.flags & UDPC_UPLINK_SRC6)
+				printf(", from %s", udpc_addr_str(UDPC_AF_INET6, &dv->up.src6, a6, sizeof(a6)));
+			if (dv->up.ifindex)
+				printf(", mtu %u", dv->up.mtu);
+			printf(")\n");
+		}
+		if (dv->st.mtu_errors || dv->st.down_drops)
+			printf("  %-28s dropped: %llu over the MTU, %llu while the uplink was down\n", "",
+			       (unsigned long long)dv->st.mtu_errors,
+			       (unsigned long long)dv->st.down_drops);
 	}
 }
 
@@ -248,7 +288,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 		printf("%s{\"host\":", i ? "," : "");
 		json_str(dv->info.host);
 		printf(",\"port\":%u,\"state\":\"%s\",\"ipv4\":", ntohs(dv->d.port),
-		       state_name(dv->info.state));
+		       dest_state(dv));
 		json_addr(UDPC_AF_INET, &v4, dv->d.flags & UDPC_DEST_V4);
 		printf(",\"ipv6\":");
 		json_addr(UDPC_AF_INET6, &dv->d.addr6, dv->d.flags & UDPC_DEST_V6);
@@ -268,6 +308,10 @@ static void print_json(const struct iface_view *v, __u64 now)
 		putchar(',');
 		JU64("fib_errors", dv->st.fib_errors);
 		putchar(',');
+		JU64("mtu_errors", dv->st.mtu_errors);
+		putchar(',');
+		JU64("down_drops", dv->st.down_drops);
+		putchar(',');
 		JU64("neigh_missing", dv->st.neigh_missing);
 		putchar(',');
 		JU64("rx_packets", dv->st.rx_packets);
@@ -278,6 +322,21 @@ static void print_json(const struct iface_view *v, __u64 now)
 			printf("%.3f", (now - dv->st.last_rx_ns) / 1e9);
 		else
 			fputs("null", stdout);
+		printf(",\"uplink\":");
+		if (uplink_state(dv)) {
+			struct udpc_addr s4 = { .w = { dv->up.src4 } };
+
+			printf("{\"interface\":");
+			json_str(dv->info.uplink);
+			printf(",\"ifindex\":%u,\"state\":\"%s\",\"source4\":", dv->up.ifindex,
+			       uplink_state(dv));
+			json_addr(UDPC_AF_INET, &s4, dv->up.flags & UDPC_UPLINK_SRC4);
+			printf(",\"source6\":");
+			json_addr(UDPC_AF_INET6, &dv->up.src6, dv->up.flags & UDPC_UPLINK_SRC6);
+			printf(",\"mtu\":%u}", dv->up.mtu);
+		} else {
+			fputs("null", stdout);
+		}
 		putchar('}');
 	}
 	printf("]}");
@@ -319,6 +378,10 @@ static const struct prom_counter prom_dest_counters[] = {
 	  offsetof(struct udpc_dest_stats, tx_errors) },
 	{ "udpclone_bpf_fib_errors_total", "Copies dropped because there is no usable route to the destination.",
 	  offsetof(struct udpc_dest_stats, fib_errors) },
+	{ "udpclone_bpf_mtu_errors_total", "Copies dropped because they exceed the uplink's MTU.",
+	  offsetof(struct udpc_dest_stats, mtu_errors) },
+	{ "udpclone_bpf_down_drops_total", "Copies dropped because the destination's uplink was down or missing.",
+	  offsetof(struct udpc_dest_stats, down_drops) },
 	{ "udpclone_bpf_neigh_missing_total",
 	  "Copies sent with the original packet's Ethernet header because the next hop was not known yet.",
 	  offsetof(struct udpc_dest_stats, neigh_missing) },

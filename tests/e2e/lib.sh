@@ -34,6 +34,7 @@ OUT=${OUT:-build}
 case $OUT in /*) ;; *) OUT=$E2E_ROOT/$OUT ;; esac
 UDPC=${UDPC:-$OUT/udpclone-bpf}
 PEER=${PEER:-$OUT/tests/udpc-peer}
+TUNPAIR=${TUNPAIR:-$OUT/tests/udpc-tunpair}
 UDPC_PIN_ROOT=/sys/fs/bpf/udpclone-bpf
 export OUT UDPC PEER
 
@@ -377,7 +378,8 @@ route_add() {
 
 # link_up NS IF: true once IF's operstate is up (for wait_until).
 link_up() {
-	ip -n "$(_ns "$1")" -o link show "$2" 2>/dev/null | grep -q 'state UP'
+	# tun devices say "state UNKNOWN" even with carrier: LOWER_UP is the carrier
+	ip -n "$(_ns "$1")" -o link show "$2" 2>/dev/null | grep -qE 'state UP|[<,]LOWER_UP[,>]'
 }
 
 # topo_star: the standard topology of the core tests.
@@ -662,4 +664,74 @@ assert_echo_exact() {
 	assert_eq "r$1 unique" "$2" "$(stat_get "$e" unique)"
 	assert_eq "r$1 dup" 0 "$(stat_get "$e" dup)"
 	assert_eq "r$1 corrupt" 0 "$(stat_get "$e" corrupt)"
+}
+
+# link_tun NS_A IF_A NS_B IF_B: a raw-IP point-to-point link (no link-layer header,
+# like wwan or ppp): a tun device in each namespace, carried by udpc-tunpair.
+link_tun() {
+	local na nb ready
+	na=$(_ns "$1") nb=$(_ns "$3")
+	if ! _ifname_ok "$2" || ! _ifname_ok "$4"; then
+		fail "link_tun: bad interface names"
+		return 1
+	fi
+	iface_remember "$2"
+	iface_remember "$4"
+	ready=$E2E_TMP/tun-$2.ready
+	"$TUNPAIR" "$na" "$2" "$nb" "$4" --ready "$ready" 2>>"$E2E_TMP/tun-$2.log" &
+	bg_remember $!
+	if ! wait_until 5 test -e "$ready"; then
+		fail "link_tun $2/$4 did not start: $(head -c 300 "$E2E_TMP/tun-$2.log")"
+		return 1
+	fi
+	ip -n "$na" link set "$2" up && ip -n "$nb" link set "$4" up
+}
+
+# topo_uplinks: a client with three uplinks to one server, as a laptop with Wi-Fi,
+# a USB modem and a second SIM: A and B are veth (Ethernet-like), C is raw IP.
+#   A: client $CA_IF $CA4/24 (the attached interface)   server $SA_IF $SA4/24
+#   B: client $CB_IF $CB4/24                            server $SB_IF $SB4/24
+#   C: client $CC_IF $CC4 peer $SC4 (tun)               server $SC_IF $SC4 peer $CC4
+# A server listening on 0.0.0.0 is reachable by each link at that link's address.
+topo_uplinks() {
+	C_NS=$(ns_name client) S_NS=$(ns_name server)
+	CA_IF=$(ifname ca) CB_IF=$(ifname cb) CC_IF=$(ifname cc)
+	SA_IF=$(ifname sa) SB_IF=$(ifname sb) SC_IF=$(ifname sc)
+	CA4=192.0.2.1 SA4=192.0.2.2 CB4=198.51.100.1 SB4=198.51.100.2 CC4=203.0.113.1 SC4=203.0.113.2
+	export C_NS S_NS CA_IF CB_IF CC_IF SA_IF SB_IF SC_IF CA4 SA4 CB4 SB4 CC4 SC4
+	ns_new client && ns_new server || return 1
+	link_veth "$C_NS" "$CA_IF" "$S_NS" "$SA_IF" && link_veth "$C_NS" "$CB_IF" "$S_NS" "$SB_IF" &&
+		link_tun "$C_NS" "$CC_IF" "$S_NS" "$SC_IF" || return 1
+	addr_add "$C_NS" "$CA_IF" "$CA4/24" && addr_add "$S_NS" "$SA_IF" "$SA4/24" &&
+		addr_add "$C_NS" "$CB_IF" "$CB4/24" && addr_add "$S_NS" "$SB_IF" "$SB4/24" || return 1
+	nsx "$C_NS" ip addr add "$CC4" peer "$SC4" dev "$CC_IF" &&
+		nsx "$S_NS" ip addr add "$SC4" peer "$CC4" dev "$SC_IF" || return 1
+	if ! wait_until 5 link_up "$C_NS" "$CA_IF" || ! wait_until 5 link_up "$C_NS" "$CB_IF" ||
+		! wait_until 5 link_up "$C_NS" "$CC_IF"; then
+		fail "topo_uplinks: links did not come up"
+		return 1
+	fi
+}
+
+# link_loss NS PCT IFACE...: drop PCT% of the UDP packets entering and leaving NS by
+# each IFACE, independently at random (nftables numgen), as a bad radio link would.
+# link_loss NS 0 removes it.
+link_loss() {
+	local ns=$1 pct=$2 ifs
+	shift 2
+	nsx "$ns" nft delete table inet udpc_loss 2>/dev/null
+	[ "$pct" = 0 ] && return 0
+	ifs=$(printf '"%s", ' "$@")
+	nsx "$ns" nft -f - <<NFT || { fail "link_loss: nft failed"; return 1; }
+table inet udpc_loss {
+	chain in {
+		type filter hook input priority 0;
+		iifname { ${ifs%, } } meta l4proto udp numgen random mod 100 < $pct counter drop
+	}
+	chain out {
+		type filter hook output priority 0;
+		oifname { ${ifs%, } } meta l4proto udp numgen random mod 100 < $pct counter drop
+	}
+}
+NFT
 }
