@@ -141,6 +141,12 @@ static void dest_name(const struct dest_view *dv, char *buf, size_t len)
 		snprintf(buf + n, len - n, "@%.*s", (int)sizeof(dv->info.uplink), dv->info.uplink);
 }
 
+/* Seconds since the last reply; one stamped after `now` was read is 0 s old. */
+static double reply_age(const struct dest_view *dv, __u64 now)
+{
+	return now > dv->st.last_rx_ns ? (now - dv->st.last_rx_ns) / 1e9 : 0;
+}
+
 /* "up", "down" or "missing" for a destination with an uplink, NULL otherwise. */
 static const char *uplink_state(const struct dest_view *dv)
 {
@@ -196,8 +202,8 @@ static void print_text(const struct iface_view *v, __u64 now)
 			udpc_addr_str(UDPC_AF_INET, &v4, addr, sizeof(addr));
 		else if (dv->d.flags & UDPC_DEST_V6)
 			udpc_addr_str(UDPC_AF_INET6, &dv->d.addr6, addr, sizeof(addr));
-		if (dv->st.last_rx_ns && now >= dv->st.last_rx_ns)
-			snprintf(age, sizeof(age), "%.1fs ago", (now - dv->st.last_rx_ns) / 1e9);
+		if (dv->st.last_rx_ns)
+			snprintf(age, sizeof(age), "%.1fs ago", reply_age(dv, now));
 		printf("  %-28s %-10s %-28s %10llu %12llu %7llu %7llu %10llu %10s\n", name,
 		       dest_state(dv), addr, (unsigned long long)dv->st.tx_packets,
 		       (unsigned long long)dv->st.tx_bytes,
@@ -318,8 +324,8 @@ static void print_json(const struct iface_view *v, __u64 now)
 		putchar(',');
 		JU64("rx_bytes", dv->st.rx_bytes);
 		printf(",\"last_reply_age_s\":");
-		if (dv->st.last_rx_ns && now >= dv->st.last_rx_ns)
-			printf("%.3f", (now - dv->st.last_rx_ns) / 1e9);
+		if (dv->st.last_rx_ns)
+			printf("%.3f", reply_age(dv, now));
 		else
 			fputs("null", stdout);
 		printf(",\"uplink\":");
@@ -543,10 +549,10 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 		for (j = 0; j < views[i]->n; j++) {
 			const struct dest_view *dv = &views[i]->dests[j];
 
-			if (!dv->st.last_rx_ns || now < dv->st.last_rx_ns)
+			if (!dv->st.last_rx_ns)
 				continue;
 			prom_dest("udpclone_bpf_last_reply_age_seconds", views[i], dv);
-			printf("} %.3f\n", (now - dv->st.last_rx_ns) / 1e9);
+			printf("} %.3f\n", reply_age(dv, now));
 		}
 }
 
