@@ -424,8 +424,10 @@ static __always_inline void remember_flow(const struct pkt *p, const struct udpc
 		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
 					.orig_dport = p->dport, .last_seen_ns = now };
 
-		if (bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY) && gs)
+		if (bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY))
 			gs->flow_errors++;
+		else if (!flow)
+			gs->flow_new++;
 	}
 }
 
@@ -433,6 +435,7 @@ static __always_inline void remember_flow(const struct pkt *p, const struct udpc
 struct fanout {
 	struct __sk_buff *skb;
 	__u32 *guard;
+	struct udpc_global_stats *gs;
 	struct pkt p;
 	struct udpc_addr cur_daddr;	/* what the packet's destination is now */
 	struct udpc_addr cur_saddr;	/* and its source: an uplink's address, or the client's */
@@ -502,7 +505,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 		else
 			sbuf = up->src6;
 		src = &sbuf;
-		remember_flow(&f->p, src, f->now, NULL);
+		remember_flow(&f->p, src, f->now, f->gs);
 	}
 
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||
@@ -608,6 +611,7 @@ int udpc_egress(struct __sk_buff *skb)
 	}
 
 	f.skb = skb;
+	f.gs = gs;
 	if (f.l2_len && bpf_skb_load_bytes(skb, 0, f.orig_l2, sizeof(f.orig_l2)))
 		return TC_ACT_OK;
 	f.ifindex = cfg->ifindex;

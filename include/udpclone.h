@@ -145,8 +145,10 @@ struct udpc_global_stats {
 	__u64 skipped;		/* UDP to the listen port passed untouched (fragment, IP options) */
 	__u64 flow_errors;	/* could not record a client flow */
 	__u64 rx_no_flow;	/* replies from a destination to no known (or an idle) flow */
+	__u64 flow_new;		/* flows created; nothing but the LRU removes one, so
+				 * flow_new - (flows in the map) = flows evicted */
 };
-_Static_assert(sizeof(struct udpc_global_stats) == 40, "udpc_global_stats layout");
+_Static_assert(sizeof(struct udpc_global_stats) == 48, "udpc_global_stats layout");
 
 /* udpc_flows: LRU_HASH[UDPC_MAX_FLOWS], (address, port) a reply comes back to -> where
  * the client sent to, and who the client is. Egress creates and refreshes them:

@@ -132,6 +132,12 @@ out:
 	return err;
 }
 
+/* Only the LRU removes flows: what was created and is not there was evicted. */
+static __u64 flows_evicted(const struct iface_view *v)
+{
+	return v->gs.flow_new > v->flows ? v->gs.flow_new - v->flows : 0;
+}
+
 static void dest_name(const struct dest_view *dv, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, strchr(dv->info.host, ':') ? "[%s]:%u" : "%s:%u",
@@ -183,9 +189,11 @@ static void print_text(const struct iface_view *v, __u64 now)
 	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment or IP options)\n",
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
-	printf("  flows: %llu (idle timeout %llu s), %llu flow errors, %llu replies to no known flow\n",
-	       (unsigned long long)v->flows, (unsigned long long)(v->cfg.flow_timeout_ns / 1000000000ULL),
-	       (unsigned long long)v->gs.flow_errors, (unsigned long long)v->gs.rx_no_flow);
+	printf("  flows: %llu of at most %u (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
+	       (unsigned long long)v->flows, UDPC_MAX_FLOWS,
+	       (unsigned long long)(v->cfg.flow_timeout_ns / 1000000000ULL),
+	       (unsigned long long)flows_evicted(v), (unsigned long long)v->gs.flow_errors,
+	       (unsigned long long)v->gs.rx_no_flow);
 	printf("  %-28s %-10s %-28s %10s %12s %7s %7s %10s %10s\n", "DESTINATION", "STATE",
 	       "ADDRESS", "TX_PKTS", "TX_BYTES", "ERRORS", "NEIGH", "RX_PKTS", "LAST_REPLY");
 	for (i = 0; i < v->n; i++) {
@@ -286,6 +294,10 @@ static void print_json(const struct iface_view *v, __u64 now)
 	JU64("flow_errors", v->gs.flow_errors);
 	putchar(',');
 	JU64("rx_no_flow", v->gs.rx_no_flow);
+	putchar(',');
+	JU64("flows_created", v->gs.flow_new);
+	putchar(',');
+	JU64("flows_evicted", flows_evicted(v));
 	printf("},\"destinations\":[");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
@@ -366,13 +378,16 @@ static const struct prom_counter prom_iface_counters[] = {
 	  "Matched packets dropped because no destination had an address of their family.",
 	  offsetof(struct udpc_global_stats, no_dest) },
 	{ "udpclone_bpf_skipped_packets_total",
-	  "UDP packets to the listen port passed untouched (fragments, IPv4 options, IPv6 extension headers).",
+	  "IPv4 UDP packets to the listen port passed untouched: with IP options, or first fragments.",
 	  offsetof(struct udpc_global_stats, skipped) },
 	{ "udpclone_bpf_flow_errors_total", "Client flows that could not be recorded.",
 	  offsetof(struct udpc_global_stats, flow_errors) },
 	{ "udpclone_bpf_replies_no_flow_total",
 	  "Packets from a destination to no known (or an idle) client flow, passed untouched.",
 	  offsetof(struct udpc_global_stats, rx_no_flow) },
+	{ "udpclone_bpf_flows_created_total",
+	  "Client flows created; created minus udpclone_bpf_flows is the number evicted by the LRU.",
+	  offsetof(struct udpc_global_stats, flow_new) },
 };
 
 static const struct prom_counter prom_dest_counters[] = {

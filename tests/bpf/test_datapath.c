@@ -243,9 +243,9 @@ struct test_case {
 	struct want want;
 };
 
-#define MATCHED { .matched = 1 }
+#define MATCHED { .matched = 1, .flow_new = 1 }	/* each case starts with no flow */
 #define SKIPPED { .skipped = 1 }
-#define NO_DEST { .matched = 1, .no_dest = 1 }
+#define NO_DEST { .matched = 1, .no_dest = 1, .flow_new = 1 }
 #define PASS .verdict = TC_ACT_OK, .out_is_in = true
 
 static const struct test_case cases[] = {
@@ -1369,6 +1369,7 @@ static void sum_global(struct udpc_global_stats *sum)
 		sum->skipped += percpu[c].skipped;
 		sum->flow_errors += percpu[c].flow_errors;
 		sum->rx_no_flow += percpu[c].rx_no_flow;
+		sum->flow_new += percpu[c].flow_new;
 	}
 	free(percpu);
 }
@@ -1477,6 +1478,7 @@ static void check_counters(struct report *r, const struct test_case *c, size_t i
 	CHECK_G(skipped);
 	CHECK_G(flow_errors);
 	CHECK_G(rx_no_flow);
+	CHECK_G(flow_new);
 #undef CHECK_G
 
 	for (slot = 0; slot < UDPC_MAX_DESTS; slot++) {
