@@ -10,6 +10,7 @@ PKGS=(
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcmocka-dev                   # unit and BPF tests
 	iproute2 nftables util-linux procps jq   # namespaces, tc, nsenter, unshare; JSON in tests
+	systemd                         # systemd-analyze and a real systemd for the unit tests
 )
 
 missing=()

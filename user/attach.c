@@ -451,7 +451,7 @@ static int preflight(const char *ifname, int *ifindex, int *l2_len)
 	int err;
 
 	if (udpc_check_caps()) {
-		pr_warn("needs CAP_BPF and CAP_NET_ADMIN: run it as root\n");
+		pr_warn("needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root\n");
 		return -EPERM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
@@ -700,7 +700,7 @@ int udpc_detach_run(const char *ifname)
 	unsigned int ifindex;
 
 	if (udpc_check_caps()) {
-		pr_warn("needs CAP_BPF and CAP_NET_ADMIN: run it as root\n");
+		pr_warn("needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root\n");
 		return EXIT_FAILURE;
 	}
 	snprintf(in.ifname, sizeof(in.ifname), "%s", ifname);

@@ -248,31 +248,49 @@ void udpc_instance_close(struct udpc_instance *in)
 
 int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
 {
+	/* Sizes too: maps pinned by a build with other layouts must not be read
+	 * into this one's structs. */
 	struct {
 		const char *name;
 		int *fd;
+		__u32 key_size, value_size;
 	} maps[] = {
-		{ "udpc_config", &p->config },	   { "udpc_dests", &p->dests },
-		{ "udpc_dest_info", &p->dest_info }, { "udpc_dest_stats", &p->dest_stats },
-		{ "udpc_global", &p->global },	   { "udpc_flows", &p->flows },
-		{ "udpc_uplinks", &p->uplinks },
+		{ "udpc_config", &p->config, 4, sizeof(struct udpc_config) },
+		{ "udpc_dests", &p->dests, 4, sizeof(struct udpc_dest) },
+		{ "udpc_dest_info", &p->dest_info, 4, sizeof(struct udpc_dest_info) },
+		{ "udpc_dest_stats", &p->dest_stats, 4, sizeof(struct udpc_dest_stats) },
+		{ "udpc_global", &p->global, 4, sizeof(struct udpc_global_stats) },
+		{ "udpc_flows", &p->flows, sizeof(struct udpc_flow_key), sizeof(struct udpc_flow) },
+		{ "udpc_uplinks", &p->uplinks, 4, sizeof(struct udpc_uplink) },
 	};
 	char path[192];
 	size_t i;
+	int err;
 
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		*maps[i].fd = -1;
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i].name);
 		*maps[i].fd = bpf_obj_get(path);
 		if (*maps[i].fd < 0) {
-			int err = -errno;
-
-			udpc_pinned_close(p);
-			return err;
+			err = -errno;
+			goto fail;
+		}
+		err = bpf_obj_get_info_by_fd(*maps[i].fd, &info, &len);
+		if (err)
+			goto fail;
+		if (info.key_size != maps[i].key_size || info.value_size != maps[i].value_size) {
+			err = -EPROTO;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	udpc_pinned_close(p);
+	return err;
 }
 
 void udpc_pinned_close(struct udpc_pinned *p)

@@ -45,6 +45,7 @@ int udpc_unpin_dir(const char *pin_dir);
 /* Is a udpclone-bpf TC filter attached at this hook? 1 yes, 0 no, -errno. */
 int udpc_filter_present(int ifindex, bool egress);
 
+/* -EPROTO: the pins are from a build with other map layouts. */
 int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p);
 void udpc_pinned_close(struct udpc_pinned *p);
 

@@ -602,7 +602,11 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 		err = udpc_pin_dir(v->ifname, pin_dir, sizeof(pin_dir));
 		if (!err)
 			err = read_view(pin_dir, v);
-		if (err) {
+		if (err == -EPROTO) {
+			pr_warn("%s: pinned by another version of udpclone-bpf (other map layouts): use that version, or detach it\n",
+				de->d_name);
+			ret = EXIT_FAILURE;
+		} else if (err) {
 			pr_warn("cannot read the state of %s: %s\n", de->d_name, strerror(-err));
 			ret = EXIT_FAILURE;
 		} else if (format == UDPC_STATUS_PROMETHEUS) {

@@ -8,7 +8,7 @@
 
 #include "udpclone.h"
 
-/* 0 if we hold CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN, else -EPERM. */
+/* 0 if we hold CAP_NET_ADMIN and CAP_SYS_ADMIN (see sys.c for why), else -EPERM. */
 int udpc_check_caps(void);
 /* Mount bpffs at /sys/fs/bpf unless something is mounted there already. */
 int udpc_ensure_bpffs(void);

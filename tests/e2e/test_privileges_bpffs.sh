@@ -24,13 +24,13 @@ for who in "--reuid=65534 --regid=65534 --clear-groups" \
 		>"$E2E_TMP/caps.out" 2>"$E2E_TMP/caps.err" || rc=$?
 	assert_eq "attach without capabilities ($who): exit" 1 "$rc"
 	assert_eq "attach without capabilities: stderr lines" 1 "$(wc -l <"$E2E_TMP/caps.err")"
-	assert_file_contains "$E2E_TMP/caps.err" 'needs CAP_BPF and CAP_NET_ADMIN' "capability message"
+	assert_file_contains "$E2E_TMP/caps.err" 'needs CAP_NET_ADMIN and CAP_SYS_ADMIN' "capability message"
 	assert_fail "no pins after a refused attach" test -e "$PIN"
 	# shellcheck disable=SC2086
 	rc=0
 	nsx "$C_NS" setpriv $who -- "$UDPC" detach "$C_IF" 2>"$E2E_TMP/caps.err" || rc=$?
 	assert_eq "detach without capabilities: exit" 1 "$rc"
-	assert_file_contains "$E2E_TMP/caps.err" 'needs CAP_BPF and CAP_NET_ADMIN' "detach message"
+	assert_file_contains "$E2E_TMP/caps.err" 'needs CAP_NET_ADMIN and CAP_SYS_ADMIN' "detach message"
 done
 assert_eq "no filter after refused attaches" "" \
 	"$(nsx "$C_NS" tc filter show dev "$C_IF" egress | grep udpc)"
