@@ -558,6 +558,19 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 				       (unsigned long long)prom_u64(&views[i]->dests[j].st, m->off));
 			}
 	}
+	prom_family("udpclone_bpf_uplink_up", "gauge",
+		    "For destinations sent by an uplink (HOST:PORT@IFACE): 1 while it is up, 0 while it is down or missing.");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < views[i]->n; j++) {
+			const struct dest_view *dv = &views[i]->dests[j];
+
+			if (!uplink_state(dv))
+				continue;
+			prom_dest("udpclone_bpf_uplink_up", views[i], dv);
+			fputs(",uplink=\"", stdout);
+			prom_str(dv->info.uplink);
+			printf("\"} %d\n", !strcmp(uplink_state(dv), "up"));
+		}
 	prom_family("udpclone_bpf_last_reply_age_seconds", "gauge",
 		    "Seconds since the destination's last reply was mapped back (absent if none yet).");
 	for (i = 0; i < n; i++)
