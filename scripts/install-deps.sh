@@ -11,6 +11,8 @@ PKGS=(
 	libcmocka-dev                   # unit and BPF tests
 	iproute2 nftables util-linux procps jq   # namespaces, tc, nsenter, unshare; JSON in tests
 	systemd                         # systemd-analyze and a real systemd for the unit tests
+	libclang-rt-14-dev              # libFuzzer, ASan, UBSan runtimes (not pulled by clang here)
+	dnsmasq-base python3 valgrind   # DNS fault tests, flow-table filler, soak under valgrind
 )
 
 missing=()

@@ -5,6 +5,7 @@
 #   OUT=build tests/run.sh [all|unit|bpf|e2e]... [NAME-SUBSTRING]...
 # unit: $OUT/tests/test_X for each tests/unit/test_X.c (cmocka, no root)
 # bpf:  $OUT/tests/test_X for each tests/bpf/test_X.c  (BPF_PROG_TEST_RUN, root)
+# fuzz: libFuzzer over the --listen/--destinations parsers, 20 s (FUZZ_SECS)
 # e2e:  each tests/e2e/test_*.sh (namespaces, root), 300 s each
 # A test passes with exit 0, is skipped with exit 77, fails otherwise. The last
 # line is always "tests: N passed, M failed[, K skipped]"; the exit status is 1 if
@@ -144,12 +145,20 @@ suite_e2e() {
 	done
 }
 
+# libFuzzer over the parsers, for a bounded time (tests/fuzz/run.sh; corpus kept in-tree)
+FUZZ_LIMIT=${FUZZ_LIMIT:-120}
+suite_fuzz() {
+	echo "==== fuzz tests (1) ===="
+	matches fuzz_spec || return 0
+	run_one fuzz/fuzz_spec "$FUZZ_LIMIT" tests/fuzz/run.sh "${FUZZ_SECS:-20}"
+}
+
 suites=()
 filters=()
 for arg in "$@"; do
 	case $arg in
-	all) suites+=(unit bpf e2e) ;;
-	unit | bpf | e2e) suites+=("$arg") ;;
+	all) suites+=(unit bpf fuzz e2e) ;;
+	unit | bpf | e2e | fuzz) suites+=("$arg") ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) filters+=("$arg") ;;

@@ -39,23 +39,46 @@ static int echo_len(size_t len)
 	return len > ECHO_MAX ? ECHO_MAX : (int)len;
 }
 
-/* Always -EINVAL, so callers can `return fail(...)`. */
+/* Append s to err (of size errlen, holding n bytes) with bytes outside printable
+ * ASCII as \xNN: one line, and nothing for a terminal to obey. Returns the new n. */
+static size_t append_quoted(char *err, size_t errlen, size_t n, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && n + 5 < errlen; i++) {
+		unsigned char c = s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			err[n++] = c;
+		else
+			n += snprintf(err + n, errlen - n, "\\x%02x", c);
+	}
+	err[n] = '\0';
+	return n;
+}
+
+/* Always -EINVAL, so callers can `return fail(...)`. The message quotes the item
+ * and may quote parts of it: all of it passes through append_quoted(). */
 static int __attribute__((format(printf, 4, 5)))
 fail(char *err, size_t errlen, const struct item *it, const char *fmt, ...)
 {
-	size_t len = it->shown > it->len ? it->shown : it->len;
+	size_t len = it->shown > it->len ? it->shown : it->len, n;
+	char rest[512];
 	va_list ap;
-	int n;
+	int w;
 
 	if (!err || !errlen)
 		return -EINVAL;
-	n = snprintf(err, errlen, "%s '%.*s%s': ", it->kind, echo_len(len), it->s,
-		     len > ECHO_MAX ? "..." : "");
-	if (n < 0 || (size_t)n >= errlen)
+	w = snprintf(err, errlen, "%s '", it->kind);
+	if (w < 0 || (size_t)w >= errlen)
 		return -EINVAL;
+	n = append_quoted(err, errlen, w, it->s, (size_t)echo_len(len));
+	n = append_quoted(err, errlen, n, len > ECHO_MAX ? "...': " : "': ",
+			  len > ECHO_MAX ? 6 : 3);
 	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - n, fmt, ap);
+	vsnprintf(rest, sizeof(rest), fmt, ap);
 	va_end(ap);
+	append_quoted(err, errlen, n, rest, strlen(rest));
 	return -EINVAL;
 }
 
@@ -213,6 +236,10 @@ static int check_name(const struct item *it, const char *h, size_t len, char *er
 				if (c >= 0x20 && c < 0x7f)
 					return fail(err, errlen, it,
 						    "invalid character '%c' in name", c);
+				if ((unsigned char)c >= 0x80)
+					return fail(err, errlen, it,
+						    "invalid byte 0x%02x in name: give a name with non-ASCII letters in its xn-- (punycode) form",
+						    (unsigned char)c);
 				return fail(err, errlen, it,
 					    "invalid byte 0x%02x in name", (unsigned char)c);
 			}
@@ -366,7 +393,7 @@ static int parse_via(const struct item *it, const char *p, size_t len, struct ud
 
 	if (!len)
 		return fail(err, errlen, it, "nothing after '@' (expected @IFACE or @table=N)");
-	if (len > sizeof(table) - 1 && !strncmp(p, table, sizeof(table) - 1)) {
+	if (len >= sizeof(table) - 1 && !strncmp(p, table, sizeof(table) - 1)) {
 		unsigned long long n = 0;
 
 		p += sizeof(table) - 1;
