@@ -362,9 +362,11 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 						    __u32 l2_len, __u32 slot,
 						    const struct udpc_addr *src,
 						    const struct udpc_addr *dst, __be16 dport,
-						    __u32 *ifindex, struct udpc_dest_stats *st)
+						    __u32 table, __u32 *ifindex,
+						    struct udpc_dest_stats *st)
 {
 	struct bpf_fib_lookup fib = {};
+	__u32 flags = BPF_FIB_LOOKUP_OUTPUT;
 	enum route_result r;
 	long rc;
 
@@ -383,7 +385,12 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 		__builtin_memcpy(fib.ipv6_dst, dst->w, sizeof(fib.ipv6_dst));
 	}
 
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (table) {
+		/* HOST:PORT@table=N: that table, not the rules' choice. */
+		flags |= BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID;
+		fib.tbid = table;
+	}
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), flags);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		*ifindex = fib.ifindex;
@@ -521,7 +528,8 @@ static long fanout_one(__u32 i, struct fanout *f)
 	f->cur_daddr = *dst;
 	f->cur_dport = dport;
 
-	route = route_copy(skb, &f->p, l2_len, i, src, dst, dport, &ifindex, st);
+	route = route_copy(skb, &f->p, l2_len, i, src, dst, dport,
+			   up->flags & UDPC_UPLINK_VIA ? up->table : 0, &ifindex, st);
 	if (route == ROUTE_DROP)
 		goto skip;
 	/* The packet carries the previous copy's MACs by now: put the original's back.
@@ -623,6 +631,41 @@ int udpc_egress(struct __sk_buff *skb)
 	return f.verdict;
 }
 
+/* Which destination a reply comes from (ingress, under bpf_loop()). */
+struct reply_slot {
+	const struct pkt *p;
+	__u32 ifindex;		/* the interface the reply came in by */
+	__u32 attached;
+	__u32 slot;		/* UDPC_MAX_DESTS: none */
+};
+
+/*
+ * The destination whose address and port the reply comes from. The same HOST:PORT
+ * may be listed once per uplink: the reply belongs to the one whose copies leave
+ * by the interface it came in by, so each uplink's counters tell of that uplink.
+ */
+static long find_reply_slot(__u32 i, struct reply_slot *r)
+{
+	struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
+	struct udpc_uplink *up = bpf_map_lookup_elem(&udpc_uplinks, &i);
+	const struct udpc_addr *a;
+	struct udpc_addr buf;
+	__u32 via;
+
+	if (!d || !up || d->port != r->p->sport)
+		return 0;
+	a = dest_addr(d, r->p->family, &buf);
+	if (!a || !addr_eq(a, &r->p->saddr))
+		return 0;
+	if (r->slot >= UDPC_MAX_DESTS)
+		r->slot = i;
+	via = up->flags & UDPC_UPLINK_VIA ? up->ifindex : r->attached;
+	if (via != r->ifindex)
+		return 0;
+	r->slot = i;
+	return 1;
+}
+
 /* Link-layer header length on the interface a reply came in by: the attached one
  * or an uplink; -1 if it is neither. */
 static __always_inline int ingress_l2_len(struct __sk_buff *skb, const struct udpc_config *cfg)
@@ -655,9 +698,10 @@ int udpc_ingress(struct __sk_buff *skb)
 	struct udpc_config *cfg;
 	struct udpc_flow_key fkey = {};
 	struct udpc_flow *flow;
-	struct udpc_addr buf, orig, client;
+	struct udpc_addr orig, client;
 	struct pkt p = {};
-	__u32 zero = 0, i, slot = UDPC_MAX_DESTS;
+	__u32 zero = 0, slot;
+	struct reply_slot find = {};
 	__be16 orig_port;
 	__u64 now;
 	int l2_len;
@@ -670,18 +714,12 @@ int udpc_ingress(struct __sk_buff *skb)
 	if (l2_len < 0 || parse(skb, l2_len, &p) != PARSE_UDP)
 		return TC_ACT_OK;
 
-	for (i = 0; i < UDPC_MAX_DESTS; i++) {
-		struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
-		const struct udpc_addr *a;
-
-		if (!d || d->port != p.sport)
-			continue;
-		a = dest_addr(d, p.family, &buf);
-		if (a && addr_eq(a, &p.saddr)) {
-			slot = i;
-			break;
-		}
-	}
+	find.p = &p;
+	find.ifindex = skb->ifindex;
+	find.attached = cfg->ifindex;
+	find.slot = UDPC_MAX_DESTS;
+	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
+	slot = find.slot;
 	if (slot >= UDPC_MAX_DESTS)
 		return TC_ACT_OK;
 

@@ -81,8 +81,9 @@ struct udpc_uplink {
 	__u16 mtu;		/* a bigger copy is not sent (mtu_errors) */
 	__u8 l2_len;		/* 14, or 0 on raw-IP uplinks (tun, ppp, wwan) */
 	__u8 _pad;
+	__u32 table;		/* HOST:PORT@table=N: routes come from table N; 0 if not */
 };
-_Static_assert(sizeof(struct udpc_uplink) == 32, "udpc_uplink layout");
+_Static_assert(sizeof(struct udpc_uplink) == 36, "udpc_uplink layout");
 
 /* udpc_dest_info: ARRAY[UDPC_MAX_DESTS], control plane only (the programs never
  * read it). It makes `status` work from any shell with nothing but the pins. */

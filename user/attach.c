@@ -216,14 +216,20 @@ enum nh_result {
 
 /* The MAC of dst's next hop leaving by oif, as the kernel's tables say. */
 static enum nh_result nexthop_mac(int family, const struct udpc_addr *dst, int oif,
-				  __u8 dmac[6])
+				  __u32 table, __u8 dmac[6])
 {
+	struct udpc_table_route rt;
 	struct udpc_addr nh;
 	__u16 state = NUD_NONE;
 	__u8 mac[6];
 	int err;
 
-	err = udpc_route_nexthop(family, dst, oif, &nh);
+	if (table) {
+		err = udpc_route_in_table(family, dst, table, &rt);
+		nh = rt.nexthop;
+	} else {
+		err = udpc_route_nexthop(family, dst, oif, &nh);
+	}
 	if (err == -ENETUNREACH)
 		return NH_NOROUTE;
 	if (err)
@@ -249,15 +255,15 @@ static enum nh_result nexthop_mac(int family, const struct udpc_addr *dst, int o
  * One family of a udpc_nexthops entry: the MAC for dst, keeping the one in use while
  * its neighbour is re-resolved (as the kernel itself does). Returns 1 if unknown.
  */
-static int nexthop_family(int family, const struct udpc_addr *dst, int oif, bool same_addr,
-			  __u32 cur_flags, const __u8 *cur_mac, __u8 *mac, __u32 *flags,
-			  __u32 ok_flag, __u32 noroute_flag)
+static int nexthop_family(int family, const struct udpc_addr *dst, int oif, __u32 table,
+			  bool same_addr, __u32 cur_flags, const __u8 *cur_mac, __u8 *mac,
+			  __u32 *flags, __u32 ok_flag, __u32 noroute_flag)
 {
 	if (same_addr && (cur_flags & ok_flag)) {
 		memcpy(mac, cur_mac, 6);
 		*flags |= ok_flag;
 	}
-	switch (nexthop_mac(family, dst, oif, mac)) {
+	switch (nexthop_mac(family, dst, oif, table, mac)) {
 	case NH_KNOWN:
 		*flags |= ok_flag;
 		return 0;
@@ -285,6 +291,7 @@ static int nexthop_tick(struct daemon *dm)
 		struct udpc_uplink up = {};
 		struct udpc_dest d;
 		int oif = dm->in.ifindex;
+		__u32 table = 0;
 
 		if (bpf_map_lookup_elem(dm->dests_fd, &i, &d) ||
 		    bpf_map_lookup_elem(dm->nexthops_fd, &i, &cur) ||
@@ -295,6 +302,7 @@ static int nexthop_tick(struct daemon *dm)
 			if (!up.ifindex || !up.l2_len)
 				continue;
 			oif = up.ifindex;
+			table = up.table;
 			memcpy(next.smac, dm->up[i].mac, sizeof(next.smac));
 		} else {
 			if (!dm->l2_len)
@@ -305,13 +313,13 @@ static int nexthop_tick(struct daemon *dm)
 			struct udpc_addr dst = { .w = { d.addr4 } };
 
 			next.addr4 = d.addr4;
-			unknown += nexthop_family(UDPC_AF_INET, &dst, oif, cur.addr4 == d.addr4,
+			unknown += nexthop_family(UDPC_AF_INET, &dst, oif, table, cur.addr4 == d.addr4,
 						  cur.flags, cur.dmac4, next.dmac4, &next.flags,
 						  UDPC_NH_V4, UDPC_NH_V4_NOROUTE);
 		}
 		if (d.flags & UDPC_DEST_V6) {
 			next.addr6 = d.addr6;
-			unknown += nexthop_family(UDPC_AF_INET6, &d.addr6, oif,
+			unknown += nexthop_family(UDPC_AF_INET6, &d.addr6, oif, table,
 						  !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6)),
 						  cur.flags, cur.dmac6, next.dmac6, &next.flags,
 						  UDPC_NH_V6, UDPC_NH_V6_NOROUTE);
@@ -326,13 +334,19 @@ static int nexthop_tick(struct daemon *dm)
 
 static const char *spec_name(const struct udpc_dest_spec *s, char *buf, size_t len)
 {
-	snprintf(buf, len, strchr(s->host, ':') ? "[%s]:%u@%s" : "%s:%u@%s", s->host, s->port,
-		 s->uplink);
+	int n = snprintf(buf, len, strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, s->port);
+
+	if (n > 0 && (size_t)n < len) {
+		if (s->table)
+			snprintf(buf + n, len - n, "@table=%u", s->table);
+		else
+			snprintf(buf + n, len - n, "@%s", s->uplink);
+	}
 	return buf;
 }
 
-static void log_uplink(const struct udpc_dest_spec *s, const struct udpc_uplink *cur,
-		       const struct udpc_uplink *next)
+static void log_uplink(const struct udpc_dest_spec *s, const char *ifname,
+		       const struct udpc_uplink *cur, const struct udpc_uplink *next)
 {
 	char name[UDPC_HOST_MAX + 40], a4[INET_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "";
 	struct udpc_addr v4 = { .w = { next->src4 } };
@@ -342,18 +356,59 @@ static void log_uplink(const struct udpc_dest_spec *s, const struct udpc_uplink 
 		udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4));
 	if (next->flags & UDPC_UPLINK_SRC6)
 		udpc_addr_str(UDPC_AF_INET6, &next->src6, a6, sizeof(a6));
-	if (!next->ifindex)
+	if (s->table && !next->ifindex)
+		pr_warn("destination %s: routing table %u has no route to it: no copies until it has\n",
+			name, s->table);
+	else if (!next->ifindex)
 		pr_warn("destination %s: uplink %s does not exist%s: no copies until it does\n",
-			name, s->uplink, cur->ifindex ? " any more" : " (yet)");
+			name, ifname, cur->ifindex ? " any more" : " (yet)");
 	else if (!(next->flags & UDPC_UPLINK_UP))
 		pr_warn("destination %s: uplink %s is down: no copies until it is up\n", name,
-			s->uplink);
+			ifname);
 	else if (!(next->flags & (UDPC_UPLINK_SRC4 | UDPC_UPLINK_SRC6)))
 		pr_warn("destination %s: uplink %s has no address: no copies until it has\n", name,
-			s->uplink);
+			ifname);
 	else
-		pr_info("destination %s: uplink %s up, sending from %s%s%s\n", name, s->uplink, a4,
+		pr_info("destination %s: uplink %s up, sending from %s%s%s\n", name, ifname, a4,
 			*a4 && *a6 ? " and " : "", a6);
+}
+
+/* @table=N: the interface table N routes the destination by now, and the source
+ * that route prefers, if it names one; false if the table has no route. */
+static bool table_uplink(struct daemon *dm, __u32 i, const struct udpc_dest_spec *s,
+			 char ifname[IF_NAMESIZE], struct udpc_table_route *rt, int *family)
+{
+	struct udpc_addr a = {};
+	struct udpc_dest d;
+
+	if (bpf_map_lookup_elem(dm->dests_fd, &i, &d))
+		return false;
+	if (d.flags & UDPC_DEST_V4) {
+		*family = UDPC_AF_INET;
+		a.w[0] = d.addr4;
+	} else if (d.flags & UDPC_DEST_V6) {
+		*family = UDPC_AF_INET6;
+		a = d.addr6;
+	} else {
+		return false; /* not resolved yet */
+	}
+	return !udpc_route_in_table(*family, &a, s->table, rt) && if_indextoname(rt->oif, ifname);
+}
+
+/* Slot i moves away from the uplink it had our filter on: remove the filter unless
+ * another slot (or the attached interface) still uses that interface. */
+static void release_uplink(struct daemon *dm, __u32 i)
+{
+	int old = dm->up[i].attached;
+	__u32 j;
+
+	dm->up[i].attached = 0;
+	if (!old || old == dm->in.ifindex)
+		return;
+	for (j = 0; j < UDPC_MAX_DESTS; j++)
+		if (dm->up[j].attached == old)
+			return;
+	udpc_detach_filters(old, "uplink");
 }
 
 /*
@@ -367,21 +422,41 @@ static void uplink_tick(struct daemon *dm)
 
 	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
 		const struct udpc_dest_spec *s = &dm->o->dests[i];
-		struct udpc_uplink cur = {}, next;
+		struct udpc_uplink cur = {}, next = {};
+		struct udpc_table_route rt = {};
+		char ifname[IF_NAMESIZE];
+		int family = 0;
 
-		if (!s->uplink[0])
+		if (!s->uplink[0] && !s->table)
 			continue;
 		bpf_map_lookup_elem(dm->uplinks_fd, &i, &cur);
-		udpc_uplink_probe(s->uplink, &next, dm->up[i].mac);
+		if (!s->table) {
+			snprintf(ifname, sizeof(ifname), "%s", s->uplink);
+			udpc_uplink_probe(ifname, &next, dm->up[i].mac);
+		} else if (table_uplink(dm, i, s, ifname, &rt, &family)) {
+			udpc_uplink_probe(ifname, &next, dm->up[i].mac);
+			/* The route's preferred source, as the stack would send from. */
+			if (rt.has_prefsrc && family == UDPC_AF_INET) {
+				next.src4 = rt.prefsrc.w[0];
+				next.flags |= UDPC_UPLINK_SRC4;
+			} else if (rt.has_prefsrc) {
+				next.src6 = rt.prefsrc;
+				next.flags |= UDPC_UPLINK_SRC6;
+			}
+		} else {
+			snprintf(ifname, sizeof(ifname), "-");
+		}
 		next.flags |= UDPC_UPLINK_VIA;
+		next.table = s->table;
 		if (next.ifindex && next.ifindex != (__u32)dm->up[i].attached) {
-			if (udpc_instance_attach_uplink(&dm->in, next.ifindex, s->uplink)) {
+			release_uplink(dm, i);
+			if (udpc_instance_attach_uplink(&dm->in, next.ifindex, ifname)) {
 				next.flags &= ~UDPC_UPLINK_UP; /* replies could not come back */
 			} else {
 				dm->up[i].attached = next.ifindex;
-				if (udpc_rp_filter(s->uplink) == 1)
+				if (udpc_rp_filter(ifname) == 1)
 					pr_warn("uplink %s: rp_filter is strict, which drops the replies arriving by it: set net.ipv4.conf.%s.rp_filter=2 (loose)\n",
-						s->uplink, s->uplink);
+						ifname, ifname);
 			}
 		}
 		if (!memcmp(&cur, &next, sizeof(cur)))
@@ -391,8 +466,9 @@ static void uplink_tick(struct daemon *dm)
 			continue;
 		}
 		if ((cur.flags ^ next.flags) & ~UDPC_UPLINK_VIA || cur.src4 != next.src4 ||
-		    memcmp(&cur.src6, &next.src6, sizeof(cur.src6)) || !(cur.flags & UDPC_UPLINK_VIA))
-			log_uplink(s, &cur, &next);
+		    cur.ifindex != next.ifindex || memcmp(&cur.src6, &next.src6, sizeof(cur.src6)) ||
+		    !(cur.flags & UDPC_UPLINK_VIA))
+			log_uplink(s, ifname, &cur, &next);
 	}
 }
 
@@ -407,7 +483,7 @@ static void detach_uplinks(struct daemon *dm)
 		for (j = 0; j < i && dm->up[j].attached != dm->up[i].attached; j++)
 			;
 		if (j == i)
-			udpc_detach_filters(dm->up[i].attached, dm->o->dests[i].uplink);
+			udpc_detach_filters(dm->up[i].attached, "uplink");
 	}
 }
 

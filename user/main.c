@@ -142,10 +142,6 @@ static int cmd_attach(int argc, char **argv)
 		return usage_error("attach", "%s", err);
 	if (udpc_parse_dest_list(dests, o.dests, UDPC_MAX_DESTS, &o.n_dests, err, sizeof(err)))
 		return usage_error("attach", "%s", err);
-	for (c = 0; c < o.n_dests; c++)
-		if (o.dests[c].table)
-			return usage_error("attach", "destination '%s': @table=N is not supported yet, name the uplink with @IFACE",
-					   o.dests[c].host);
 	return udpc_attach_run(&o);
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -115,6 +117,116 @@ int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct 
 	/* The route leaves by another interface, but the copy leaves by oif: its
 	 * next hop there, as bpf_fib_lookup() pinned to oif would answer. */
 	return route_get(family, dst, oif, nh, &route_oif);
+}
+
+/* Does prefix/len (network order words) contain a? */
+static bool prefix_has(const struct udpc_addr *prefix, int len, const struct udpc_addr *a)
+{
+	int i;
+
+	for (i = 0; i < 4 && len > 0; i++, len -= 32) {
+		__u32 mask = len >= 32 ? 0xffffffff : ~(0xffffffffu >> len);
+
+		if ((ntohl(prefix->w[i]) ^ ntohl(a->w[i])) & mask)
+			return false;
+	}
+	return true;
+}
+
+/* The kernel answers RTM_GETROUTE from the rules and the main table only (RTA_TABLE
+ * is not a lookup key there): a table's route is found by dumping the table. */
+int udpc_route_in_table(int family, const struct udpc_addr *dst, __u32 table,
+			struct udpc_table_route *rt)
+{
+	struct nl_req r = {};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int fd, err = -ENETUNREACH, best_len = -1, done = 0;
+	__u32 best_metric = 0;
+	unsigned char best_type = 0;
+	static char buf[32768];
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.rt));
+	r.nh.nlmsg_type = RTM_GETROUTE;
+	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	r.rt.rtm_family = family;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &r, r.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct rtmsg *rtm = NLMSG_DATA(h);
+			struct udpc_table_route cand = { 0 };
+			struct udpc_addr pfx = { 0 };
+			struct rtattr *rta;
+			__u32 tbl = rtm->rtm_table, metric = 0;
+			int len;
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != family)
+				continue;
+			cand.nexthop = *dst;
+			len = RTM_PAYLOAD(h);
+			for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+				size_t plen = RTA_PAYLOAD(rta);
+
+				switch (rta->rta_type) {
+				case RTA_TABLE:
+					tbl = *(__u32 *)RTA_DATA(rta);
+					break;
+				case RTA_DST:
+					if (plen == addr_len(family))
+						memcpy(pfx.w, RTA_DATA(rta), plen);
+					break;
+				case RTA_OIF:
+					cand.oif = *(__u32 *)RTA_DATA(rta);
+					break;
+				case RTA_GATEWAY:
+					if (plen == addr_len(family)) {
+						memset(&cand.nexthop, 0, sizeof(cand.nexthop));
+						memcpy(cand.nexthop.w, RTA_DATA(rta), plen);
+					}
+					break;
+				case RTA_PREFSRC:
+					if (plen == addr_len(family)) {
+						memcpy(cand.prefsrc.w, RTA_DATA(rta), plen);
+						cand.has_prefsrc = 1;
+					}
+					break;
+				case RTA_PRIORITY:
+					metric = *(__u32 *)RTA_DATA(rta);
+					break;
+				}
+			}
+			if (tbl != table || !prefix_has(&pfx, rtm->rtm_dst_len, dst))
+				continue;
+			if (rtm->rtm_dst_len < best_len ||
+			    (rtm->rtm_dst_len == best_len && metric >= best_metric))
+				continue;
+			best_len = rtm->rtm_dst_len;
+			best_metric = metric;
+			best_type = rtm->rtm_type;
+			*rt = cand;
+		}
+	}
+	/* A blackhole or unreachable route wins its prefix as it would in the kernel. */
+	err = best_len >= 0 && best_type == RTN_UNICAST && rt->oif ? 0 : -ENETUNREACH;
+out:
+	close(fd);
+	return err;
 }
 
 int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 mac[6],

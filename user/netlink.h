@@ -18,6 +18,19 @@
  * (blackhole, unreachable, prohibit) gives -ENETUNREACH, as does no route. */
 int udpc_route_nexthop(int family, const struct udpc_addr *dst, int oif, struct udpc_addr *nh);
 
+/* The route to dst in policy-routing table `table`, as the kernel would pick it
+ * there (longest prefix, then lowest metric): its output interface, and its
+ * next hop (the gateway, or dst itself) and preferred source (if it has one).
+ * -ENETUNREACH if the table has no unicast route to dst. */
+struct udpc_table_route {
+	int oif;
+	struct udpc_addr nexthop;
+	struct udpc_addr prefsrc;
+	int has_prefsrc;
+};
+int udpc_route_in_table(int family, const struct udpc_addr *dst, __u32 table,
+			struct udpc_table_route *rt);
+
 /* The neighbour entry of addr on ifindex: its MAC and NUD state. -ENOENT if none. */
 int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 mac[6],
 		   __u16 *state);

@@ -143,8 +143,22 @@ static void dest_name(const struct dest_view *dv, char *buf, size_t len)
 	int n = snprintf(buf, len, strchr(dv->info.host, ':') ? "[%s]:%u" : "%s:%u",
 			 dv->info.host, ntohs(dv->d.port));
 
-	if (dv->info.uplink[0] && n > 0 && (size_t)n < len)
+	if (n <= 0 || (size_t)n >= len)
+		return;
+	if (dv->info.table)
+		snprintf(buf + n, len - n, "@table=%u", dv->info.table);
+	else if (dv->info.uplink[0])
 		snprintf(buf + n, len - n, "@%.*s", (int)sizeof(dv->info.uplink), dv->info.uplink);
+}
+
+/* The interface the destination's copies leave by now: named, or its table's choice. */
+static const char *uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
+{
+	if (!dv->info.table)
+		return memcpy(buf, dv->info.uplink, IF_NAMESIZE);
+	if (dv->up.ifindex && if_indextoname(dv->up.ifindex, buf))
+		return buf;
+	return "-";
 }
 
 /* Seconds since the last reply; one stamped after `now` was read is 0 s old. */
@@ -224,7 +238,9 @@ static void print_text(const struct iface_view *v, __u64 now)
 		if (uplink_state(dv)) {
 			struct udpc_addr s4 = { .w = { dv->up.src4 } };
 
-			printf("  %-28s via %s (%s", "", dv->info.uplink, uplink_state(dv));
+			char ifn[IF_NAMESIZE];
+
+			printf("  %-28s via %s (%s", "", uplink_ifname(dv, ifn), uplink_state(dv));
 			if (dv->up.flags & UDPC_UPLINK_SRC4)
 				printf(", from %s", udpc_addr_str(UDPC_AF_INET, &s4, a4, sizeof(a4)));
 			if (dv->up.flags & UDPC_UPLINK_SRC6)
@@ -344,8 +360,11 @@ static void print_json(const struct iface_view *v, __u64 now)
 		if (uplink_state(dv)) {
 			struct udpc_addr s4 = { .w = { dv->up.src4 } };
 
+			char ifn[IF_NAMESIZE];
+
 			printf("{\"interface\":");
-			json_str(dv->info.uplink);
+			json_str(uplink_ifname(dv, ifn));
+			printf(",\"table\":%u", dv->info.table);
 			printf(",\"ifindex\":%u,\"state\":\"%s\",\"source4\":", dv->up.ifindex,
 			       uplink_state(dv));
 			json_addr(UDPC_AF_INET, &s4, dv->up.flags & UDPC_UPLINK_SRC4);
@@ -567,8 +586,10 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			if (!uplink_state(dv))
 				continue;
 			prom_dest("udpclone_bpf_uplink_up", views[i], dv);
+			char ifn[IF_NAMESIZE];
+
 			fputs(",uplink=\"", stdout);
-			prom_str(dv->info.uplink);
+			prom_str(uplink_ifname(dv, ifn));
 			printf("\"} %d\n", !strcmp(uplink_state(dv), "up"));
 		}
 	prom_family("udpclone_bpf_last_reply_age_seconds", "gauge",
