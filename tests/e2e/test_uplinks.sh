@@ -119,6 +119,17 @@ peer_send "$C_NS" "$E2E_TMP/send-re" --to "$SA4:$P" --count 200 --rate "$RATE" \
 	--wait-replies 1 --expect-repliers 1
 assert_eq "replies by the new B mapped back" $((rx0 + 200)) "$(dest_json 1 rx_packets)"
 
+# -- 4b. a new address on uplink B (a DHCP renewal): its copies leave from it at once
+# (the old one first: deleting a primary address takes its secondaries with it)
+nsx "$C_NS" ip addr del "$CB4/24" dev "$CB_IF" && nsx "$C_NS" ip addr add 198.51.100.7/24 dev "$CB_IF"
+wait_until 3 dest_is 1 uplink.source4 198.51.100.7 || fail "B's new address not followed"
+rx0=$(dest_json 1 rx_packets)
+new_echo renewed
+peer_send "$C_NS" "$E2E_TMP/send-renewed" --to "$SA4:$P" --count 200 --rate "$RATE" --wait-replies 1
+stop_echo
+assert_eq "replies to B's new address mapped back" $((rx0 + 200)) "$(dest_json 1 rx_packets)"
+assert_file_contains "$E2E_TMP/renewed" '^unique 200$' "server got every datagram"
+
 # -- 5. a copy bigger than its uplink's MTU is dropped and counted, the others go
 nsx "$C_NS" ip link set "$CC_IF" mtu 576
 wait_until 3 dest_is 2 uplink.mtu 576 || fail "MTU change not seen"
