@@ -25,6 +25,11 @@
 
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
+/* From linux/icmp.h and linux/icmpv6.h, which pull libc headers into a BPF build. */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMPV6_DEST_UNREACH 1
+#define ICMP_HDR_LEN 8 /* type, code, checksum, 4 bytes unused: both families */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -631,6 +636,65 @@ int udpc_egress(struct __sk_buff *skb)
 	return f.verdict;
 }
 
+/*
+ * An ICMP or ICMPv6 "unreachable" error quoting a UDP packet: fill *inner with the
+ * quoted packet's addresses and ports and return 1, else 0. "Fragmentation needed"
+ * / "packet too big" is not one of them: path MTU discovery needs it.
+ */
+static __always_inline int parse_icmp_error(struct __sk_buff *skb, __u32 l2_len,
+					    struct pkt *inner)
+{
+	struct {
+		__u8 type, code;
+	} icmp;
+	__be16 ports[2];
+	__u32 off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)) || ip.ihl != 5 ||
+		    ip.protocol != IPPROTO_ICMP || (ip.frag_off & bpf_htons(IP_OFFSET | IP_MF)))
+			return 0;
+		off = l2_len + sizeof(ip);
+		if (bpf_skb_load_bytes(skb, off, &icmp, sizeof(icmp)) ||
+		    icmp.type != ICMP_DEST_UNREACH || icmp.code == ICMP_FRAG_NEEDED)
+			return 0;
+		off += ICMP_HDR_LEN;
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) || ip.ihl != 5 ||
+		    ip.protocol != IPPROTO_UDP)
+			return 0;
+		inner->family = UDPC_AF_INET;
+		inner->saddr = (struct udpc_addr){ .w = { ip.saddr } };
+		inner->daddr = (struct udpc_addr){ .w = { ip.daddr } };
+		off += sizeof(ip);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, l2_len, &ip6, sizeof(ip6)) ||
+		    ip6.nexthdr != IPPROTO_ICMPV6)
+			return 0;
+		off = l2_len + sizeof(ip6);
+		if (bpf_skb_load_bytes(skb, off, &icmp, sizeof(icmp)) ||
+		    icmp.type != ICMPV6_DEST_UNREACH)
+			return 0;
+		off += ICMP_HDR_LEN;
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_UDP)
+			return 0;
+		inner->family = UDPC_AF_INET6;
+		__builtin_memcpy(&inner->saddr, &ip6.saddr, sizeof(inner->saddr));
+		__builtin_memcpy(&inner->daddr, &ip6.daddr, sizeof(inner->daddr));
+		off += sizeof(ip6);
+	} else {
+		return 0;
+	}
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return 0;
+	inner->sport = ports[0];
+	inner->dport = ports[1];
+	return 1;
+}
+
 /* Which destination a reply comes from (ingress, under bpf_loop()). */
 struct reply_slot {
 	const struct pkt *p;
@@ -664,6 +728,45 @@ static long find_reply_slot(__u32 i, struct reply_slot *r)
 		return 0;
 	r->slot = i;
 	return 1;
+}
+
+/*
+ * An "unreachable" error about one of our copies must not reach the client: its
+ * connected socket would report ECONNREFUSED and fail its next send, for every
+ * destination, because one of them is down. It is counted and dropped.
+ */
+static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct udpc_config *cfg,
+					   __u32 l2_len)
+{
+	struct udpc_flow_key key = {};
+	struct reply_slot find = {};
+	struct pkt inner = {}, from_dest = {};
+	struct udpc_dest_stats *st;
+	__u32 slot;
+
+	if (!parse_icmp_error(skb, l2_len, &inner))
+		return TC_ACT_OK;
+	/* Seen from the destination, the quoted copy's target is where a reply comes from. */
+	from_dest.family = inner.family;
+	from_dest.saddr = inner.daddr;
+	from_dest.sport = inner.dport;
+	find.p = &from_dest;
+	find.ifindex = skb->ifindex;
+	find.attached = cfg->ifindex;
+	find.slot = UDPC_MAX_DESTS;
+	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
+	slot = find.slot;
+	if (slot >= UDPC_MAX_DESTS)
+		return TC_ACT_OK;
+	key.addr = inner.saddr;
+	key.port = inner.sport;
+	key.family = inner.family;
+	if (!bpf_map_lookup_elem(&udpc_flows, &key))
+		return TC_ACT_OK; /* not from one of our flows */
+	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
+	if (st)
+		st->icmp_errors++;
+	return TC_ACT_SHOT;
 }
 
 /* Link-layer header length on the interface a reply came in by: the attached one
@@ -711,8 +814,10 @@ int udpc_ingress(struct __sk_buff *skb)
 	if (!cfg || !gs || !(cfg->flags & UDPC_CFG_ENABLED))
 		return TC_ACT_OK;
 	l2_len = ingress_l2_len(skb, cfg);
-	if (l2_len < 0 || parse(skb, l2_len, &p) != PARSE_UDP)
+	if (l2_len < 0)
 		return TC_ACT_OK;
+	if (parse(skb, l2_len, &p) != PARSE_UDP)
+		return icmp_about_copy(skb, cfg, l2_len);
 
 	find.p = &p;
 	find.ifindex = skb->ifindex;

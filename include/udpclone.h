@@ -111,12 +111,13 @@ struct udpc_dest_stats {
 	__u64 fib_errors;	/* no route to the destination: copy dropped */
 	__u64 mtu_errors;	/* bigger than the uplink's MTU: copy dropped */
 	__u64 down_drops;	/* the uplink is down or missing: copy dropped */
+	__u64 icmp_errors;	/* "unreachable" errors about our copies, kept from the client */
 	__u64 neigh_missing;	/* next hop unknown: sent with the original's L2 header */
 	__u64 rx_packets;	/* replies mapped back to a client flow */
 	__u64 rx_bytes;
 	__u64 last_rx_ns;	/* bpf_ktime_get_ns() of the last reply (max over CPUs) */
 };
-_Static_assert(sizeof(struct udpc_dest_stats) == 80, "udpc_dest_stats layout");
+_Static_assert(sizeof(struct udpc_dest_stats) == 88, "udpc_dest_stats layout");
 
 /*
  * udpc_nexthops: ARRAY[UDPC_MAX_DESTS], written by user from the kernel's route and

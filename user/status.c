@@ -253,6 +253,9 @@ static void print_text(const struct iface_view *v, __u64 now)
 			printf("  %-28s dropped: %llu over the MTU, %llu while the uplink was down\n", "",
 			       (unsigned long long)dv->st.mtu_errors,
 			       (unsigned long long)dv->st.down_drops);
+		if (dv->st.icmp_errors)
+			printf("  %-28s %llu \"unreachable\" errors about its copies (kept from the client)\n",
+			       "", (unsigned long long)dv->st.icmp_errors);
 	}
 }
 
@@ -346,6 +349,8 @@ static void print_json(const struct iface_view *v, __u64 now)
 		putchar(',');
 		JU64("down_drops", dv->st.down_drops);
 		putchar(',');
+		JU64("icmp_errors", dv->st.icmp_errors);
+		putchar(',');
 		JU64("neigh_missing", dv->st.neigh_missing);
 		putchar(',');
 		JU64("rx_packets", dv->st.rx_packets);
@@ -422,6 +427,9 @@ static const struct prom_counter prom_dest_counters[] = {
 	  offsetof(struct udpc_dest_stats, mtu_errors) },
 	{ "udpclone_bpf_down_drops_total", "Copies dropped because the destination's uplink was down or missing.",
 	  offsetof(struct udpc_dest_stats, down_drops) },
+	{ "udpclone_bpf_icmp_errors_total",
+	  "ICMP unreachable errors about copies to the destination, kept from the client's socket.",
+	  offsetof(struct udpc_dest_stats, icmp_errors) },
 	{ "udpclone_bpf_neigh_missing_total",
 	  "Copies sent with the original packet's Ethernet header because the next hop was not known yet.",
 	  offsetof(struct udpc_dest_stats, neigh_missing) },
