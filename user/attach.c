@@ -44,6 +44,7 @@ struct daemon {
 		int attached;	/* ifindex our ingress filter is on, 0 if none */
 		__u8 mac[6];
 	} up[UDPC_MAX_DESTS];	/* per slot with HOST:PORT@IFACE */
+	__u8 nh_said[UDPC_MAX_DESTS]; /* per slot: NH_SAID_* already logged, by family */
 	/* The resolver thread and the main loop's tick both write maps: one at a time. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* resolver thread waits here between rounds */
@@ -281,6 +282,30 @@ static int nexthop_family(int family, const struct udpc_addr *dst, int oif, __u3
  * hosts where bpf_fib_lookup() does not answer (forwarding off). Returns how many
  * next hops are still unknown.
  */
+#define NH_SAID_KNOWN4 (1U << 0)
+#define NH_SAID_UNKNOWN4 (1U << 1)
+#define NH_SAID_KNOWN6 (1U << 2)
+#define NH_SAID_UNKNOWN6 (1U << 3)
+
+/* One line when a destination's next hop becomes known, or unknown: not per tick. */
+static void log_nexthop(struct daemon *dm, __u32 i, int family, bool known, const __u8 *mac)
+{
+	__u8 said_known = family == UDPC_AF_INET ? NH_SAID_KNOWN4 : NH_SAID_KNOWN6;
+	__u8 said_unknown = family == UDPC_AF_INET ? NH_SAID_UNKNOWN4 : NH_SAID_UNKNOWN6;
+	const struct udpc_dest_spec *s = &dm->o->dests[i];
+	const char *v = family == UDPC_AF_INET ? "IPv4" : "IPv6";
+
+	if (known && !(dm->nh_said[i] & said_known)) {
+		pr_info("destination %s:%u: %s next hop resolved (%02x:%02x:%02x:%02x:%02x:%02x)\n",
+			s->host, s->port, v, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		dm->nh_said[i] = (dm->nh_said[i] & ~said_unknown) | said_known;
+	} else if (!known && !(dm->nh_said[i] & said_unknown)) {
+		pr_info("destination %s:%u: %s next hop not resolved%s: its copies keep the original's Ethernet header until it is\n",
+			s->host, s->port, v, dm->nh_said[i] & said_known ? " any more" : " yet");
+		dm->nh_said[i] = (dm->nh_said[i] & ~said_known) | said_unknown;
+	}
+}
+
 static int nexthop_tick(struct daemon *dm)
 {
 	int unknown = 0;
@@ -324,6 +349,12 @@ static int nexthop_tick(struct daemon *dm)
 						  cur.flags, cur.dmac6, next.dmac6, &next.flags,
 						  UDPC_NH_V6, UDPC_NH_V6_NOROUTE);
 		}
+		if (d.flags & UDPC_DEST_V4)
+			log_nexthop(dm, i, UDPC_AF_INET, next.flags & (UDPC_NH_V4 | UDPC_NH_V4_NOROUTE),
+				    next.dmac4);
+		if (d.flags & UDPC_DEST_V6)
+			log_nexthop(dm, i, UDPC_AF_INET6,
+				    next.flags & (UDPC_NH_V6 | UDPC_NH_V6_NOROUTE), next.dmac6);
 		if (memcmp(&cur, &next, sizeof(cur)) &&
 		    bpf_map_update_elem(dm->nexthops_fd, &i, &next, BPF_ANY))
 			pr_warn("cannot update the next hop of destination %u: %s\n", i,
