@@ -67,7 +67,7 @@ static int route_get(int family, const struct udpc_addr *dst, int oif, struct ud
 		     int *out_oif)
 {
 	struct nl_req r = {};
-	char buf[4096];
+	char buf[4096] = { 0 }; /* zeroed: analysers cannot see recv() fill it */
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	struct rtattr *rta;
 	int err, len;
@@ -233,7 +233,7 @@ int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 m
 		   __u16 *state)
 {
 	struct nl_req r = {};
-	char buf[1024];
+	char buf[1024] = { 0 };
 	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	struct rtattr *rta;
 	bool have_mac = false;
@@ -266,7 +266,7 @@ int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 m
 int udpc_neigh_resolve(int family, const struct udpc_addr *addr, int ifindex)
 {
 	struct nl_req r = {};
-	char buf[512];
+	char buf[512] = { 0 };
 
 	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(r.nd));
 	r.nh.nlmsg_type = RTM_NEWNEIGH;

@@ -204,7 +204,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
 	printf("  flows: %llu of at most %u (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
-	       (unsigned long long)v->flows, UDPC_MAX_FLOWS,
+	       (unsigned long long)v->flows, (unsigned int)UDPC_MAX_FLOWS,
 	       (unsigned long long)(v->cfg.flow_timeout_ns / 1000000000ULL),
 	       (unsigned long long)flows_evicted(v), (unsigned long long)v->gs.flow_errors,
 	       (unsigned long long)v->gs.rx_no_flow);
