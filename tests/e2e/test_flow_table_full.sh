@@ -65,6 +65,8 @@ assert_eq "matched" "$FLOWS" "$(j .counters.matched)"
 assert_eq "flow_errors (LRU evicts, never fails)" 0 "$(j .counters.flow_errors)"
 assert_le "flows in the table" $MAXF "$flows"
 assert_ge "flows in the table (full, give or take the per-CPU free lists)" $((MAXF - 4096)) "$flows"
+assert_eq "flows created, one per client" "$FLOWS" "$(j .counters.flows_created)"
+assert_eq "flows evicted, counted: created minus present" $((FLOWS - flows)) "$(j .counters.flows_evicted)"
 
 # shellcheck disable=SC2317 # called through assert_ok/assert_fail
 # the key of a flow as the map has it: address (16 bytes), port (BE), family, pad
