@@ -80,6 +80,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, UDPC_MAX_DESTS);
 	__type(key, __u32);
+	__type(value, struct udpc_prev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_prev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UDPC_MAX_DESTS);
+	__type(key, __u32);
 	__type(value, struct udpc_uplink);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } udpc_uplinks SEC(".maps");
@@ -698,6 +706,7 @@ static __always_inline int parse_icmp_error(struct __sk_buff *skb, __u32 l2_len,
 /* Which destination a reply comes from (ingress, under bpf_loop()). */
 struct reply_slot {
 	const struct pkt *p;
+	__u64 now;
 	__u32 ifindex;		/* the interface the reply came in by */
 	__u32 attached;
 	__u32 slot;		/* UDPC_MAX_DESTS: none */
@@ -719,8 +728,19 @@ static long find_reply_slot(__u32 i, struct reply_slot *r)
 	if (!d || !up || d->port != r->p->sport)
 		return 0;
 	a = dest_addr(d, r->p->family, &buf);
-	if (!a || !addr_eq(a, &r->p->saddr))
-		return 0;
+	if (!a || !addr_eq(a, &r->p->saddr)) {
+		/* Or its address before a change, for replies that were on their way. */
+		struct udpc_prev *prev = bpf_map_lookup_elem(&udpc_prev, &i);
+
+		if (!prev || (__s64)(prev->until_ns - r->now) <= 0)
+			return 0;
+		if (r->p->family == UDPC_AF_INET) {
+			if (!(prev->flags & UDPC_DEST_V4) || prev->addr4 != r->p->saddr.w[0])
+				return 0;
+		} else if (!(prev->flags & UDPC_DEST_V6) || !addr_eq(&prev->addr6, &r->p->saddr)) {
+			return 0;
+		}
+	}
 	if (r->slot >= UDPC_MAX_DESTS)
 		r->slot = i;
 	via = up->flags & UDPC_UPLINK_VIA ? up->ifindex : r->attached;
@@ -751,6 +771,7 @@ static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct u
 	from_dest.saddr = inner.daddr;
 	from_dest.sport = inner.dport;
 	find.p = &from_dest;
+	find.now = bpf_ktime_get_ns();
 	find.ifindex = skb->ifindex;
 	find.attached = cfg->ifindex;
 	find.slot = UDPC_MAX_DESTS;
@@ -820,6 +841,7 @@ int udpc_ingress(struct __sk_buff *skb)
 		return icmp_about_copy(skb, cfg, l2_len);
 
 	find.p = &p;
+	find.now = bpf_ktime_get_ns();
 	find.ifindex = skb->ifindex;
 	find.attached = cfg->ifindex;
 	find.slot = UDPC_MAX_DESTS;

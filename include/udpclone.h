@@ -65,6 +65,22 @@ struct udpc_dest {
 _Static_assert(sizeof(struct udpc_dest) == 28, "udpc_dest layout");
 
 /*
+ * udpc_prev: ARRAY[UDPC_MAX_DESTS], a destination's addresses before its last
+ * change, written by user when an address changes. Until `until_ns` replies from
+ * them are still that destination's: they were on their way when it changed.
+ */
+#ifndef UDPC_PREV_GRACE_S
+#define UDPC_PREV_GRACE_S 30 /* how long replies from a previous address are taken */
+#endif
+struct udpc_prev {
+	__u32 flags;		/* UDPC_DEST_V4 / _V6: which previous address is set */
+	__be32 addr4;
+	struct udpc_addr addr6;
+	__u64 until_ns;		/* bpf_ktime_get_ns() clock */
+};
+_Static_assert(sizeof(struct udpc_prev) == 32, "udpc_prev layout");
+
+/*
  * udpc_uplinks: ARRAY[UDPC_MAX_DESTS], per destination slot: the interface its copy
  * leaves by when it is not the attached one (HOST:PORT@IFACE). Kept by user from
  * the interface's state: index, link up, addresses, MTU, link type.

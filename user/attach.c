@@ -37,7 +37,7 @@
 struct daemon {
 	const struct udpc_attach_opts *o;
 	struct udpc_instance in;
-	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd, uplinks_fd;
+	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd, uplinks_fd, prev_fd;
 	int l2_len;
 	__u8 mac[6];		/* the attached interface's */
 	struct {
@@ -161,14 +161,39 @@ static void reset_slot(struct daemon *dm, __u32 i)
 	int ncpu = libbpf_num_possible_cpus();
 	struct udpc_nexthop nh = {};
 	struct udpc_uplink up = {};
+	struct udpc_prev prev = {};
 	void *zero;
 
 	zero = ncpu > 0 ? calloc(ncpu, sizeof(struct udpc_dest_stats)) : NULL;
 	if (!zero || bpf_map_update_elem(dm->stats_fd, &i, zero, BPF_ANY) ||
 	    bpf_map_update_elem(dm->nexthops_fd, &i, &nh, BPF_ANY) ||
-	    bpf_map_update_elem(dm->uplinks_fd, &i, &up, BPF_ANY))
+	    bpf_map_update_elem(dm->uplinks_fd, &i, &up, BPF_ANY) ||
+	    bpf_map_update_elem(dm->prev_fd, &i, &prev, BPF_ANY))
 		pr_warn("cannot reset the counters of destination slot %u\n", i);
 	free(zero);
+}
+
+/* A destination's address changes: replies from the old one may be on their way.
+ * Ingress keeps taking them for UDPC_PREV_GRACE_S seconds. */
+static void remember_prev(struct daemon *dm, __u32 i, const struct udpc_dest *cur,
+			  const struct udpc_dest *next, const struct udpc_dest_info *ci)
+{
+	struct udpc_prev prev = { .until_ns = udpc_mono_ns() + UDPC_PREV_GRACE_S * 1000000000ULL };
+
+	if (ci->state == UDPC_STATE_UNUSED || (int)i >= dm->o->n_dests ||
+	    slot_reused(&dm->o->dests[i], cur, ci))
+		return;
+	if ((cur->flags & UDPC_DEST_V4) && cur->addr4 != next->addr4) {
+		prev.flags |= UDPC_DEST_V4;
+		prev.addr4 = cur->addr4;
+	}
+	if ((cur->flags & UDPC_DEST_V6) && memcmp(&cur->addr6, &next->addr6, sizeof(cur->addr6))) {
+		prev.flags |= UDPC_DEST_V6;
+		prev.addr6 = cur->addr6;
+	}
+	if (prev.flags && bpf_map_update_elem(dm->prev_fd, &i, &prev, BPF_ANY))
+		pr_warn("cannot remember the previous address of destination %u: %s\n", i,
+			strerror(errno));
 }
 
 /* Apply a round of answers: write the slots that changed, and only those. */
@@ -193,6 +218,8 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		if (!changed[i])
 			continue;
+		if (changed[i] & UDPC_RC_DEST_CHANGED)
+			remember_prev(dm, i, &cur[i], &next[i], &ci[i]);
 		/* The map value first: info describes what the data path uses. */
 		if ((changed[i] & UDPC_RC_DEST_CHANGED) &&
 		    bpf_map_update_elem(dm->dests_fd, &i, &next[i], BPF_ANY)) {
@@ -733,6 +760,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	dm.info_fd = bpf_map__fd(in->skel->maps.udpc_dest_info);
 	dm.nexthops_fd = bpf_map__fd(in->skel->maps.udpc_nexthops);
 	dm.uplinks_fd = bpf_map__fd(in->skel->maps.udpc_uplinks);
+	dm.prev_fd = bpf_map__fd(in->skel->maps.udpc_prev);
 	dm.stats_fd = bpf_map__fd(in->skel->maps.udpc_dest_stats);
 	dm.l2_len = l2_len;
 	if (l2_len && udpc_iface_mac(in->ifname, dm.mac))
