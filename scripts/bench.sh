@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#
+# Benchmark: udpclone-bpf (kernel fan-out) against a userspace relay (udpc-relay)
+# and against no relay at all (the client sends straight to one destination), in
+# one run, on the namespace network of tests/e2e/lib.sh:
+#
+#   client ns: udpc-loadgen (CPU 0)                    server ns: udpc-sink (CPU 1)
+#     kernel: udpclone-bpf on $C_IF, client sends to 198.51.100.1:5743
+#     relay:  udpc-relay on 127.0.0.1:5743 (CPU 1), client sends to it
+#     direct: client sends to 198.51.100.1:9000
+#   destinations 198.51.100.1..N port 9000 (counting sink) or 9001 (echo, for RTT)
+#
+#   scripts/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
+#   scripts/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
+#
+# Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
+# numbers), logs/ (every tool's output) and, in full mode, profile-*.txt (perf).
+# Exit status: 0 when it ran (whether or not the bar of issue 5 is met: the table
+# says), 1 when it could not run. See docs/PERFORMANCE.md for what is measured.
+#
+# Environment: BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
+# BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES (override the mode's
+# lists), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+MODE=${1:-quick}
+case $MODE in quick | full) ;; *) echo "usage: $0 quick|full" >&2; exit 2 ;; esac
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root (network namespaces, BPF): sudo $0 $MODE" >&2
+	exit 1
+fi
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+
+BD=$OUT/bench
+LOADGEN=$BD/udpc-loadgen SINK=$BD/udpc-sink RELAY=$BD/udpc-relay
+FLOWS_UDPC=$(find "$BD" -maxdepth 2 -path '*/flows*/udpclone-bpf' 2>/dev/null | head -1)
+for t in "$UDPC" "$LOADGEN" "$SINK" "$RELAY"; do
+	[ -x "$t" ] || { echo "bench: $t not built (make bench-tools)" >&2; exit 1; }
+done
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "bench: installing gnuplot-nox (for the chart)" >&2
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends gnuplot-nox; } >/dev/null 2>&1 || echo "bench: no gnuplot: no chart" >&2
+fi
+
+NICE=${BENCH_NICE:--10}
+REPS=${BENCH_REPS:-3}
+LISTEN=5743
+if [ "$MODE" = quick ]; then
+	read -ra NS <<<"${BENCH_NS:-3}"
+	read -ra SIZES <<<"${BENCH_SIZES:-512}"
+	TRIAL=${BENCH_TRIAL:-0.5} PRECISION=0.05 CPU_SEC=1.5 RTT_ROUNDS=1 RTT_NS=(3) RTT_SEC=3
+	START_PPS=40000 RETRIES=1
+	PROFILE=${BENCH_PROFILE:-0} FLOWS=0
+else
+	read -ra NS <<<"${BENCH_NS:-1 2 3 4 8 16}"
+	read -ra SIZES <<<"${BENCH_SIZES:-64 512 1400}"
+	TRIAL=${BENCH_TRIAL:-0.8} PRECISION=0.04 CPU_SEC=2 RTT_ROUNDS=3 RTT_NS=(3 16) RTT_SEC=3
+	START_PPS=20000 RETRIES=2
+	PROFILE=${BENCH_PROFILE:-1} FLOWS=100000
+fi
+RTT_LIGHT=1000
+# The client sends a burst (one sendmmsg, at most 32 datagrams) every BURST_US: a
+# wake-up per datagram would cost the client more than the fan-out being measured.
+BURST_US=${BENCH_BURST_US:-200}
+
+mkdir -p "$BD/logs"
+rm -f "$BD"/results-*.tsv "$BD"/logs/* "$BD"/profile-*.txt
+# What was measured: the commit the tool was built from (BENCH_COMMIT overrides).
+if [ -n "${BENCH_COMMIT:-}" ]; then
+	echo "$BENCH_COMMIT" >"$BD/commit"
+elif git -C "$ROOT" rev-parse --short HEAD >"$BD/commit" 2>/dev/null; then
+	git -C "$ROOT" diff --quiet HEAD -- bpf user include 2>/dev/null ||
+		sed -i 's/$/ with uncommitted changes to bpf\/, user\/ or include\//' "$BD/commit"
+else
+	echo "an unknown commit" >"$BD/commit"
+fi
+T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
+T_FLOWS=$BD/results-flows.tsv
+printf 'config\tn\tsize\trate_pps\toffered_pps\tdelivered_pps\tlimit\tcpu_ns_per_copy\tcpu0\tcpu1\trates\n' >"$T_TPUT"
+printf 'config\tn\tsize\trate_pps\tdelivered_pps\tcpu_ns_per_copy\tmachine_ns_per_copy\tforeign_cpus\tresult\n' >"$T_CPU"
+printf 'config\tn\tsize\tload\tcopy\trate_pps\tfirst_p50_us\tfirst_p99_us\tfirst_p999_us\tall_p50_us\tall_p99_us\tall_p999_us\tanswered\tsent\n' >"$T_RTT"
+printf 'config\tflows\tsize\tn\trate_pps\tcpu_ns_per_copy\tflows_in_table\tlimit\n' >"$T_FLOWS"
+
+START=$SECONDS
+e2e_begin "bench-$MODE"
+require_udpc
+log() { printf '[%3ds] %s\n' $((SECONDS - START)) "$*" >&2; }
+
+# ---- the network: topo_star, 16 destination addresses, a second client address ----
+topo_star || exit 1
+for i in $(seq 4 16); do addr_add "$S_NS" "$S_IF" "198.51.100.$i/32" || exit 1; done
+addr_add "$C_NS" "$C_IF" "192.0.2.11/24" || exit 1 # more client flows than one address has ports
+neigh_warm "$C_NS" "$C_IF" "$S4" || exit 1
+
+dests() { # dests N PORT: 198.51.100.1:PORT,...,198.51.100.N:PORT
+	local i out=
+	for ((i = 1; i <= $1; i++)); do out+="${out:+,}198.51.100.$i:$2"; done
+	echo "$out"
+}
+# For RTT one destination is the echo and the others only count, so that the echo
+# answers one copy per datagram, as in the direct path: the first destination (the
+# copy sent first) or the last one (sent last: the other N-1 are in its way).
+rtt_dests() { # rtt_dests N first|last
+	local i out=
+	for ((i = 1; i <= $1; i++)); do
+		if { [ "$2" = first ] && [ "$i" = 1 ]; } || { [ "$2" = last ] && [ "$i" = "$1" ]; }; then
+			out+="${out:+,}198.51.100.$i:9001"
+		else
+			out+="${out:+,}198.51.100.$i:9000"
+		fi
+	done
+	echo "$out"
+}
+
+# Pinning: the client on CPU 0; receivers, relay and daemon on CPU 1. The kernel
+# path runs in the client's context (CPU 0); the relay has CPU 1 (with the sinks).
+nsx_bg "$S_NS" nice -n "$NICE" taskset -c 1 "$SINK" --bind 0.0.0.0:9000 --poll-us 100 \
+	--page "$E2E_TMP/sink.page" --ready "$E2E_TMP/sink.ready" >"$BD/logs/sink.log" 2>&1
+SINK_PID=$BG_PID
+# The echo blocks (no polling delay) and runs SCHED_FIFO: on a shared machine other
+# tenants' tasks would otherwise delay it by whole scheduler slices.
+nsx_bg "$S_NS" chrt -f 50 taskset -c 1 "$SINK" --bind 0.0.0.0:9001 --echo \
+	--page "$E2E_TMP/echo.page" --ready "$E2E_TMP/echo.ready" >"$BD/logs/echo.log" 2>&1
+ECHO_PID=$BG_PID
+if ! wait_until 5 test -e "$E2E_TMP/sink.ready" || ! wait_until 5 test -e "$E2E_TMP/echo.ready"; then
+	fail "sinks did not start: $(tail -c 300 "$BD/logs/sink.log" "$BD/logs/echo.log")"
+	e2e_end
+fi
+
+RELAY_PID='' KERNEL_ON=0
+pids() { echo "$SINK_PID,$ECHO_PID${RELAY_PID:+,$RELAY_PID}${UDPC_PID:+,$UDPC_PID}"; }
+
+relay_start() { # relay_start DESTINATIONS [rt]
+	local prio=(nice -n "$NICE")
+	[ "${2:-}" = rt ] && prio=(chrt -f 50)
+	rm -f "$E2E_TMP/relay.ready"
+	nsx_bg "$C_NS" "${prio[@]}" taskset -c 1 "$RELAY" --connect --listen "127.0.0.1:$LISTEN" \
+		--destinations "$1" --max-flows 1024 --ready "$E2E_TMP/relay.ready" \
+		>>"$BD/logs/relay.log" 2>&1
+	RELAY_PID=$BG_PID
+	wait_until 5 test -e "$E2E_TMP/relay.ready" || { fail "relay did not start"; return 1; }
+}
+relay_stop() { [ -n "$RELAY_PID" ] && bg_stop "$RELAY_PID"; RELAY_PID=; }
+
+kernel_start() { # kernel_start DESTINATIONS [BINARY]
+	local UDPC=${2:-$UDPC}
+	udpc_attach_bg "$C_NS" "$C_IF" --listen "$LISTEN" --destinations "$1" ||
+		return 1
+	taskset -pc 1 "$UDPC_PID" >/dev/null && renice -n "$NICE" -p "$UDPC_PID" >/dev/null
+	KERNEL_ON=1
+}
+kernel_stop() {
+	[ "$KERNEL_ON" = 1 ] || return 0
+	bg_stop "$UDPC_PID"
+	udpc "$C_NS" detach "$C_IF" >/dev/null 2>&1
+	UDPC_PID='' KERNEL_ON=0
+}
+
+target() { # target CONFIG: where the client sends
+	case $1 in
+	kernel*) echo "198.51.100.1:$LISTEN" ;;
+	relay) echo "127.0.0.1:$LISTEN" ;;
+	direct) echo "198.51.100.1:${2:-9000}" ;;
+	esac
+}
+
+loadgen() { # loadgen LOGNAME ARGS...: runs the client on CPU 0, output in logs/LOGNAME
+	local f=$BD/logs/$1
+	shift
+	nsx "$C_NS" nice -n "$NICE" taskset -c 0 timeout -k 5 900 "$LOADGEN" "$@" \
+		--burst-us "$BURST_US" --retries "$RETRIES" --pids "$(pids)" >"$f" 2>&1 </dev/null || fail "udpc-loadgen $1 exited $?: $(tail -c 300 "$f")"
+}
+
+# sweep CONFIG N SIZE [LOADGEN ARGS]: the highest lossless input rate; a row in T_TPUT.
+sweep() {
+	local cfg=$1 n=$2 size=$3 f=sweep-$1-n$2-s$3
+	shift 3
+	loadgen "$f" sweep --to "$(target "$cfg")" --copies "$n" --size "$size" \
+		--page "$E2E_TMP/sink.page" --duration "$TRIAL" --precision "$PRECISION" \
+		--reps "$REPS" --start "$START_PPS" --max 3000000 "$@"
+	f=$BD/logs/$f
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$n" "$size" \
+		"$(stat_get "$f" sweep_rate)" "$(stat_get "$f" sweep_offered_pps)" \
+		"$(stat_get "$f" sweep_delivered_pps)" "$(stat_get "$f" sweep_limit)" \
+		"$(stat_get "$f" sweep_cpu_ns_per_copy)" "$(stat_get "$f" sweep_cpu0)" \
+		"$(stat_get "$f" sweep_cpu1)" "$(sed -n 's/^sweep_rates //p' "$f" | tr ' ' '/')" >>"$T_TPUT"
+	log "  $cfg N=$n ${size}B: $(stat_get "$f" sweep_rate) pps in, limit $(stat_get "$f" sweep_limit)"
+}
+
+# cpu_run CONFIG N SIZE RATE: CPU per delivered copy at RATE; a row in T_CPU.
+cpu_run() {
+	local cfg=$1 n=$2 size=$3 rate=$4 f=cpu-$1-n$2-s$3
+	local copies=$n
+	[ "$cfg" = direct ] && copies=1
+	loadgen "$f" run --to "$(target "$cfg")" --copies "$copies" --size "$size" --rate "$rate" \
+		--page "$E2E_TMP/sink.page" --duration "$CPU_SEC" --reps "$REPS"
+	f=$BD/logs/$f
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$n" "$size" "$rate" \
+		"$(stat_get "$f" run_delivered_pps)" "$(stat_get "$f" run_cpu_ns_per_copy)" \
+		"$(stat_get "$f" run_machine_ns_per_copy)" "$(stat_get "$f" run_foreign_cpus)" \
+		"$(stat_get "$f" run_result)" >>"$T_CPU"
+	log "  $cfg N=$n ${size}B at $rate pps: $(stat_get "$f" run_cpu_ns_per_copy) ns per copy"
+}
+
+# rtt_run CONFIG N SIZE LOAD RATE ROUND COPY: RTT percentiles; a row in T_RTT.
+rtt_run() {
+	local cfg=$1 n=$2 size=$3 load=$4 rate=$5 f=rtt-$1-n$2-s$3-$4-$7-r$6 k
+	nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
+		--to "$(target "$cfg" 9001)" --copies 1 --size "$size" --rate "$rate" \
+		--duration "$RTT_SEC" >"$BD/logs/$f" 2>&1 </dev/null
+	f=$BD/logs/$f
+	printf '%s\t%s\t%s\t%s\t%s\t%s' "$cfg" "$n" "$size" "$load" "$7" "$rate" >>"$T_RTT"
+	for k in first_p50 first_p99 first_p999 all_p50 all_p99 all_p999; do
+		printf '\t%s' "$(stat_get "$f" "rtt_${k}_us")" >>"$T_RTT"
+	done
+	printf '\t%s\t%s\n' "$(stat_get "$f" rtt_answered)" "$(stat_get "$f" rtt_counted)" >>"$T_RTT"
+}
+
+col() { # col FILE CONFIG N SIZE COLUMN-NAME: a value from a results TSV
+	awk -F'\t' -v c="$2" -v n="$3" -v s="$4" -v k="$5" '
+		NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $3 == s { v = $(h[k]) } END { print v }' "$1"
+}
+
+# ---- 1. throughput sweeps and CPU per copy ----
+log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), kernel $(uname -r)"
+for size in "${SIZES[@]}"; do
+	log "direct, ${size}-byte payloads"
+	sweep direct 1 "$size"
+	for n in "${NS[@]}"; do
+		log "N=$n, ${size}-byte payloads"
+		relay_start "$(dests "$n" 9000)" || continue
+		sweep relay "$n" "$size"
+		relay_stop
+		kernel_start "$(dests "$n" 9000)" || continue
+		sweep kernel "$n" "$size"
+		# CPU at one common input rate, below both lossless rates: 80% of the lower.
+		rk=$(col "$T_TPUT" kernel "$n" "$size" rate_pps)
+		rr=$(col "$T_TPUT" relay "$n" "$size" rate_pps)
+		rate=$(awk -v a="${rk:-0}" -v b="${rr:-0}" 'BEGIN { m = a < b ? a : b; printf "%d", m * 0.8 }')
+		[ "$rate" -ge 1000 ] || rate=1000
+		cpu_run kernel "$n" "$size" "$rate"
+		kernel_stop
+		relay_start "$(dests "$n" 9000)" && cpu_run relay "$n" "$size" "$rate"
+		relay_stop
+		cpu_run direct "$n" "$size" "$rate"
+	done
+done
+
+# ---- 2. round-trip time: light and heavy load, rounds interleaved ----
+for n in "${RTT_NS[@]}"; do
+	size=512
+	rr=$(col "$T_TPUT" relay "$n" "$size" rate_pps)
+	[ -n "$rr" ] || continue
+	# heavy: a quarter of the relay's one-way lossless rate (it also relays the replies)
+	heavy=$(awk -v r="$rr" 'BEGIN { printf "%d", r / 4 }')
+	log "RTT N=$n ${size}B: light $RTT_LIGHT pps, heavy $heavy pps, $RTT_ROUNDS round(s)"
+	for ((round = 1; round <= RTT_ROUNDS; round++)); do
+		for load in light heavy; do
+			rate=$RTT_LIGHT
+			[ "$load" = heavy ] && rate=$heavy
+			rtt_run direct "$n" "$size" "$load" "$rate" "$round" -
+			for copy in first last; do
+				relay_start "$(rtt_dests "$n" $copy)" rt &&
+					rtt_run relay "$n" "$size" "$load" "$rate" "$round" $copy
+				relay_stop
+				kernel_start "$(rtt_dests "$n" $copy)" &&
+					rtt_run kernel "$n" "$size" "$load" "$rate" "$round" $copy
+				kernel_stop
+			done
+		done
+	done
+done
+
+# ---- 3. many client flows (full mode): the flow table at 100,000 flows ----
+if [ "$FLOWS" -gt 0 ]; then
+	n=3 size=512
+	rate=$(col "$T_CPU" kernel "$n" "$size" rate_pps)
+	rate=${rate:-20000}
+	flows_one() { # flows_one CONFIG FLOWS [BINARY]
+		local cfg=$1 fl=$2 f=flows-$1-$2 args=(--raw --src "$C4") inside
+		[ "$fl" -gt 1 ] && args=(--flows "$fl" --src "$C4,192.0.2.11")
+		kernel_start "$(dests "$n" 9000)" "${3:-}" || return
+		log "flows: $cfg, $fl flows"
+		loadgen "$f-sweep" sweep --to "$(target kernel)" --copies "$n" --size "$size" \
+			--page "$E2E_TMP/sink.page" --duration "$TRIAL" --precision 0.05 --reps 1 \
+			--start 20000 "${args[@]}"
+		loadgen "$f-cpu" run --to "$(target kernel)" --copies "$n" --size "$size" \
+			--rate "$rate" --page "$E2E_TMP/sink.page" --duration "$CPU_SEC" --reps "$REPS" \
+			"${args[@]}"
+		inside=$(udpc_json "$C_NS" "$C_IF" .flows)
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$fl" "$size" "$n" \
+			"$(stat_get "$BD/logs/$f-sweep" sweep_rate)" \
+			"$(stat_get "$BD/logs/$f-cpu" run_cpu_ns_per_copy)" "$inside" \
+			"$(stat_get "$BD/logs/$f-sweep" sweep_limit)" >>"$T_FLOWS"
+		kernel_stop
+	}
+	flows_one kernel 1
+	flows_one kernel "$FLOWS"
+	[ -n "$FLOWS_UDPC" ] && flows_one "kernel-$(basename "$(dirname "$FLOWS_UDPC")")" "$FLOWS" "$FLOWS_UDPC"
+fi
+
+# ---- 4. where the time goes (perf), at N=3, 512 B, at the common CPU rate ----
+if [ "$PROFILE" = 1 ] && command -v perf >/dev/null 2>&1; then
+	rate=$(col "$T_CPU" kernel 3 512 rate_pps)
+	if [ -n "$rate" ]; then
+		prof() { # prof CONFIG COMMAND-TO-DETAIL
+			loadgen "profile-$1.run" run --to "$(target "$1")" --copies 3 --size 512 \
+				--rate "$rate" --page "$E2E_TMP/sink.page" --duration 5 &
+			local lg=$!
+			sleep 1
+			perf record -a -g -e cpu-clock -o "$E2E_TMP/perf-$1.data" -- sleep 3 >/dev/null 2>&1
+			wait "$lg"
+			{
+				echo "# perf record -a -g -e cpu-clock, $1 path, N=3, 512 B, $rate pps, 3 s"
+				echo "# share of all samples (both CPUs) by CPU and command"
+				perf report -i "$E2E_TMP/perf-$1.data" --stdio --no-children --sort cpu,comm \
+					-g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+				echo "# $2: inclusive (children) and own (self) share of its samples, by symbol"
+				perf report -i "$E2E_TMP/perf-$1.data" --stdio --children --comm "$2" \
+					--percentage relative --sort sym -g none 2>/dev/null |
+					grep -v '^#' | grep -v '^$' | head -70
+			} >"$BD/profile-$1.txt"
+		}
+		log "perf profiles at $rate pps"
+		kernel_start "$(dests 3 9000)" && prof kernel udpc-loadgen
+		kernel_stop
+		relay_start "$(dests 3 9000)" && prof relay udpc-relay
+		relay_stop
+	fi
+fi
+
+# ---- 5. report: Markdown tables and a chart ----
+log "writing $BD/results.md"
+MODE=$MODE BD=$BD ELAPSED=$((SECONDS - START)) NICE=$NICE REPS=$REPS TRIAL=$TRIAL \
+	RTT_ROUNDS=$RTT_ROUNDS BURST_US=$BURST_US "$ROOT/tests/bench/report.sh" || fail "report failed"
+e2e_end

@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * udpc-loadgen: the client side of the benchmark. A paced sender (sendmmsg,
+ * sequence numbers) with three modes:
+ *
+ *   run    send at --rate for --duration, wait until the copies stop arriving at
+ *          the sink (its counter page, --page), report offered and delivered
+ *          rates, loss and CPU time per delivered copy; --reps K repeats it, median.
+ *   sweep  the highest offered rate that loses less than --loss (default 0.1%):
+ *          doubling from --start, then bisection to --precision; --reps K repeats
+ *          the search, median.
+ *   rtt    send at --rate, one datagram per sendmsg, read the replies on the same
+ *          (connected) socket, report round-trip time percentiles: of the first
+ *          reply to each datagram and of every reply. Times: send = CLOCK_REALTIME
+ *          just before sendmsg, receive = the kernel's receive timestamp
+ *          (SO_TIMESTAMPNS), so how soon this process reads a reply does not count.
+ *
+ *   udpc-loadgen run|sweep|rtt --to ADDR:PORT [--size BYTES] [--batch N]
+ *       [--burst-us US] [--copies N] [--page FILE] [--rate PPS] [--duration SEC]
+ *       [--reps K] [--start PPS] [--max PPS] [--precision FRAC] [--loss FRAC]
+ *       [--flows K --src ADDR[,ADDR]] [--raw] [--wait SEC] [--pids PID[,PID...]]
+ *       [--retries N]
+ *
+ * Pacing: a burst of the datagrams due (at most --batch, one sendmmsg) every
+ * --burst-us microseconds (default 50), sleeping in between, never spinning.
+ * --flows K (> 1) sends from K client flows, source ports 10000..59999 of each
+ * --src address in turn, through a raw socket (IP_HDRINCL) so that one sendmmsg
+ * carries many flows; --flows 1 (default) uses a connected UDP socket, unless
+ * --raw (one flow through the raw socket: the baseline of a many-flow run).
+ * A trial passes when loss < --loss, the sender offered at least 97% of the
+ * target rate (if it could not, its CPU is what limits: in the kernel path that
+ * CPU also does the fan-out) and the last copy arrived soon after the last send
+ * (else a socket buffer was filling: not sustainable).
+ * CPU time is the run time of this process, of --pids (the sink, relay, daemon)
+ * and of the ksoftirqd threads, per delivered copy (see bench.h); the machine's
+ * busy time less other tenants' tasks is reported beside it (machine_ns_per_copy),
+ * and a trial during which other tenants kept a CPU busy is repeated (--retries
+ * times at most, default 2).
+ * Output: "key value" lines; a trial is one line of key=value fields.
+ */
+#include "bench.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+const char *prog = "udpc-loadgen";
+
+#define FLOWS_PER_SRC 50000
+#define FLOW_PORT0 10000
+#define MAX_SRCS 8
+#define MAX_TRIALS 40
+#define MAX_REPS 15
+#define KEEP_UP 0.97
+/* The last copy may arrive at most this fraction of the trial after the last send
+ * (plus 5 ms): a relay with a 64 MiB socket buffer would otherwise look lossless
+ * for a while at rates it cannot sustain. */
+#define MAX_DRAIN 0.02
+/* Other tenants' tasks using more than this many CPUs make a trial "noisy": it is
+ * repeated up to NOISY_RETRIES times, then judged as it is (and says noisy=1). */
+#define MAX_FOREIGN 0.15
+#define NOISY_RETRIES 2 /* default of --retries */
+
+struct sender {
+	int fd, raw, batch;
+	size_t size, frame;	/* UDP payload; what one message carries */
+	struct sockaddr_in to;
+	uint8_t *bufs;
+	struct mmsghdr *msgs;
+	struct iovec *iov;
+	uint64_t seq;
+	uint32_t nflows, next_flow;
+	struct sockaddr_in srcs[MAX_SRCS];
+	int nsrcs;
+	uint32_t const_sum;	/* raw: checksum of the constant part of the payload */
+};
+
+struct opts {
+	const char *mode, *page_path;
+	struct sender s;
+	double rate, duration, start, max, precision, loss, wait;
+	int copies, reps;
+};
+
+struct trial {
+	double target, offered, delivered_pps, loss, drain_ms;
+	double cpu_per_copy;		/* ns of the benchmark's tasks per delivered copy */
+	double machine_per_copy;	/* ns of the machine's busy time less other tenants' tasks */
+	double busy_cpus;		/* the machine's busy CPUs, send and drain */
+	double foreign;			/* CPUs busy with other tenants' tasks */
+	double cpu_util[MAX_CPUS];	/* each CPU's busy share while sending */
+	uint64_t sent, errors, delivered;
+	int64_t forks;		/* processes started meanwhile: someone else is at work */
+	int noisy;		/* other tenants used more than MAX_FOREIGN CPUs */
+	int ncpu;
+	const char *result;
+};
+
+static struct bench_page *page;
+static int noisy_retries = NOISY_RETRIES;
+static int pids[MAX_PIDS], npids;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s run|sweep|rtt --to ADDR:PORT [--size BYTES] [--batch N]\n"
+		"         [--burst-us US] [--copies N] [--page FILE] [--rate PPS] [--duration SEC]\n"
+		"         [--reps K] [--start PPS] [--max PPS] [--precision FRAC] [--loss FRAC]\n"
+		"         [--flows K --src ADDR[,ADDR]] [--raw] [--wait SEC] [--pids PID[,PID...]]\n"
+		"         [--retries N]\n",
+		prog);
+}
+
+/* ---- sending ---- */
+
+static uint32_t sum16(const uint8_t *p, size_t len)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void sender_open(struct sender *s, int stamps)
+{
+	int one = 1;
+
+	s->raw = s->raw || s->nflows > 1;
+	s->frame = s->size + (s->raw ? sizeof(struct iphdr) + sizeof(struct udphdr) : 0);
+	s->bufs = calloc((size_t)s->batch, s->frame);
+	s->msgs = calloc((size_t)s->batch, sizeof(*s->msgs));
+	s->iov = calloc((size_t)s->batch, sizeof(*s->iov));
+	if (!s->bufs || !s->msgs || !s->iov)
+		die("out of memory");
+	if (s->raw) {
+		s->fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+		if (s->fd < 0)
+			die("raw socket (--flows needs CAP_NET_RAW)");
+	} else {
+		s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s->fd < 0)
+			die("socket");
+		if (connect(s->fd, (struct sockaddr *)&s->to, sizeof(s->to)))
+			die("cannot connect to the target");
+	}
+	set_buf(s->fd, SO_SNDBUFFORCE, SO_SNDBUF, 16 << 20);
+	set_buf(s->fd, SO_RCVBUFFORCE, SO_RCVBUF, 64 << 20);
+	/* Only for rtt: while any socket asks for them, every packet gets a timestamp. */
+	if (stamps && setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
+		die("SO_TIMESTAMPNS");
+	for (int i = 0; i < s->batch; i++) {
+		uint8_t *b = s->bufs + (size_t)i * s->frame;
+		uint8_t *pl = b + (s->raw ? sizeof(struct iphdr) + sizeof(struct udphdr) : 0);
+
+		payload_init(pl, s->size);
+		s->iov[i] = (struct iovec){ b, s->frame };
+		s->msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &s->iov[i], .msg_iovlen = 1 };
+		if (s->raw) {
+			struct iphdr *ip = (struct iphdr *)b;
+			struct udphdr *udp = (struct udphdr *)(ip + 1);
+
+			s->msgs[i].msg_hdr.msg_name = &s->to;
+			s->msgs[i].msg_hdr.msg_namelen = sizeof(s->to);
+			*ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+					      .tot_len = htons((uint16_t)s->frame),
+					      .frag_off = htons(IP_DF), .daddr = s->to.sin_addr.s_addr };
+			udp->dest = s->to.sin_port;
+			udp->len = htons((uint16_t)(s->size + sizeof(*udp)));
+		}
+	}
+	/* The payload from byte 16 on never changes (16 is even: word-aligned). */
+	s->const_sum = sum16(s->bufs + (s->raw ? 28 : 0) + 16, s->size - 16);
+}
+
+/* Raw mode: the next flow's source address and port, and the UDP checksum. */
+static void raw_fill(struct sender *s, uint8_t *b)
+{
+	struct iphdr *ip = (struct iphdr *)b;
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	uint32_t f = s->next_flow++ % s->nflows, sum;
+
+	ip->saddr = s->srcs[(f / FLOWS_PER_SRC) % (uint32_t)s->nsrcs].sin_addr.s_addr;
+	udp->source = htons((uint16_t)(FLOW_PORT0 + f % FLOWS_PER_SRC));
+	udp->check = 0;
+	sum = sum16((uint8_t *)&ip->saddr, 8) + IPPROTO_UDP + ntohs(udp->len) +
+	      sum16((uint8_t *)udp, sizeof(*udp)) + sum16((uint8_t *)(udp + 1), 16) + s->const_sum;
+	udp->check = htons((uint16_t)~fold(sum));
+	if (!udp->check)
+		udp->check = 0xffff;
+}
+
+/* Sends n datagrams (n <= batch); returns how many the kernel took; *errs counts failures. */
+static int send_n(struct sender *s, int n, uint64_t *errs)
+{
+	int64_t tx = clock_ns(CLOCK_REALTIME);
+	int sent = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint8_t *b = s->bufs + (size_t)i * s->frame;
+
+		payload_stamp(b + (s->raw ? 28 : 0), s->seq++, tx);
+		if (s->raw)
+			raw_fill(s, b);
+	}
+	while (sent < n) {
+		int r = sendmmsg(s->fd, s->msgs + sent, (unsigned)(n - sent), 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			(*errs)++; /* e.g. ENOBUFS: that datagram is lost */
+			sent++;
+			continue;
+		}
+		sent += r;
+	}
+	return n;
+}
+
+/*
+ * Sends count datagrams at rate, in chunks of about 50 us worth (at most a batch),
+ * sleeping in between (no spinning: the CPU time is measured). Returns the time
+ * from the first send to the end of the last one.
+ */
+static double burst_us = 50;
+
+static int64_t send_paced(struct sender *s, uint64_t count, double rate, uint64_t *errs)
+{
+	double ns_per = 1e9 / rate;
+	uint64_t sent = 0, chunk = (uint64_t)(rate * burst_us * 1e-6);
+	int64_t start = now_ns();
+
+	if (chunk < 1)
+		chunk = 1;
+	if (chunk > (uint64_t)s->batch)
+		chunk = (uint64_t)s->batch;
+	while (sent < count) {
+		int64_t now = now_ns();
+		uint64_t due = (uint64_t)((double)(now - start) / ns_per) + 1;
+		uint64_t want = chunk < count - sent ? chunk : count - sent;
+
+		if (due > count)
+			due = count;
+		if (due >= sent + want) {
+			uint64_t n = due - sent;
+
+			if (n > (uint64_t)s->batch)
+				n = (uint64_t)s->batch;
+			sent += (uint64_t)send_n(s, (int)n, errs);
+		} else {
+			sleep_until(start + (int64_t)((double)(sent + want - 1) * ns_per));
+		}
+	}
+	return now_ns() - start;
+}
+
+/* ---- one trial: paced send, drain, count ---- */
+
+static uint64_t delivered_now(void) { return page ? PAGE_LOAD(page->received) : 0; }
+
+static void print_trial(const char *tag, const struct trial *t);
+
+static struct trial run_trial_once(struct opts *o, double rate, double duration)
+{
+	struct trial t = { .target = rate };
+	struct cpu_sample c0, c1, c2;
+	uint64_t count = (uint64_t)(rate * duration), d0, last, expected;
+	int64_t elapsed, t_sent, t_last, t_end;
+	double window;
+
+	if (count < 1)
+		count = 1;
+	expected = count * (uint64_t)o->copies;
+	d0 = delivered_now();
+	cpu_sample(&c0, pids, npids);
+	elapsed = send_paced(&o->s, count, rate, &t.errors);
+	cpu_sample(&c1, pids, npids);
+	/* Drain: until every copy is in, or nothing came for 50 ms (at most 3 s). */
+	last = delivered_now();
+	t_sent = t_last = now_ns();
+	t_end = t_last + 3 * NSEC;
+	while (last - d0 < expected && now_ns() < t_end && now_ns() - t_last < 50000000) {
+		uint64_t d;
+
+		sleep_until(now_ns() + 2000000);
+		d = delivered_now();
+		if (d != last) {
+			last = d;
+			t_last = now_ns();
+		}
+	}
+	cpu_sample(&c2, pids, npids);
+	t.drain_ms = (double)(t_last - t_sent) / 1e6;
+	t.sent = count;
+	t.delivered = last - d0;
+	t.offered = (double)count / ((double)elapsed / 1e9);
+	t.delivered_pps = (double)t.delivered / ((double)elapsed / 1e9);
+	t.loss = t.delivered >= expected ? 0.0 : 1.0 - (double)t.delivered / (double)expected;
+	t.ncpu = c1.ncpu;
+	machine_busy(&c0, &c1, t.cpu_util);
+	window = (double)(c2.wall_ns - c0.wall_ns);
+	t.busy_cpus = machine_busy(&c0, &c2, NULL);
+	t.foreign = fmax(0, (double)(c2.others_ns - c0.others_ns) / window);
+	t.forks = c2.forks - c0.forks;
+	if (t.delivered) {
+		t.cpu_per_copy = (double)(c2.ours_ns - c0.ours_ns) / (double)t.delivered;
+		t.machine_per_copy = fmax(t.busy_cpus - t.foreign, 0) * window / (double)t.delivered;
+	}
+	t.noisy = t.foreign > MAX_FOREIGN;
+	if (!page)
+		t.result = "sent";
+	else if (t.loss >= o->loss)
+		t.result = "loss";
+	else if (t.offered < KEEP_UP * rate)
+		t.result = "sender"; /* could not offer the rate: the sender's CPU is the limit */
+	else if (t.drain_ms > MAX_DRAIN * duration * 1e3 + 5)
+		t.result = "backlog"; /* kept up only by filling a socket buffer: not sustained */
+	else
+		t.result = "pass";
+	return t;
+}
+
+/* A trial, repeated (after a pause) while other work on the machine disturbs it. */
+static struct trial run_trial(struct opts *o, double rate, double duration)
+{
+	struct trial t;
+
+	for (int i = 0;; i++) {
+		t = run_trial_once(o, rate, duration);
+		if (!t.noisy || i >= noisy_retries)
+			break;
+		print_trial("noisy", &t);
+		sleep_until(now_ns() + NSEC * 3 / 10);
+	}
+	return t;
+}
+
+static void print_trial(const char *tag, const struct trial *t)
+{
+	printf("%s target=%.0f sent=%" PRIu64 " offered=%.0f delivered=%" PRIu64
+	       " delivered_pps=%.0f loss=%.6f errors=%" PRIu64 " drain_ms=%.1f cpu_ns_per_copy=%.1f"
+	       " machine_ns_per_copy=%.1f foreign_cpus=%.2f forks=%" PRId64 " noisy=%d",
+	       tag, t->target, t->sent, t->offered, t->delivered, t->delivered_pps, t->loss,
+	       t->errors, t->drain_ms, t->cpu_per_copy, t->machine_per_copy, t->foreign, t->forks,
+	       t->noisy);
+	for (int i = 0; i < t->ncpu && i < MAX_CPUS; i++)
+		printf(" cpu%d=%.2f", i, t->cpu_util[i]);
+	printf(" result=%s\n", t->result);
+	fflush(stdout);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Index of the median of v[0..n) by value (the lower one for even n). */
+static int median_index(const double *v, int n)
+{
+	double sorted[MAX_REPS];
+
+	memcpy(sorted, v, sizeof(double) * (size_t)n);
+	qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+	for (int i = 0; i < n; i++)
+		if (v[i] == sorted[(n - 1) / 2])
+			return i;
+	return 0;
+}
+
+static void print_result(const char *prefix, const struct trial *t)
+{
+	printf("%s_rate %.0f\n%s_offered_pps %.0f\n%s_delivered_pps %.0f\n%s_loss %.6f\n"
+	       "%s_cpu_ns_per_copy %.1f\n%s_machine_ns_per_copy %.1f\n%s_foreign_cpus %.2f\n"
+	       "%s_cpu0 %.2f\n%s_cpu1 %.2f\n%s_result %s\n",
+	       prefix, t->target, prefix, t->offered, prefix, t->delivered_pps, prefix, t->loss,
+	       prefix, t->cpu_per_copy, prefix, t->machine_per_copy, prefix, t->foreign, prefix,
+	       t->cpu_util[0], prefix, t->cpu_util[1], prefix, t->result);
+}
+
+static int mode_run(struct opts *o)
+{
+	struct trial t[MAX_REPS];
+	double cpu[MAX_REPS];
+	int m;
+
+	for (int r = 0; r < o->reps; r++) {
+		t[r] = run_trial(o, o->rate, o->duration);
+		print_trial("trial", &t[r]);
+		cpu[r] = t[r].cpu_per_copy;
+	}
+	m = median_index(cpu, o->reps);
+	print_result("run", &t[m]);
+	return 0;
+}
+
+/* One search: doubling (or `grow`) from start while trials pass, then bisection. */
+static struct trial search(struct opts *o, double start, double grow, const char **limit)
+{
+	struct trial best = { .target = 0, .result = "none" }, t;
+	double lo = 0, hi = 0, r = start;
+
+	*limit = "none";
+	for (int n = 0; n < MAX_TRIALS; n++) {
+		t = run_trial(o, r, o->duration);
+		print_trial("trial", &t);
+		if (!strcmp(t.result, "pass")) {
+			lo = r;
+			best = t;
+			if (lo >= o->max)
+				break;
+		} else {
+			hi = r;
+			*limit = t.result;
+		}
+		if (!hi)
+			r = fmin(r * grow, o->max);
+		else if (!lo)
+			r /= grow;
+		else if (hi / lo - 1 <= o->precision)
+			break;
+		else
+			r = (lo + hi) / 2;
+		if (r < 100)
+			break;
+	}
+	if (!strcmp(*limit, "none") && lo >= o->max)
+		*limit = "max";
+	return best;
+}
+
+static int mode_sweep(struct opts *o)
+{
+	struct trial best[MAX_REPS];
+	const char *limit[MAX_REPS];
+	double rates[MAX_REPS], start = o->start, grow = 2.0;
+	int m;
+
+	/* Warm-up (discarded): caches, next hops and, with --flows, every flow once. */
+	{
+		double d = fmax(0.2, (double)o->s.nflows / o->start);
+
+		print_trial("warmup", (struct trial[]){ run_trial(o, o->start, d) });
+	}
+	for (int r = 0; r < o->reps; r++) {
+		best[r] = search(o, start, grow, &limit[r]);
+		rates[r] = best[r].target;
+		printf("search %d rate=%.0f limit=%s\n", r, rates[r], limit[r]);
+		if (rates[r] > 0) {
+			/* Later searches start just below and climb in small steps. */
+			start = rates[r] * 0.9;
+			grow = 1.15;
+		}
+	}
+	m = median_index(rates, o->reps);
+	print_result("sweep", &best[m]);
+	printf("sweep_limit %s\nsweep_rates", limit[m]);
+	for (int r = 0; r < o->reps; r++)
+		printf(" %.0f", rates[r]);
+	printf("\n");
+	return 0;
+}
+
+/* ---- rtt ---- */
+
+struct rtt_state {
+	int fd;
+	uint64_t count, skip;	/* seqs below skip are a warm-up: not counted */
+	uint8_t *seen;
+	int64_t *first, *all;
+	uint64_t nfirst, nall, cap_all, foreign;
+	volatile int stop;
+};
+
+static void *rtt_reader(void *arg)
+{
+	struct rtt_state *st = arg;
+	enum { B = 64 };
+	static uint8_t bufs[B][2048], ctl[B][64];
+	struct mmsghdr m[B];
+	struct iovec iov[B];
+	while (!st->stop) {
+		int n;
+
+		for (int i = 0; i < B; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+							.msg_control = ctl[i],
+							.msg_controllen = sizeof(ctl[i]) };
+		}
+		/* Poll: receive times are the kernel's, so reading late costs nothing, while
+		 * a blocked reader would have the echo pay for waking it up. */
+		n = recvmmsg(st->fd, m, B, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			sleep_until(now_ns() + 100000);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			struct cmsghdr *cm;
+			int64_t rx = 0, tx, rtt;
+			uint64_t seq;
+
+			for (cm = CMSG_FIRSTHDR(&m[i].msg_hdr); cm; cm = CMSG_NXTHDR(&m[i].msg_hdr, cm))
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+
+					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+					rx = (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+				}
+			if (!rx)
+				rx = clock_ns(CLOCK_REALTIME);
+			if (payload_parse(bufs[i], m[i].msg_len, &seq, &tx) || seq >= st->count) {
+				st->foreign++;
+				continue;
+			}
+			if (seq < st->skip)
+				continue;
+			rtt = rx - tx;
+			if (st->nall < st->cap_all)
+				st->all[st->nall++] = rtt;
+			if (!st->seen[seq]++)
+				st->first[st->nfirst++] = rtt;
+		}
+	}
+	return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void print_pcts(const char *name, int64_t *v, uint64_t n)
+{
+	static const struct { const char *k; double q; } q[] = {
+		{ "p50", 0.50 }, { "p90", 0.90 }, { "p99", 0.99 }, { "p999", 0.999 }, { "max", 1.0 },
+	};
+
+	qsort(v, n, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		uint64_t k = n ? (uint64_t)ceil(q[i].q * (double)n) : 0;
+
+		if (k)
+			k--;
+		printf("rtt_%s_%s_us %.2f\n", name, q[i].k, n ? (double)v[k] / 1000.0 : -1.0);
+	}
+}
+
+static int mode_rtt(struct opts *o)
+{
+	struct rtt_state st = { .fd = o->s.fd };
+	pthread_t th;
+	uint64_t errs = 0, expected, waited = 0;
+	int64_t elapsed;
+
+	st.count = (uint64_t)(o->rate * o->duration);
+	if (st.count < 100)
+		st.count = 100;
+	st.skip = st.count / 100;
+	st.cap_all = st.count * (uint64_t)o->copies;
+	st.seen = calloc(st.count, 1);
+	st.first = calloc(st.count, sizeof(int64_t));
+	st.all = calloc(st.cap_all, sizeof(int64_t));
+	if (!st.seen || !st.first || !st.all)
+		die("out of memory");
+	expected = (st.count - st.skip) * (uint64_t)o->copies;
+	if (pthread_create(&th, NULL, rtt_reader, &st))
+		die("pthread_create");
+	elapsed = send_paced(&o->s, st.count, o->rate, &errs);
+	while (__atomic_load_n(&st.nall, __ATOMIC_RELAXED) < expected && waited < o->wait * 1000) {
+		sleep_until(now_ns() + 1000000);
+		waited++;
+	}
+	st.stop = 1;
+	pthread_join(th, NULL);
+	printf("rtt_rate %.0f\nrtt_offered_pps %.0f\nrtt_sent %" PRIu64 "\nrtt_send_errors %" PRIu64
+	       "\nrtt_counted %" PRIu64 "\nrtt_replies %" PRIu64 "\nrtt_replies_expected %" PRIu64
+	       "\nrtt_answered %" PRIu64 "\nrtt_foreign %" PRIu64 "\n",
+	       o->rate, (double)st.count / ((double)elapsed / 1e9), st.count, errs,
+	       st.count - st.skip, st.nall, expected, st.nfirst, st.foreign);
+	print_pcts("first", st.first, st.nfirst);
+	print_pcts("all", st.all, st.nall);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static struct bench_page *page_open(const char *path)
+{
+	struct bench_page *pg;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("cannot open %s", path);
+	pg = mmap(NULL, sizeof(*pg), PROT_READ, MAP_SHARED, fd, 0);
+	if (pg == MAP_FAILED)
+		die("cannot map %s", path);
+	close(fd);
+	if (__atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != PAGE_MAGIC)
+		die_usage("%s is not a sink's counter page", path);
+	return pg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "size", required_argument, NULL, 's' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "copies", required_argument, NULL, 'c' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "reps", required_argument, NULL, 'k' },
+		{ "start", required_argument, NULL, 'S' },
+		{ "max", required_argument, NULL, 'M' },
+		{ "precision", required_argument, NULL, 'P' },
+		{ "loss", required_argument, NULL, 'L' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "src", required_argument, NULL, 'a' },
+		{ "raw", no_argument, NULL, 'W' },
+		{ "burst-us", required_argument, NULL, 'B' },
+		{ "retries", required_argument, NULL, 'T' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "pids", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct opts o = {
+		.s = { .batch = -1, .size = 512, .nflows = 1 },
+		.rate = 10000, .duration = 1, .start = 20000, .max = 5e6, .precision = 0.05,
+		.loss = 0.001, .wait = 0.5, .copies = 1, .reps = 1,
+	};
+	int have_to = 0, c;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	o.mode = argv[1];
+	if (strcmp(o.mode, "run") && strcmp(o.mode, "sweep") && strcmp(o.mode, "rtt"))
+		die_usage("unknown mode '%s'", o.mode);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o.s.to = parse_addr("--to", optarg); have_to = 1; break;
+		case 's': o.s.size = parse_u64("--size", optarg, MIN_SIZE, MAX_SIZE); break;
+		case 'b': o.s.batch = (int)parse_u64("--batch", optarg, 1, MAX_BATCH); break;
+		case 'c': o.copies = (int)parse_u64("--copies", optarg, 1, 64); break;
+		case 'p': o.page_path = optarg; break;
+		case 'r': o.rate = parse_double("--rate", optarg, 1, 1e8); break;
+		case 'd': o.duration = parse_double("--duration", optarg, 0.01, 600); break;
+		case 'k': o.reps = (int)parse_u64("--reps", optarg, 1, MAX_REPS); break;
+		case 'S': o.start = parse_double("--start", optarg, 100, 1e8); break;
+		case 'M': o.max = parse_double("--max", optarg, 100, 1e8); break;
+		case 'P': o.precision = parse_double("--precision", optarg, 0.001, 1); break;
+		case 'L': o.loss = parse_double("--loss", optarg, 0, 1); break;
+		case 'f': o.s.nflows = (uint32_t)parse_u64("--flows", optarg, 1, FLOWS_PER_SRC * MAX_SRCS); break;
+		case 'W': o.s.raw = 1; break;
+		case 'T': noisy_retries = (int)parse_u64("--retries", optarg, 0, 10); break;
+		case 'B': burst_us = parse_double("--burst-us", optarg, 0, 100000); break;
+		case 'a': {
+			char *save = NULL, *tok, *copy = strdup(optarg);
+
+			o.s.nsrcs = 0;
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (o.s.nsrcs == MAX_SRCS)
+					die_usage("--src: more than %d addresses", MAX_SRCS);
+				o.s.srcs[o.s.nsrcs].sin_family = AF_INET;
+				if (inet_pton(AF_INET, tok, &o.s.srcs[o.s.nsrcs++].sin_addr) != 1)
+					die_usage("--src: '%s' is not an IPv4 address", tok);
+			}
+			free(copy);
+			break;
+		}
+		case 'i': {
+			char *save = NULL, *tok, *copy = strdup(optarg);
+
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (npids == MAX_PIDS - 16)
+					die_usage("--pids: too many");
+				pids[npids++] = (int)parse_u64("--pids", tok, 1, 1 << 30);
+			}
+			free(copy);
+			break;
+		}
+		case 'w': o.wait = parse_double("--wait", optarg, 0, 60); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !have_to)
+		die_usage("--to is required");
+	if (o.s.batch < 0)
+		o.s.batch = strcmp(o.mode, "rtt") ? 32 : 1;
+	if (o.s.nflows > 1 || o.s.raw) {
+		if (!strcmp(o.mode, "rtt"))
+			die_usage("rtt uses one flow, on a UDP socket");
+		if ((uint32_t)o.s.nsrcs * FLOWS_PER_SRC < o.s.nflows)
+			die_usage("--flows %u needs %u --src addresses (%d flows each)", o.s.nflows,
+				  (o.s.nflows + FLOWS_PER_SRC - 1) / FLOWS_PER_SRC, FLOWS_PER_SRC);
+	}
+	if (strcmp(o.mode, "rtt") && !o.page_path)
+		die_usage("%s needs --page (the sink's counters)", o.mode);
+	if (o.page_path)
+		page = page_open(o.page_path);
+
+	pids[npids++] = getpid();
+	npids = add_ksoftirqd(pids, npids);
+	timer_slack_min();
+	sender_open(&o.s, !strcmp(o.mode, "rtt"));
+	if (!strcmp(o.mode, "run"))
+		return mode_run(&o);
+	if (!strcmp(o.mode, "sweep"))
+		return mode_sweep(&o);
+	return mode_rtt(&o);
+}

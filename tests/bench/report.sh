@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#
+# The report of scripts/bench.sh: reads $BD/results-*.tsv, writes $BD/results.md
+# (Markdown tables, every figure also as a ratio to the baselines of the same run)
+# and $BD/results.png (gnuplot). Environment: BD, MODE, ELAPSED, NICE, REPS, TRIAL,
+# RTT_ROUNDS (set by scripts/bench.sh).
+set -u
+BD=${BD:?} MODE=${MODE:-?}
+T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
+T_FLOWS=$BD/results-flows.tsv MD=$BD/results.md PNG=$BD/results.png
+
+# v FILE KEY-COLUMNS... : the row whose first columns equal the given values, column COL
+v() { # v FILE COL KEY1 [KEY2 [KEY3 [KEY4]]]
+	awk -F'\t' -v k="$2" -v a="${3:-}" -v b="${4:-}" -v c="${5:-}" -v d="${6:-}" '
+		NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		(a == "" || $1 == a) && (b == "" || $2 == b) && (c == "" || $3 == c) &&
+		(d == "" || $4 == d) { x = $(h[k]) } END { print x }' "$1"
+}
+# RTT: the median over rounds of one column
+rtt() { # rtt CONFIG N LOAD[/COPY] COL (direct has no COPY)
+	local load=${3%/*} copy=${3#*/}
+	[ "$1" = direct ] && copy=-
+	awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" '
+		NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $4 == l && $5 == p && $(h[k]) != "" { print $(h[k]) }' "$T_RTT" |
+		sort -g | awk '{ x[m++] = $1 } END { if (m) print x[int((m - 1) / 2)] }'
+}
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
+diff_us() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+.1f", a - b }'; }
+num() { awk -v a="${1:-}" 'BEGIN { if (a == "") print "-"; else if (a >= 10000) printf "%\047d", a; else if (a == int(a)) printf "%d", a; else printf "%.1f", a }'; }
+yesno() { [ "$1" = 1 ] && echo "**yes**" || echo "**no**"; }
+
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+NS=$(awk -F'\t' 'NR > 1 && $1 != "direct" { print $2 }' "$T_TPUT" | sort -nu | paste -sd' ')
+SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
+
+{
+	echo "# udpclone-bpf benchmark ($MODE)"
+	echo
+	echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED:-?} s. Machine: $(nproc) CPUs ($CPU_MODEL), $(free -g | awk '/^Mem:/ { print $2 }') GiB," \
+		"kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")$(grep -q hypervisor /proc/cpuinfo && echo ", a virtual machine")."
+	echo
+	echo "Pinning: the client (udpc-loadgen) on CPU 0; the receivers (udpc-sink), the relay and the"
+	echo "udpclone-bpf daemon on CPU 1; all at nice ${NICE:-?}. **The kernel path does its fan-out in the"
+	echo "client's context, on CPU 0, while the relay has CPU 1 to itself (shared with the receivers only).**"
+	echo "The client sends bursts (one sendmmsg of up to 32 datagrams) every ${BURST_US:-?} us. Each throughput"
+	echo "figure is the median of ${REPS:-?} searches (trials of ${TRIAL:-?} s); each CPU figure the median of ${REPS:-?}"
+	echo "runs; RTT the median over ${RTT_ROUNDS:-?} interleaved round(s). udpclone-bpf built from $(cat "$BD/commit" 2>/dev/null || echo 'the work tree')."
+	echo
+
+	# ---- the bar ----
+	n=3 s=512
+	if [ -n "$(v "$T_TPUT" rate_pps kernel $n $s)" ]; then
+		kr=$(v "$T_TPUT" rate_pps kernel $n $s) rr=$(v "$T_TPUT" rate_pps relay $n $s)
+		dr=$(v "$T_TPUT" rate_pps direct 1 $s)
+		kc=$(v "$T_CPU" cpu_ns_per_copy kernel $n $s) rc=$(v "$T_CPU" cpu_ns_per_copy relay $n $s)
+		dc=$(v "$T_CPU" cpu_ns_per_copy direct $n $s) crate=$(v "$T_CPU" rate_pps kernel $n $s)
+		ok1=$(awk -v a="$kr" -v b="$rr" 'BEGIN { print (b > 0 && a >= 1.5 * b) ? 1 : 0 }')
+		ok2=$(awk -v a="$kc" -v b="$rc" 'BEGIN { print (b > 0 && a != "" && a <= 0.75 * b) ? 1 : 0 }')
+		echo "## The bar of issue 5: N = 3 destinations, 512-byte payloads"
+		echo
+		echo "| measure | udpclone-bpf | userspace relay | direct (no relay) | udpclone-bpf vs relay | bar | met |"
+		echo "| --- | --: | --: | --: | --: | --- | --- |"
+		echo "| lossless input rate, pps | $(num "$kr") | $(num "$rr") | $(num "$dr") | $(ratio "$kr" "$rr") | >= 1.5x | $(yesno "$ok1") |"
+		echo "| CPU per delivered copy, ns (all at $(num "$crate") pps in) | $(num "$kc") | $(num "$rc") | $(num "$dc") | $(ratio "$kc" "$rc") | <= 0.75x | $(yesno "$ok2") |"
+		for lc in light/first heavy/first light/last heavy/last; do
+			kp=$(rtt kernel $n $lc first_p99_us) rp=$(rtt relay $n $lc first_p99_us)
+			dp=$(rtt direct $n $lc first_p99_us) rate=$(rtt kernel $n $lc rate_pps)
+			[ -n "$kp" ] || continue
+			ok=$(awk -v a="$kp" -v b="$dp" 'BEGIN { print (b != "" && a - b < 10) ? 1 : 0 }')
+			bar="< +10 us over direct"
+			[ "${lc#*/}" = last ] && bar="(reported)"
+			echo "| RTT p99 via the ${lc#*/} copy, ${lc%/*} load ($(num "$rate") pps), us | $(num "$kp") | $(num "$rp") | $(num "$dp") | $(diff_us "$kp" "$dp") us vs direct, $(diff_us "$kp" "$rp") us vs relay | $bar | $([ "${lc#*/}" = last ] && echo "-" || yesno "$ok") |"
+		done
+		echo
+		echo "RTT via the first copy: the echo is destination 1, the copy sent first; via the last copy: the"
+		echo "echo is destination N, which here also waits for the receive processing of the N-1 copies"
+		echo "before it (local receivers: that runs on the sending CPU too). Direct sends one copy: its CPU"
+		echo "figure is the floor of the cost of a delivered datagram."
+		echo
+	fi
+
+	# ---- throughput ----
+	echo "## Throughput: highest input rate with loss < 0.1 %"
+	echo
+	echo "Input = datagrams the client sent per second; output = copies delivered per second. *limit*"
+	echo "says what stopped the next step up: \`sender\` = the client could not send faster (its CPU,"
+	echo "which also runs the kernel fan-out, was full), \`backlog\` = copies queued up faster than they"
+	echo "were delivered (a relay that cannot keep up), \`loss\` = datagrams were dropped."
+	echo
+	echo "| payload | N | udpclone-bpf in | out | limit | relay in | out | limit | udpclone-bpf / relay | udpclone-bpf / direct (in) |"
+	echo "| --: | --: | --: | --: | --- | --: | --: | --- | --: | --: |"
+	for s in $SIZES; do
+		dr=$(v "$T_TPUT" rate_pps direct 1 "$s")
+		echo "| $s | direct | $(num "$dr") | $(num "$(v "$T_TPUT" delivered_pps direct 1 "$s")") | $(v "$T_TPUT" limit direct 1 "$s") | | | | | |"
+		for n in $NS; do
+			kr=$(v "$T_TPUT" rate_pps kernel "$n" "$s") rr=$(v "$T_TPUT" rate_pps relay "$n" "$s")
+			[ -n "$kr$rr" ] || continue
+			echo "| $s | $n | $(num "$kr") | $(num "$(v "$T_TPUT" delivered_pps kernel "$n" "$s")") | $(v "$T_TPUT" limit kernel "$n" "$s") | $(num "$rr") | $(num "$(v "$T_TPUT" delivered_pps relay "$n" "$s")") | $(v "$T_TPUT" limit relay "$n" "$s") | $(ratio "$kr" "$rr") | $(ratio "$kr" "$dr") |"
+		done
+	done
+	echo
+
+	# ---- CPU ----
+	echo "## CPU time per delivered copy"
+	echo
+	echo "CPU time of every process of the benchmark (client, receivers, relay, daemon) and of ksoftirqd,"
+	echo "from their run times; the kernel's network work is charged to the process it runs for (the"
+	echo "sender's fan-out and the copies' receive path alike). Measured at one input rate per row for all"
+	echo "three: 80 % of the lower of the two lossless rates. *per datagram* = per copy x N: the cost of"
+	echo "fanning one datagram out. *machine* = busy time of both CPUs less other tenants' tasks (it also"
+	echo "holds interrupt work charged to no process), udpclone-bpf / relay."
+	echo
+	echo "| payload | N | input pps | udpclone-bpf ns/copy | relay ns/copy | direct ns/copy | udpclone-bpf / relay | udpclone-bpf / direct | udpclone-bpf ns/datagram | relay ns/datagram | machine: udpclone-bpf / relay |"
+	echo "| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |"
+	for s in $SIZES; do
+		for n in $NS; do
+			kc=$(v "$T_CPU" cpu_ns_per_copy kernel "$n" "$s") rc=$(v "$T_CPU" cpu_ns_per_copy relay "$n" "$s")
+			dc=$(v "$T_CPU" cpu_ns_per_copy direct "$n" "$s")
+			[ -n "$kc$rc" ] || continue
+			echo "| $s | $n | $(num "$(v "$T_CPU" rate_pps kernel "$n" "$s")") | $(num "$kc") | $(num "$rc") | $(num "$dc") | $(ratio "$kc" "$rc") | $(ratio "$kc" "$dc") | $(num "$(awk -v a="$kc" -v n="$n" 'BEGIN { if (a != "") printf "%d", a * n }')") | $(num "$(awk -v a="$rc" -v n="$n" 'BEGIN { if (a != "") printf "%d", a * n }')") | $(ratio "$(v "$T_CPU" machine_ns_per_copy kernel "$n" "$s")" "$(v "$T_CPU" machine_ns_per_copy relay "$n" "$s")") |"
+		done
+	done
+	echo
+
+	# ---- scale in N ----
+	if [ "$(echo "$NS" | wc -w)" -gt 2 ]; then
+		echo "## Scale: cost per datagram as N grows"
+		echo
+		echo "Least-squares line through CPU ns per datagram against N (from the table above), and the"
+		echo "largest distance of a point from it: a cliff would show as a large residual."
+		echo
+		echo "| payload | config | ns per extra copy (slope) | fixed ns per datagram (intercept) | largest residual |"
+		echo "| --: | --- | --: | --: | --: |"
+		for s in $SIZES; do
+			for c in kernel relay; do
+				awk -F'\t' -v c="$c" -v s="$s" 'NR > 1 && $1 == c && $3 == s && $6 != "" { x[n] = $2; y[n] = $6 * $2; n++ }
+					END { if (n < 3) exit
+						for (i = 0; i < n; i++) { sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i] }
+						b = (n * sxy - sx * sy) / (n * sxx - sx * sx); a = (sy - b * sx) / n
+						for (i = 0; i < n; i++) { r = y[i] - (a + b * x[i]); if (r < 0) r = -r; if (r > m) m = r }
+						printf "| %s | %s | %d | %d | %d (%.0f %%) |\n", s, (c == "kernel" ? "udpclone-bpf" : "relay"), b, a, m, 100 * m / (a + b * x[n - 1]) }' "$T_CPU"
+			done
+		done
+		echo
+	fi
+
+	# ---- RTT ----
+	if [ "$(wc -l <"$T_RTT")" -gt 1 ]; then
+		echo "## Round-trip time"
+		echo
+		echo "Client to an echo and back, one datagram per sendmsg. With fan-out one destination is the echo"
+		echo "and the others are counting sinks, so the echo's load is the same as in the direct path: *copy*"
+		echo "says which: the first (destination 1) or the last (destination N, with the N-1 others in its"
+		echo "way). Send time: just before sendmsg; receive time: the kernel's timestamp. Client, echo and"
+		echo "relay at SCHED_FIFO. Light = 1,000 pps; heavy = a quarter of the relay's one-way lossless"
+		echo "rate. Microseconds; median over rounds."
+		echo
+		echo "| N | load | pps | config | copy | p50 | p99 | p99.9 | p50 vs direct | p99 vs direct | p99.9 vs direct |"
+		echo "| --: | --- | --: | --- | --- | --: | --: | --: | --: | --: | --: |"
+		for n in $(awk -F'\t' 'NR > 1 { print $2 }' "$T_RTT" | sort -nu); do
+			for load in light heavy; do
+				d50=$(rtt direct "$n" $load first_p50_us) d99=$(rtt direct "$n" $load first_p99_us)
+				d999=$(rtt direct "$n" $load first_p999_us)
+				for cc in direct/- relay/first kernel/first relay/last kernel/last; do
+					c=${cc%/*} lc=$load/${cc#*/}
+					p50=$(rtt $c "$n" "$lc" first_p50_us) p99=$(rtt $c "$n" "$lc" first_p99_us)
+					p999=$(rtt $c "$n" "$lc" first_p999_us)
+					[ -n "$p99" ] || continue
+					name=$c
+					[ $c = kernel ] && name=udpclone-bpf
+					echo "| $n | $load | $(num "$(rtt $c "$n" "$lc" rate_pps)") | $name | ${cc#*/} | $p50 | $p99 | $p999 | $(diff_us "$p50" "$d50") | $(diff_us "$p99" "$d99") | $(diff_us "$p999" "$d999") |"
+				done
+			done
+		done
+		echo
+	fi
+
+	# ---- flows ----
+	if [ "$(wc -l <"$T_FLOWS")" -gt 1 ]; then
+		echo "## Many client flows"
+		echo
+		echo "N = 3, 512 B. The client sends from a raw socket, cycling through the flows (source address"
+		echo "and port), one flow in the baseline row. *in table* = \`flows\` of \`status --json\` afterwards."
+		echo
+		echo "| build | flows | lossless input pps | limit | CPU ns/copy | in table | rate vs 1 flow | CPU vs 1 flow |"
+		echo "| --- | --: | --: | --- | --: | --: | --: | --: |"
+		r1=$(v "$T_FLOWS" rate_pps kernel 1) c1=$(v "$T_FLOWS" cpu_ns_per_copy kernel 1)
+		awk -F'\t' 'NR > 1 { print $1 "\t" $2 }' "$T_FLOWS" | while IFS=$'\t' read -r c f; do
+			r=$(v "$T_FLOWS" rate_pps "$c" "$f") cc=$(v "$T_FLOWS" cpu_ns_per_copy "$c" "$f")
+			b="stock (UDPC_MAX_FLOWS 65536)"
+			[ "$c" != kernel ] && b="UDPC_MAX_FLOWS ${c#kernel-flows}"
+			echo "| $b | $(num "$f") | $(num "$r") | $(v "$T_FLOWS" limit "$c" "$f") | $(num "$cc") | $(num "$(v "$T_FLOWS" flows_in_table "$c" "$f")") | $(ratio "$r" "$r1") | $(ratio "$cc" "$c1") |"
+		done
+		echo
+	fi
+	echo "Raw numbers: \`results-*.tsv\`; every tool's output: \`logs/\`."
+	[ -e "$BD/profile-kernel.txt" ] && echo "Profiles (perf, cpu-clock): \`profile-kernel.txt\`, \`profile-relay.txt\`."
+	[ -e "$PNG" ] || true
+} >"$MD"
+
+# ---- chart ----
+command -v gnuplot >/dev/null 2>&1 || { echo "report: no gnuplot, no chart" >&2; exit 0; }
+P=$BD/plot
+mkdir -p "$P"
+rm -f "$P"/*.dat
+for s in $SIZES; do
+	for c in kernel relay; do
+		awk -F'\t' -v c="$c" -v s="$s" 'NR > 1 && $1 == c && $3 == s { print $2, $4, $6 }' "$T_TPUT" | sort -n >"$P/tput-$c-$s.dat"
+		awk -F'\t' -v c="$c" -v s="$s" 'NR > 1 && $1 == c && $3 == s && $6 != "" { print $2, $6 }' "$T_CPU" | sort -n >"$P/cpu-$c-$s.dat"
+	done
+	awk -F'\t' -v s="$s" 'NR > 1 && $1 == "direct" && $3 == s && $6 != "" { print $2, $6 }' "$T_CPU" | sort -n >"$P/cpu-direct-$s.dat"
+	d=$(v "$T_TPUT" rate_pps direct 1 "$s")
+	printf '%s %s\n' 1 "${d:-0}" 16 "${d:-0}" >"$P/tput-direct-$s.dat"
+done
+for load in light heavy; do
+	for c in direct relay kernel; do
+		name=$c
+		[ "$c" = kernel ] && name=udpclone-bpf
+		printf '%s %s %s\n' "$name" "$(rtt $c 3 $load/first first_p50_us)" "$(rtt $c 3 $load/first first_p99_us)"
+	done >"$P/rtt-$load.dat"
+done
+
+{
+	echo "set terminal pngcairo size 1400,1000 font ',10'"
+	echo "set output '$PNG'"
+	echo "set multiplot layout 2,2 title 'udpclone-bpf vs userspace relay vs direct ($MODE run, $(nproc) CPUs, $(uname -r))'"
+	echo "set key center right; set grid; set logscale x 2; set xrange [0.8:20]; set xtics (1,2,3,4,8,16)"
+	echo "set xlabel 'destinations N'; set ylabel 'input datagrams/s'; set format y '%.0s%c'"
+	echo "set title 'Highest lossless input rate'; set yrange [0:*]"
+	plot="plot "
+	dt=1
+	for s in $SIZES; do
+		plot+="'$P/tput-kernel-$s.dat' u 1:2 w lp lw 2 lc 1 dt $dt t 'udpclone-bpf ${s}B', "
+		plot+="'$P/tput-relay-$s.dat' u 1:2 w lp lw 2 lc 2 dt $dt t 'relay ${s}B', "
+		plot+="'$P/tput-direct-$s.dat' u 1:2 w l lw 1 lc 3 dt $dt t 'direct ${s}B (N=1)', "
+		dt=$((dt + 1))
+	done
+	echo "${plot%, }"
+	echo "set title 'Delivered copies/s at that rate'; set ylabel 'copies/s'; set key top left"
+	plot="plot "
+	dt=1
+	for s in $SIZES; do
+		plot+="'$P/tput-kernel-$s.dat' u 1:3 w lp lw 2 lc 1 dt $dt t 'udpclone-bpf ${s}B', "
+		plot+="'$P/tput-relay-$s.dat' u 1:3 w lp lw 2 lc 2 dt $dt t 'relay ${s}B', "
+		dt=$((dt + 1))
+	done
+	echo "${plot%, }"
+	echo "set title 'CPU time per delivered copy, at one input rate per N (80 % of the lower lossless rate)'"
+	echo "set ylabel 'ns per copy (all benchmark processes)'; set format y '%g'; set key top left"
+	plot="plot "
+	dt=1
+	for s in $SIZES; do
+		plot+="'$P/cpu-kernel-$s.dat' u 1:2 w lp lw 2 lc 1 dt $dt t 'udpclone-bpf ${s}B', "
+		plot+="'$P/cpu-relay-$s.dat' u 1:2 w lp lw 2 lc 2 dt $dt t 'relay ${s}B', "
+		plot+="'$P/cpu-direct-$s.dat' u 1:2 w lp lw 1 lc 3 dt $dt t 'direct ${s}B', "
+		dt=$((dt + 1))
+	done
+	echo "${plot%, }"
+	echo "unset logscale x; set xrange [*:*]; set xtics auto; set xlabel ''; set ylabel 'microseconds'"
+	echo "set title 'Round-trip time via the first copy, N = 3, 512 B'; set yrange [0:*]"
+	echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
+	echo "set key top left"
+	echo "plot '$P/rtt-light.dat' u 2:xtic(1) t 'p50 light' lc 1, '' u 3 t 'p99 light' lc 2, '$P/rtt-heavy.dat' u 2 t 'p50 heavy' lc 3, '' u 3 t 'p99 heavy' lc 4"
+	echo "unset multiplot"
+} >"$P/chart.gp"
+gnuplot "$P/chart.gp" 2>"$P/gnuplot.log" || { echo "report: gnuplot failed: $(head -c 300 "$P/gnuplot.log")" >&2; exit 1; }
+echo "Chart: \`results.png\`." >>"$MD"
