@@ -23,6 +23,10 @@
 
 #include "udpclone.h"
 
+/* A flow's last_seen_ns is rewritten at most this often: every packet would bounce
+ * its cache line between CPUs, and idle timeouts are counted in seconds. */
+#define FLOW_REFRESH_NS 100000000ULL
+
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 /* From linux/icmp.h and linux/icmpv6.h, which pull libc headers into a BPF build. */
@@ -439,7 +443,8 @@ static __always_inline void remember_flow(const struct pkt *p, const struct udpc
 
 	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
 	    addr_eq(&flow->client, &p->saddr)) {
-		flow->last_seen_ns = now;
+		if ((__s64)(now - flow->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
+			flow->last_seen_ns = now;
 	} else {
 		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
 					.orig_dport = p->dport, .last_seen_ns = now };
@@ -860,7 +865,8 @@ int udpc_ingress(struct __sk_buff *skb)
 		gs->rx_no_flow++;
 		return TC_ACT_OK;
 	}
-	flow->last_seen_ns = now;
+	if ((__s64)(now - flow->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
+		flow->last_seen_ns = now;
 	orig = flow->orig_daddr;
 	orig_port = flow->orig_dport;
 	client = flow->client;

@@ -1552,8 +1552,13 @@ static void check_flows(struct report *r, const struct test_case *c, int64_t t0,
 		note(r, "  the primed flow disappeared\n");
 		return;
 	}
-	if (rx && ((int64_t)f.last_seen_ns < t0 || (int64_t)f.last_seen_ns > t1))
-		note(r, "  a mapped reply did not refresh the flow\n");
+	/* A mapped reply refreshes a flow last seen more than 100 ms (FLOW_REFRESH_NS in
+	 * the program) before it; a fresher one is left alone, to spare the write. */
+	if (rx && c->age_ns > 100000000 &&
+	    ((int64_t)f.last_seen_ns < t0 || (int64_t)f.last_seen_ns > t1))
+		note(r, "  a mapped reply did not refresh an aged flow\n");
+	if (rx && c->age_ns >= 0 && c->age_ns <= 100000000 && (int64_t)f.last_seen_ns >= t0)
+		note(r, "  a mapped reply rewrote a fresh flow's last_seen_ns\n");
 	if (!rx && (int64_t)f.last_seen_ns >= t0)
 		note(r, "  an unmapped reply refreshed the flow\n");
 }
