@@ -755,6 +755,23 @@ static long find_reply_slot(__u32 i, struct reply_slot *r)
 	return 1;
 }
 
+/* The destination slot a packet from (p->saddr, p->sport) arriving by skb's
+ * interface belongs to, or UDPC_MAX_DESTS. */
+static __always_inline __u32 reply_slot_of(struct __sk_buff *skb, const struct udpc_config *cfg,
+					   const struct pkt *p)
+{
+	struct reply_slot find = {
+		.p = p,
+		.now = bpf_ktime_get_ns(),
+		.ifindex = skb->ifindex,
+		.attached = cfg->ifindex,
+		.slot = UDPC_MAX_DESTS,
+	};
+
+	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
+	return find.slot;
+}
+
 /*
  * An "unreachable" error about one of our copies must not reach the client: its
  * connected socket would report ECONNREFUSED and fail its next send, for every
@@ -764,7 +781,6 @@ static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct u
 					   __u32 l2_len)
 {
 	struct udpc_flow_key key = {};
-	struct reply_slot find = {};
 	struct pkt inner = {}, from_dest = {};
 	struct udpc_dest_stats *st;
 	__u32 slot;
@@ -775,13 +791,7 @@ static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct u
 	from_dest.family = inner.family;
 	from_dest.saddr = inner.daddr;
 	from_dest.sport = inner.dport;
-	find.p = &from_dest;
-	find.now = bpf_ktime_get_ns();
-	find.ifindex = skb->ifindex;
-	find.attached = cfg->ifindex;
-	find.slot = UDPC_MAX_DESTS;
-	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
-	slot = find.slot;
+	slot = reply_slot_of(skb, cfg, &from_dest);
 	if (slot >= UDPC_MAX_DESTS)
 		return TC_ACT_OK;
 	key.addr = inner.saddr;
@@ -830,7 +840,6 @@ int udpc_ingress(struct __sk_buff *skb)
 	struct udpc_addr orig, client;
 	struct pkt p = {};
 	__u32 zero = 0, slot;
-	struct reply_slot find = {};
 	__be16 orig_port;
 	__u64 now;
 	int l2_len;
@@ -845,13 +854,7 @@ int udpc_ingress(struct __sk_buff *skb)
 	if (parse(skb, l2_len, &p) != PARSE_UDP)
 		return icmp_about_copy(skb, cfg, l2_len);
 
-	find.p = &p;
-	find.now = bpf_ktime_get_ns();
-	find.ifindex = skb->ifindex;
-	find.attached = cfg->ifindex;
-	find.slot = UDPC_MAX_DESTS;
-	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
-	slot = find.slot;
+	slot = reply_slot_of(skb, cfg, &p);
 	if (slot >= UDPC_MAX_DESTS)
 		return TC_ACT_OK;
 
