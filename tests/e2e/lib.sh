@@ -735,3 +735,18 @@ table inet udpc_loss {
 }
 NFT
 }
+
+# udpc_with_resolver HOSTS RESOLV: prints the path of a wrapper that runs $UDPC in a
+# private mount namespace where HOSTS and RESOLV are bind-mounted over /etc/hosts and
+# /etc/resolv.conf: the daemon's real resolver path (getaddrinfo, nsswitch) with the
+# test's names; pid and exec chain stay those of $UDPC. Use: UDPC=$WRAP udpc_attach_bg
+udpc_with_resolver() {
+	local wrap=$E2E_TMP/udpc-resolver
+	cat >"$wrap" <<EOF
+#!/bin/sh
+exec unshare -m --propagation private sh -c \\
+	'mount --bind "\$1" /etc/hosts && mount --bind "\$2" /etc/resolv.conf && shift 2 && exec "\$@"' \\
+	sh "$1" "$2" "$UDPC" "\$@"
+EOF
+	chmod +x "$wrap" && echo "$wrap"
+}

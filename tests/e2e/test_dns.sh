@@ -38,15 +38,8 @@ printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$RESOLV"
 set_hosts() { printf '%s\n' "127.0.0.1 localhost" "$@" >"$HOSTS"; }
 set_hosts "$R4_1 a.udpc.test" "$R4_2 b.udpc.test"
 
-# udpclone-bpf seeing our hosts and resolv.conf (pid and exec chain unchanged)
-WRAP=$E2E_TMP/udpc-dns
-cat >"$WRAP" <<EOF
-#!/bin/sh
-exec unshare -m --propagation private sh -c \\
-	'mount --bind "\$1" /etc/hosts && mount --bind "\$2" /etc/resolv.conf && shift 2 && exec "\$@"' \\
-	sh "$HOSTS" "$RESOLV" "$UDPC" "\$@"
-EOF
-chmod +x "$WRAP"
+# udpclone-bpf seeing our hosts and resolv.conf
+WRAP=$(udpc_with_resolver "$HOSTS" "$RESOLV") || e2e_end
 
 # receivers: a, b before and after the move, c
 peer_echo_bg "$S_NS" "$R4_1:9000" ra "$E2E_TMP/echo-a" || e2e_end

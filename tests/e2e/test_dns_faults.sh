@@ -81,14 +81,7 @@ nsx "$C_NS" unshare -m --propagation private sh -c \
 	>"$E2E_TMP/getent-c.txt" 2>&1
 assert_file_contains "$E2E_TMP/getent-c.txt" "^$R4_3 .*c3\\.udpc\\.test" "getaddrinfo follows the CNAME chain"
 
-WRAP=$E2E_TMP/udpc-dns
-cat >"$WRAP" <<EOF
-#!/bin/sh
-exec unshare -m --propagation private sh -c \\
-	'mount --bind "\$1" /etc/hosts && mount --bind "\$2" /etc/resolv.conf && shift 2 && exec "\$@"' \\
-	sh "$HOSTS" "$RESOLV" "$UDPC" "\$@"
-EOF
-chmod +x "$WRAP"
+WRAP=$(udpc_with_resolver "$HOSTS" "$RESOLV") || e2e_end
 
 peer_echo_bg "$S_NS" "$R4_1:9000" ra "$E2E_TMP/echo-a" || e2e_end
 EA=$BG_PID
