@@ -106,14 +106,27 @@ static int prog_is_ours(__u32 prog_id)
 	return 0;
 }
 
-int udpc_filter_present(int ifindex, bool egress)
+enum filter_at { FILTER_NONE, FILTER_OURS, FILTER_FOREIGN };
+
+/* Whose filter sits at our handle/priority on this hook: enum filter_at, or -errno.
+ * A program we cannot inspect counts as someone else's: never touch it. */
+static int filter_at(int ifindex, bool egress)
 {
 	__u32 id;
 	int err = query_filter(ifindex, egress, &id);
 
 	if (err)
 		return err;
-	return id ? prog_is_ours(id) : 0;
+	if (!id)
+		return FILTER_NONE;
+	return prog_is_ours(id) == 1 ? FILTER_OURS : FILTER_FOREIGN;
+}
+
+int udpc_filter_present(int ifindex, bool egress)
+{
+	int at = filter_at(ifindex, egress);
+
+	return at < 0 ? at : at == FILTER_OURS;
 }
 
 static int attach_one(int ifindex, const char *ifname, struct bpf_program *prog, bool egress)
@@ -122,13 +135,12 @@ static int attach_one(int ifindex, const char *ifname, struct bpf_program *prog,
 		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(prog));
 	const char *dir = egress ? "egress" : "ingress";
 	struct bpf_tc_hook hook;
-	__u32 id;
-	int err;
+	int at, err;
 
-	err = query_filter(ifindex, egress, &id);
-	if (err)
-		return err;
-	if (id && prog_is_ours(id) != 1) {
+	at = filter_at(ifindex, egress);
+	if (at < 0)
+		return at;
+	if (at == FILTER_FOREIGN) {
 		pr_warn("cannot attach to %s %s: a TC filter that is not ours already uses handle 0x%x priority %u\n",
 			ifname, dir, UDPC_TC_HANDLE, UDPC_TC_PRIO);
 		return -EEXIST;
@@ -140,7 +152,7 @@ static int attach_one(int ifindex, const char *ifname, struct bpf_program *prog,
 		pr_warn("cannot attach to %s %s: %s\n", ifname, dir, strerror(-err));
 	else
 		pr_debug("%s %s: program id %u %s\n", ifname, dir, opts.prog_id,
-			 id ? "replaced ours" : "attached");
+			 at == FILTER_OURS ? "replaced ours" : "attached");
 	return err;
 }
 
@@ -190,15 +202,14 @@ int udpc_detach_filters(int ifindex, const char *ifname)
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UDPC_TC_HANDLE, .priority = UDPC_TC_PRIO);
 		bool egress = i;
 		struct bpf_tc_hook hook;
-		__u32 id;
-		int err;
+		int at, err;
 
-		err = query_filter(ifindex, egress, &id);
-		if (err)
-			return err;
-		if (!id)
+		at = filter_at(ifindex, egress);
+		if (at < 0)
+			return at;
+		if (at == FILTER_NONE)
 			continue;
-		if (prog_is_ours(id) != 1) {
+		if (at == FILTER_FOREIGN) {
 			pr_warn("%s %s: the filter at handle 0x%x priority %u is not ours: left alone\n",
 				ifname, egress ? "egress" : "ingress", UDPC_TC_HANDLE, UDPC_TC_PRIO);
 			continue;
