@@ -87,23 +87,6 @@ static void resolve_all(const struct udpc_attach_opts *o, struct answers *a)
 	}
 }
 
-static const char *dest_addrs(const struct udpc_dest *d, char *buf, size_t len)
-{
-	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-	struct udpc_addr v4 = { .w = { d->addr4 } };
-
-	if ((d->flags & UDPC_DEST_V4) && (d->flags & UDPC_DEST_V6))
-		snprintf(buf, len, "%s and %s", udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4)),
-			 udpc_addr_str(UDPC_AF_INET6, &d->addr6, a6, sizeof(a6)));
-	else if (d->flags & UDPC_DEST_V4)
-		udpc_addr_str(UDPC_AF_INET, &v4, buf, len);
-	else if (d->flags & UDPC_DEST_V6)
-		udpc_addr_str(UDPC_AF_INET6, &d->addr6, buf, len);
-	else
-		snprintf(buf, len, "no address");
-	return buf;
-}
-
 /* One line per event that matters; repeated failures stay at debug level. */
 static void log_transition(const struct daemon *dm, const struct udpc_dest_spec *s,
 			   const struct udpc_dest *cur, const struct udpc_dest_info *ci,
@@ -114,8 +97,8 @@ static void log_transition(const struct daemon *dm, const struct udpc_dest_spec 
 	char name[UDPC_HOST_MAX + 16];
 
 	snprintf(name, sizeof(name), fmt, s->host, s->port);
-	dest_addrs(cur, was, sizeof(was));
-	dest_addrs(next, now, sizeof(now));
+	udpc_dest_addrs(cur, " and ", "no address", was, sizeof(was));
+	udpc_dest_addrs(next, " and ", "no address", now, sizeof(now));
 
 	switch (ni->state) {
 	case UDPC_STATE_ACTIVE:

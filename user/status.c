@@ -212,18 +212,11 @@ static void print_text(const struct iface_view *v, __u64 now)
 	       "ADDRESS", "TX_PKTS", "TX_BYTES", "ERRORS", "NEIGH", "RX_PKTS", "LAST_REPLY");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
-		char name[UDPC_HOST_MAX + 16], addr[INET6_ADDRSTRLEN * 2 + 4] = "-", a4[INET_ADDRSTRLEN],
+		char name[UDPC_HOST_MAX + 16], addr[INET6_ADDRSTRLEN * 2 + 4], a4[INET_ADDRSTRLEN],
 			a6[INET6_ADDRSTRLEN], age[32] = "never";
-		struct udpc_addr v4 = { .w = { dv->d.addr4 } };
 
 		dest_name(dv, name, sizeof(name));
-		if ((dv->d.flags & UDPC_DEST_V4) && (dv->d.flags & UDPC_DEST_V6))
-			snprintf(addr, sizeof(addr), "%s,%s", udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4)),
-				 udpc_addr_str(UDPC_AF_INET6, &dv->d.addr6, a6, sizeof(a6)));
-		else if (dv->d.flags & UDPC_DEST_V4)
-			udpc_addr_str(UDPC_AF_INET, &v4, addr, sizeof(addr));
-		else if (dv->d.flags & UDPC_DEST_V6)
-			udpc_addr_str(UDPC_AF_INET6, &dv->d.addr6, addr, sizeof(addr));
+		udpc_dest_addrs(&dv->d, ",", "-", addr, sizeof(addr));
 		if (dv->st.last_rx_ns)
 			snprintf(age, sizeof(age), "%.1fs ago", reply_age(dv, now));
 		printf("  %-28s %-10s %-28s %10llu %12llu %7llu %7llu %10llu %10s\n", name,

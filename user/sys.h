@@ -20,6 +20,9 @@ int udpc_pin_dir(const char *ifname, char *buf, size_t len);
 uint64_t udpc_mono_ns(void);
 /* Text form of an address of family UDPC_AF_*. */
 const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len);
+/* A destination's addresses: "v4", "v6", "v4<sep>v6", or none. */
+const char *udpc_dest_addrs(const struct udpc_dest *d, const char *sep, const char *none,
+			    char *buf, size_t len);
 /* The interface's hardware (MAC) address. */
 int udpc_iface_mac(const char *ifname, __u8 mac[6]);
 
