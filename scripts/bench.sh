@@ -3,13 +3,18 @@
 #
 # Benchmark: udpclone-bpf (kernel fan-out) against a userspace relay (udpc-relay)
 # and against no relay at all (the client sends straight to one destination), in
-# one run, on the namespace network of tests/e2e/lib.sh:
+# one run, on the namespace network of tests/e2e/lib.sh (topo_star and link_plain):
 #
 #   client ns: udpc-loadgen (CPU 0)                    server ns: udpc-sink (CPU 1)
 #     kernel: udpclone-bpf on $C_IF, client sends to 198.51.100.1:5743
 #     relay:  udpc-relay on 127.0.0.1:5743 (CPU 1), client sends to it
 #     direct: client sends to 198.51.100.1:9000
-#   destinations 198.51.100.1..N port 9000 (counting sink) or 9001 (echo, for RTT)
+#   pair A ($C_IF): destinations 198.51.100.1..N port 9000 (counting sink) or 9001
+#   (echo, for RTT); pair B ($CP_IF, no programs ever): 203.0.113.129..128+N, the
+#   same, for the light-load RTT run, which interleaves the three configurations
+#   packet by packet (datagram k to configuration k mod 3) while udpclone-bpf is
+#   attached to $C_IF: direct and the relay's copies then go over pair B, so that
+#   udpclone-bpf's programs never see their packets.
 #
 #   scripts/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
 #   scripts/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
@@ -62,7 +67,9 @@ else
 	START_PPS=20000 RETRIES=2
 	PROFILE=${BENCH_PROFILE:-1} FLOWS=100000
 fi
-RTT_LIGHT=1000
+# RTT: light load = RTT_LIGHT pps per configuration, the three interleaved in one
+# run of RTT_LIGHT_SEC; heavy load = each configuration alone for RTT_SEC.
+RTT_LIGHT=1000 RTT_LIGHT_SEC=5
 # The client sends a burst (one sendmmsg, at most 32 datagrams) every BURST_US: a
 # wake-up per datagram would cost the client more than the fan-out being measured.
 BURST_US=${BENCH_BURST_US:-200}
@@ -82,7 +89,9 @@ T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rt
 T_FLOWS=$BD/results-flows.tsv
 printf 'config\tn\tsize\trate_pps\toffered_pps\tdelivered_pps\tlimit\tcpu_ns_per_copy\tcpu0\tcpu1\trates\n' >"$T_TPUT"
 printf 'config\tn\tsize\trate_pps\tdelivered_pps\tcpu_ns_per_copy\tmachine_ns_per_copy\tforeign_cpus\tresult\n' >"$T_CPU"
-printf 'config\tn\tsize\tload\tcopy\trate_pps\tfirst_p50_us\tfirst_p99_us\tfirst_p999_us\tall_p50_us\tall_p99_us\tall_p999_us\tanswered\tsent\n' >"$T_RTT"
+# RTT rows: run = the loadgen run (its log's name); rows of one run were measured
+# interleaved, packet by packet (light load: direct, relay and kernel together).
+printf 'config\tn\tsize\tload\tcopy\trate_pps\tfirst_p50_us\tfirst_p99_us\tfirst_p999_us\tall_p50_us\tall_p99_us\tall_p999_us\tanswered\tsent\trun\n' >"$T_RTT"
 printf 'config\tflows\tsize\tn\trate_pps\tcpu_ns_per_copy\tflows_in_table\tlimit\n' >"$T_FLOWS"
 
 START=$SECONDS
@@ -91,10 +100,13 @@ require_udpc
 log() { printf '[%3ds] %s\n' $((SECONDS - START)) "$*" >&2; }
 
 # ---- the network: topo_star, 16 destination addresses, a second client address ----
+# and pair B (link_plain): 16 more destinations on a program-free veth pair
 topo_star || exit 1
 for i in $(seq 4 16); do addr_add "$S_NS" "$S_IF" "198.51.100.$i/32" || exit 1; done
 addr_add "$C_NS" "$C_IF" "192.0.2.11/24" || exit 1 # more client flows than one address has ports
 neigh_warm "$C_NS" "$C_IF" "$S4" || exit 1
+link_plain 16 || exit 1
+neigh_warm "$C_NS" "$CP_IF" "$SP4" || exit 1
 
 dests() { # dests N PORT: 198.51.100.1:PORT,...,198.51.100.N:PORT
 	local i out=
@@ -104,13 +116,15 @@ dests() { # dests N PORT: 198.51.100.1:PORT,...,198.51.100.N:PORT
 # For RTT one destination is the echo and the others only count, so that the echo
 # answers one copy per datagram, as in the direct path: the first destination (the
 # copy sent first) or the last one (sent last: the other N-1 are in its way).
-rtt_dests() { # rtt_dests N first|last
-	local i out=
+# On pair A (198.51.100.1..N) or, with "plain", on pair B (203.0.113.129..128+N).
+rtt_dests() { # rtt_dests N first|last [plain]
+	local i out='' net=198.51.100. base=0
+	[ "${3:-}" = plain ] && net=203.0.113. base=128
 	for ((i = 1; i <= $1; i++)); do
 		if { [ "$2" = first ] && [ "$i" = 1 ]; } || { [ "$2" = last ] && [ "$i" = "$1" ]; }; then
-			out+="${out:+,}198.51.100.$i:9001"
+			out+="${out:+,}$net$((base + i)):9001"
 		else
-			out+="${out:+,}198.51.100.$i:9000"
+			out+="${out:+,}$net$((base + i)):9000"
 		fi
 	done
 	echo "$out"
@@ -206,18 +220,50 @@ cpu_run() {
 	log "  $cfg N=$n ${size}B at $rate pps: $(stat_get "$f" run_cpu_ns_per_copy) ns per copy"
 }
 
-# rtt_run CONFIG N SIZE LOAD RATE ROUND COPY: RTT percentiles; a row in T_RTT.
+# rtt_row RUN KEYPREFIX CONFIG N SIZE LOAD COPY RATE: a row in T_RTT from the keys
+# KEYPREFIX_* of logs/RUN (rtt for a run with one unnamed target, rtt_NAME else).
+rtt_row() {
+	local f=$BD/logs/$1 p=$2 k
+	printf '%s\t%s\t%s\t%s\t%s\t%s' "$3" "$4" "$5" "$6" "$7" "$8" >>"$T_RTT"
+	for k in first_p50 first_p99 first_p999 all_p50 all_p99 all_p999; do
+		printf '\t%s' "$(stat_get "$f" "${p}_${k}_us")" >>"$T_RTT"
+	done
+	printf '\t%s\t%s\t%s\n' "$(stat_get "$f" "${p}_answered")" "$(stat_get "$f" "${p}_counted")" \
+		"$1" >>"$T_RTT"
+}
+
+# rtt_run CONFIG N SIZE LOAD RATE ROUND COPY: RTT percentiles of CONFIG alone (heavy
+# load); a row in T_RTT.
 rtt_run() {
-	local cfg=$1 n=$2 size=$3 load=$4 rate=$5 f=rtt-$1-n$2-s$3-$4-$7-r$6 k
+	local cfg=$1 n=$2 size=$3 load=$4 rate=$5 f=rtt-$1-n$2-s$3-$4-$7-r$6
 	nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
 		--to "$(target "$cfg" 9001)" --copies 1 --size "$size" --rate "$rate" \
-		--duration "$RTT_SEC" >"$BD/logs/$f" 2>&1 </dev/null
-	f=$BD/logs/$f
-	printf '%s\t%s\t%s\t%s\t%s\t%s' "$cfg" "$n" "$size" "$load" "$7" "$rate" >>"$T_RTT"
-	for k in first_p50 first_p99 first_p999 all_p50 all_p99 all_p999; do
-		printf '\t%s' "$(stat_get "$f" "rtt_${k}_us")" >>"$T_RTT"
+		--duration "$RTT_SEC" >"$BD/logs/$f" 2>&1 </dev/null ||
+		log "  udpc-loadgen $f exited $?: $(tail -c 300 "$BD/logs/$f")"
+	rtt_row "$f" rtt "$cfg" "$n" "$size" "$load" "$7" "$rate"
+}
+
+# rtt_light N SIZE ROUND COPY: direct, relay and kernel in one run, interleaved packet
+# by packet (datagram k to configuration k mod 3), each at RTT_LIGHT pps, so that a
+# burst of noise from other tenants hits all three alike. udpclone-bpf on pair A
+# (copies to 198.51.100.x), the relay's copies and direct over pair B (203.0.113.x),
+# which carries no programs; three rows in T_RTT with the same run.
+rtt_light() {
+	local n=$1 size=$2 f=rtt-n$1-s$2-light-$4-r$3 copy=$4 cfg
+	if relay_start "$(rtt_dests "$n" "$copy" plain)" rt &&
+		kernel_start "$(rtt_dests "$n" "$copy")"; then
+		nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
+			--to "direct=$P4_1:9001" --to "relay=$(target relay)" \
+			--to "kernel=$(target kernel)" --copies 1 --size "$size" --rate "$RTT_LIGHT" \
+			--duration "$RTT_LIGHT_SEC" >"$BD/logs/$f" 2>&1 </dev/null ||
+			log "  udpc-loadgen $f exited $?: $(tail -c 300 "$BD/logs/$f")"
+	fi
+	relay_stop
+	kernel_stop
+	for cfg in direct relay kernel; do
+		rtt_row "$f" "rtt_$cfg" "$cfg" "$n" "$size" light \
+			"$([ "$cfg" = direct ] && echo - || echo "$copy")" "$RTT_LIGHT"
 	done
-	printf '\t%s\t%s\n' "$(stat_get "$f" rtt_answered)" "$(stat_get "$f" rtt_counted)" >>"$T_RTT"
 }
 
 col() { # col FILE CONFIG N SIZE COLUMN-NAME: a value from a results TSV
@@ -251,27 +297,28 @@ for size in "${SIZES[@]}"; do
 	done
 done
 
-# ---- 2. round-trip time: light and heavy load, rounds interleaved ----
+# ---- 2. round-trip time: light load interleaved, heavy load one after another ----
 for n in "${RTT_NS[@]}"; do
 	size=512
 	rr=$(col "$T_TPUT" relay "$n" "$size" rate_pps)
 	[ -n "$rr" ] || continue
 	# heavy: a quarter of the relay's one-way lossless rate (it also relays the replies)
 	heavy=$(awk -v r="$rr" 'BEGIN { printf "%d", r / 4 }')
-	log "RTT N=$n ${size}B: light $RTT_LIGHT pps, heavy $heavy pps, $RTT_ROUNDS round(s)"
+	log "RTT N=$n ${size}B: light $RTT_LIGHT pps each, interleaved, heavy $heavy pps, $RTT_ROUNDS round(s)"
 	for ((round = 1; round <= RTT_ROUNDS; round++)); do
-		for load in light heavy; do
-			rate=$RTT_LIGHT
-			[ "$load" = heavy ] && rate=$heavy
-			rtt_run direct "$n" "$size" "$load" "$rate" "$round" -
-			for copy in first last; do
-				relay_start "$(rtt_dests "$n" $copy)" rt &&
-					rtt_run relay "$n" "$size" "$load" "$rate" "$round" $copy
-				relay_stop
-				kernel_start "$(rtt_dests "$n" $copy)" &&
-					rtt_run kernel "$n" "$size" "$load" "$rate" "$round" $copy
-				kernel_stop
-			done
+		# light: the three configurations in one run, packet by packet
+		for copy in first last; do
+			rtt_light "$n" "$size" "$round" $copy
+		done
+		# heavy: each alone (three streams at this rate would interfere), all on pair A
+		rtt_run direct "$n" "$size" heavy "$heavy" "$round" -
+		for copy in first last; do
+			relay_start "$(rtt_dests "$n" $copy)" rt &&
+				rtt_run relay "$n" "$size" heavy "$heavy" "$round" $copy
+			relay_stop
+			kernel_start "$(rtt_dests "$n" $copy)" &&
+				rtt_run kernel "$n" "$size" heavy "$heavy" "$round" $copy
+			kernel_stop
 		done
 	done
 done
@@ -337,5 +384,6 @@ fi
 # ---- 5. report: Markdown tables and a chart ----
 log "writing $BD/results.md"
 MODE=$MODE BD=$BD ELAPSED=$((SECONDS - START)) NICE=$NICE REPS=$REPS TRIAL=$TRIAL \
-	RTT_ROUNDS=$RTT_ROUNDS BURST_US=$BURST_US "$ROOT/tests/bench/report.sh" || fail "report failed"
+	RTT_ROUNDS=$RTT_ROUNDS RTT_LIGHT_SEC=$RTT_LIGHT_SEC RTT_SEC=$RTT_SEC BURST_US=$BURST_US \
+	"$ROOT/tests/bench/report.sh" || fail "report failed"
 e2e_end

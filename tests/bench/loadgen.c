@@ -14,12 +14,19 @@
  *          reply to each datagram and of every reply. Times: send = CLOCK_REALTIME
  *          just before sendmsg, receive = the kernel's receive timestamp
  *          (SO_TIMESTAMPNS), so how soon this process reads a reply does not count.
+ *          Several targets (--to NAME=ADDR:PORT, repeated) are measured in one run,
+ *          interleaved: datagram k goes to target k mod T, each target at --rate
+ *          (--rate x T in all), so that bursts of noise on the machine hit them all
+ *          alike. Each target has its own connected socket, sequence numbers and
+ *          warm-up; its results are the keys rtt_NAME_* (rtt_* for one unnamed --to).
  *
- *   udpc-loadgen run|sweep|rtt --to ADDR:PORT [--size BYTES] [--batch N]
+ *   udpc-loadgen run|sweep --to ADDR:PORT [--size BYTES] [--batch N]
  *       [--burst-us US] [--copies N] [--page FILE] [--rate PPS] [--duration SEC]
  *       [--reps K] [--start PPS] [--max PPS] [--precision FRAC] [--loss FRAC]
  *       [--flows K --src ADDR[,ADDR]] [--raw] [--wait SEC] [--pids PID[,PID...]]
  *       [--retries N]
+ *   udpc-loadgen rtt --to [NAME=]ADDR:PORT [--to NAME=ADDR:PORT...] [--rate PPS]
+ *       [--duration SEC] [--size BYTES] [--copies N] [--wait SEC] [--burst-us US]
  *
  * Pacing: a burst of the datagrams due (at most --batch, one sendmmsg) every
  * --burst-us microseconds (default 50), sleeping in between, never spinning.
@@ -64,6 +71,13 @@ const char *prog = "udpc-loadgen";
  * repeated up to NOISY_RETRIES times, then judged as it is (and says noisy=1). */
 #define MAX_FOREIGN 0.15
 #define NOISY_RETRIES 2 /* default of --retries */
+#define MAX_TARGETS 8	/* rtt: --to NAME=ADDR:PORT, repeated */
+#define MAX_NAME 32
+
+struct target {
+	char name[MAX_NAME + 1];	/* [a-z0-9_-]+; "" for one plain --to ADDR:PORT */
+	struct sockaddr_in addr;
+};
 
 struct sender {
 	int fd, raw, batch;
@@ -84,6 +98,8 @@ struct opts {
 	struct sender s;
 	double rate, duration, start, max, precision, loss, wait;
 	int copies, reps;
+	struct target to[MAX_TARGETS];
+	int nto;
 };
 
 struct trial {
@@ -107,12 +123,16 @@ static int pids[MAX_PIDS], npids;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s run|sweep|rtt --to ADDR:PORT [--size BYTES] [--batch N]\n"
+		"usage: %s run|sweep --to ADDR:PORT [--size BYTES] [--batch N]\n"
 		"         [--burst-us US] [--copies N] [--page FILE] [--rate PPS] [--duration SEC]\n"
 		"         [--reps K] [--start PPS] [--max PPS] [--precision FRAC] [--loss FRAC]\n"
 		"         [--flows K --src ADDR[,ADDR]] [--raw] [--wait SEC] [--pids PID[,PID...]]\n"
-		"         [--retries N]\n",
-		prog);
+		"         [--retries N]\n"
+		"       %s rtt --to [NAME=]ADDR:PORT [--to NAME=ADDR:PORT...] [--rate PPS]\n"
+		"         [--duration SEC] [--size BYTES] [--copies N] [--wait SEC] [--burst-us US]\n"
+		"  rtt with several --to (at most %d, NAME of [a-z0-9_-]): datagram k goes to\n"
+		"  target k mod T, each target at --rate; keys rtt_NAME_* per target\n",
+		prog, prog, MAX_TARGETS);
 }
 
 /* ---- sending ---- */
@@ -234,11 +254,12 @@ static int send_n(struct sender *s, int n, uint64_t *errs)
 /*
  * Sends count datagrams at rate, in chunks of about 50 us worth (at most a batch),
  * sleeping in between (no spinning: the CPU time is measured). Returns the time
- * from the first send to the end of the last one.
+ * from the first send to the end of the last one. With nsend > 1 senders, datagram
+ * k goes to s[k % nsend], one per sendmmsg, its failures counted in errs[k % nsend].
  */
 static double burst_us = 50;
 
-static int64_t send_paced(struct sender *s, uint64_t count, double rate, uint64_t *errs)
+static int64_t send_paced(struct sender *s, int nsend, uint64_t count, double rate, uint64_t *errs)
 {
 	double ns_per = 1e9 / rate;
 	uint64_t sent = 0, chunk = (uint64_t)(rate * burst_us * 1e-6);
@@ -260,7 +281,12 @@ static int64_t send_paced(struct sender *s, uint64_t count, double rate, uint64_
 
 			if (n > (uint64_t)s->batch)
 				n = (uint64_t)s->batch;
-			sent += (uint64_t)send_n(s, (int)n, errs);
+			if (nsend == 1) {
+				sent += (uint64_t)send_n(s, (int)n, errs);
+				continue;
+			}
+			for (uint64_t end = sent + n; sent < end; sent++)
+				send_n(&s[sent % (uint64_t)nsend], 1, &errs[sent % (uint64_t)nsend]);
 		} else {
 			sleep_until(start + (int64_t)((double)(sent + want - 1) * ns_per));
 		}
@@ -287,7 +313,7 @@ static struct trial run_trial_once(struct opts *o, double rate, double duration)
 	expected = count * (uint64_t)o->copies;
 	d0 = delivered_now();
 	cpu_sample(&c0, pids, npids);
-	elapsed = send_paced(&o->s, count, rate, &t.errors);
+	elapsed = send_paced(&o->s, 1, count, rate, &t.errors);
 	cpu_sample(&c1, pids, npids);
 	/* Drain: until every copy is in, or nothing came for 50 ms (at most 3 s). */
 	last = delivered_now();
@@ -478,14 +504,55 @@ static int mode_sweep(struct opts *o)
 
 /* ---- rtt ---- */
 
-struct rtt_state {
+/* One target: its own connected socket, sequence numbers, warm-up and samples. */
+struct rtt_target {
+	const char *name;	/* "" for one plain --to ADDR:PORT */
 	int fd;
-	uint64_t count, skip;	/* seqs below skip are a warm-up: not counted */
 	uint8_t *seen;
 	int64_t *first, *all;
 	uint64_t nfirst, nall, cap_all, foreign;
+};
+
+struct rtt_state {
+	struct rtt_target *t;
+	int n;
+	uint64_t count, skip;	/* per target; seqs below skip are a warm-up: not counted */
 	volatile int stop;
 };
+
+/* The replies in m[0..n) that came to target t. */
+static void rtt_take(const struct rtt_state *st, struct rtt_target *t, struct mmsghdr *m, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct msghdr *h = &m[i].msg_hdr;
+		struct cmsghdr *cm;
+		int64_t rx = 0, tx, rtt;
+		uint64_t seq;
+
+		for (cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+
+				memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+				rx = (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+			}
+		if (!rx)
+			rx = clock_ns(CLOCK_REALTIME);
+		if (payload_parse(h->msg_iov->iov_base, m[i].msg_len, &seq, &tx) || seq >= st->count) {
+			t->foreign++;
+			continue;
+		}
+		if (seq < st->skip)
+			continue;
+		rtt = rx - tx;
+		if (t->nall < t->cap_all) {
+			t->all[t->nall] = rtt;
+			__atomic_store_n(&t->nall, t->nall + 1, __ATOMIC_RELAXED);
+		}
+		if (!t->seen[seq]++)
+			t->first[t->nfirst++] = rtt;
+	}
+}
 
 static void *rtt_reader(void *arg)
 {
@@ -494,48 +561,30 @@ static void *rtt_reader(void *arg)
 	static uint8_t bufs[B][2048], ctl[B][64];
 	struct mmsghdr m[B];
 	struct iovec iov[B];
+
 	while (!st->stop) {
-		int n;
+		int got = 0;
 
-		for (int i = 0; i < B; i++) {
-			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
-							.msg_control = ctl[i],
-							.msg_controllen = sizeof(ctl[i]) };
-		}
-		/* Poll: receive times are the kernel's, so reading late costs nothing, while
-		 * a blocked reader would have the echo pay for waking it up. */
-		n = recvmmsg(st->fd, m, B, MSG_DONTWAIT, NULL);
-		if (n <= 0) {
-			sleep_until(now_ns() + 100000);
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			struct cmsghdr *cm;
-			int64_t rx = 0, tx, rtt;
-			uint64_t seq;
+		/* Poll every target's socket: receive times are the kernel's, so reading
+		 * late costs nothing, while a blocked reader would have the echo (or the
+		 * relay) pay for waking it up. */
+		for (int k = 0; k < st->n; k++) {
+			int n;
 
-			for (cm = CMSG_FIRSTHDR(&m[i].msg_hdr); cm; cm = CMSG_NXTHDR(&m[i].msg_hdr, cm))
-				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
-					struct timespec ts;
-
-					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-					rx = (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-				}
-			if (!rx)
-				rx = clock_ns(CLOCK_REALTIME);
-			if (payload_parse(bufs[i], m[i].msg_len, &seq, &tx) || seq >= st->count) {
-				st->foreign++;
-				continue;
+			for (int i = 0; i < B; i++) {
+				iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+				m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+								.msg_control = ctl[i],
+								.msg_controllen = sizeof(ctl[i]) };
 			}
-			if (seq < st->skip)
-				continue;
-			rtt = rx - tx;
-			if (st->nall < st->cap_all)
-				st->all[st->nall++] = rtt;
-			if (!st->seen[seq]++)
-				st->first[st->nfirst++] = rtt;
+			n = recvmmsg(st->t[k].fd, m, B, MSG_DONTWAIT, NULL);
+			if (n > 0) {
+				rtt_take(st, &st->t[k], m, n);
+				got += n;
+			}
 		}
+		if (!got)
+			sleep_until(now_ns() + 100000);
 	}
 	return NULL;
 }
@@ -547,7 +596,7 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void print_pcts(const char *name, int64_t *v, uint64_t n)
+static void print_pcts(const char *prefix, const char *name, int64_t *v, uint64_t n)
 {
 	static const struct { const char *k; double q; } q[] = {
 		{ "p50", 0.50 }, { "p90", 0.90 }, { "p99", 0.99 }, { "p999", 0.999 }, { "max", 1.0 },
@@ -559,48 +608,100 @@ static void print_pcts(const char *name, int64_t *v, uint64_t n)
 
 		if (k)
 			k--;
-		printf("rtt_%s_%s_us %.2f\n", name, q[i].k, n ? (double)v[k] / 1000.0 : -1.0);
+		printf("%s_%s_%s_us %.2f\n", prefix, name, q[i].k, n ? (double)v[k] / 1000.0 : -1.0);
 	}
 }
 
 static int mode_rtt(struct opts *o)
 {
-	struct rtt_state st = { .fd = o->s.fd };
-	pthread_t th;
-	uint64_t errs = 0, expected, waited = 0;
+	struct rtt_state st = { .n = o->nto };
+	struct sender ss[MAX_TARGETS];
+	uint64_t expected, waited = 0, errs[MAX_TARGETS] = { 0 };
 	int64_t elapsed;
+	pthread_t th;
+	int done;
 
 	st.count = (uint64_t)(o->rate * o->duration);
 	if (st.count < 100)
 		st.count = 100;
 	st.skip = st.count / 100;
-	st.cap_all = st.count * (uint64_t)o->copies;
-	st.seen = calloc(st.count, 1);
-	st.first = calloc(st.count, sizeof(int64_t));
-	st.all = calloc(st.cap_all, sizeof(int64_t));
-	if (!st.seen || !st.first || !st.all)
-		die("out of memory");
 	expected = (st.count - st.skip) * (uint64_t)o->copies;
+	st.t = calloc((size_t)st.n, sizeof(*st.t));
+	if (!st.t)
+		die("out of memory");
+	for (int k = 0; k < st.n; k++) {
+		struct rtt_target *t = &st.t[k];
+
+		ss[k] = o->s;
+		ss[k].to = o->to[k].addr;
+		sender_open(&ss[k], 1);
+		t->name = o->to[k].name;
+		t->fd = ss[k].fd;
+		t->cap_all = st.count * (uint64_t)o->copies;
+		t->seen = calloc(st.count, 1);
+		t->first = calloc(st.count, sizeof(int64_t));
+		t->all = calloc(t->cap_all, sizeof(int64_t));
+		if (!t->seen || !t->first || !t->all)
+			die("out of memory");
+	}
 	if (pthread_create(&th, NULL, rtt_reader, &st))
 		die("pthread_create");
-	elapsed = send_paced(&o->s, st.count, o->rate, &errs);
-	while (__atomic_load_n(&st.nall, __ATOMIC_RELAXED) < expected && waited < o->wait * 1000) {
-		sleep_until(now_ns() + 1000000);
-		waited++;
-	}
+	/* Datagram k to target k mod n: every target at o->rate. */
+	elapsed = send_paced(ss, st.n, st.count * (uint64_t)st.n, o->rate * st.n, errs);
+	do {
+		done = 1;
+		for (int k = 0; k < st.n; k++)
+			done &= __atomic_load_n(&st.t[k].nall, __ATOMIC_RELAXED) >= expected;
+		if (!done)
+			sleep_until(now_ns() + 1000000);
+	} while (!done && ++waited < o->wait * 1000);
 	st.stop = 1;
 	pthread_join(th, NULL);
-	printf("rtt_rate %.0f\nrtt_offered_pps %.0f\nrtt_sent %" PRIu64 "\nrtt_send_errors %" PRIu64
-	       "\nrtt_counted %" PRIu64 "\nrtt_replies %" PRIu64 "\nrtt_replies_expected %" PRIu64
-	       "\nrtt_answered %" PRIu64 "\nrtt_foreign %" PRIu64 "\n",
-	       o->rate, (double)st.count / ((double)elapsed / 1e9), st.count, errs,
-	       st.count - st.skip, st.nall, expected, st.nfirst, st.foreign);
-	print_pcts("first", st.first, st.nfirst);
-	print_pcts("all", st.all, st.nall);
+	if (st.t[0].name[0])
+		printf("rtt_targets %d\nrtt_total_rate %.0f\nrtt_total_offered_pps %.0f\n", st.n,
+		       o->rate * st.n, (double)(st.count * (uint64_t)st.n) / ((double)elapsed / 1e9));
+	for (int k = 0; k < st.n; k++) {
+		struct rtt_target *t = &st.t[k];
+		char p[sizeof("rtt_") + MAX_NAME];
+
+		snprintf(p, sizeof(p), "rtt%s%s", t->name[0] ? "_" : "", t->name);
+		printf("%s_rate %.0f\n%s_offered_pps %.0f\n%s_sent %" PRIu64 "\n%s_send_errors %" PRIu64
+		       "\n%s_counted %" PRIu64 "\n%s_replies %" PRIu64 "\n%s_replies_expected %" PRIu64
+		       "\n%s_answered %" PRIu64 "\n%s_foreign %" PRIu64 "\n",
+		       p, o->rate, p, (double)st.count / ((double)elapsed / 1e9), p, st.count, p, errs[k],
+		       p, st.count - st.skip, p, t->nall, p, expected, p, t->nfirst, p, t->foreign);
+		print_pcts(p, "first", t->first, t->nfirst);
+		print_pcts(p, "all", t->all, t->nall);
+	}
 	return 0;
 }
 
 /* ---- main ---- */
+
+/* --to [NAME=]ADDR:PORT */
+static void parse_target(struct opts *o, const char *arg)
+{
+	struct target *t = &o->to[o->nto];
+	const char *eq = strchr(arg, '=');
+
+	if (o->nto == MAX_TARGETS)
+		die_usage("--to: more than %d targets", MAX_TARGETS);
+	memset(t, 0, sizeof(*t));
+	if (eq) {
+		size_t len = (size_t)(eq - arg);
+
+		if (!len || len > MAX_NAME || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len)
+			die_usage("--to: '%.*s' is not a NAME of 1..%d of [a-z0-9_-]", (int)len, arg,
+				  MAX_NAME);
+		memcpy(t->name, arg, len);
+		for (int i = 0; i < o->nto; i++)
+			if (!strcmp(o->to[i].name, t->name))
+				die_usage("--to: two targets named '%s'", t->name);
+		arg = eq + 1;
+	}
+	t->addr = parse_addr("--to", arg);
+	o->nto++;
+}
 
 static struct bench_page *page_open(const char *path)
 {
@@ -648,7 +749,7 @@ int main(int argc, char **argv)
 		.rate = 10000, .duration = 1, .start = 20000, .max = 5e6, .precision = 0.05,
 		.loss = 0.001, .wait = 0.5, .copies = 1, .reps = 1,
 	};
-	int have_to = 0, c;
+	int c;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -660,7 +761,7 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o.s.to = parse_addr("--to", optarg); have_to = 1; break;
+		case 't': parse_target(&o, optarg); break;
 		case 's': o.s.size = parse_u64("--size", optarg, MIN_SIZE, MAX_SIZE); break;
 		case 'b': o.s.batch = (int)parse_u64("--batch", optarg, 1, MAX_BATCH); break;
 		case 'c': o.copies = (int)parse_u64("--copies", optarg, 1, 64); break;
@@ -706,8 +807,14 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind < argc || !have_to)
+	if (optind < argc || !o.nto)
 		die_usage("--to is required");
+	if (strcmp(o.mode, "rtt") && (o.nto > 1 || o.to[0].name[0]))
+		die_usage("several --to, or --to NAME=ADDR:PORT, only in rtt mode");
+	for (int i = 0; o.nto > 1 && i < o.nto; i++)
+		if (!o.to[i].name[0])
+			die_usage("with several --to, each needs a NAME= (--to NAME=ADDR:PORT)");
+	o.s.to = o.to[0].addr;
 	if (o.s.batch < 0)
 		o.s.batch = strcmp(o.mode, "rtt") ? 32 : 1;
 	if (o.s.nflows > 1 || o.s.raw) {
@@ -725,10 +832,10 @@ int main(int argc, char **argv)
 	pids[npids++] = getpid();
 	npids = add_ksoftirqd(pids, npids);
 	timer_slack_min();
-	sender_open(&o.s, !strcmp(o.mode, "rtt"));
+	if (!strcmp(o.mode, "rtt"))
+		return mode_rtt(&o); /* opens a sender per target */
+	sender_open(&o.s, 0);
 	if (!strcmp(o.mode, "run"))
 		return mode_run(&o);
-	if (!strcmp(o.mode, "sweep"))
-		return mode_sweep(&o);
-	return mode_rtt(&o);
+	return mode_sweep(&o);
 }

@@ -4,7 +4,7 @@
 # The report of scripts/bench.sh: reads $BD/results-*.tsv, writes $BD/results.md
 # (Markdown tables, every figure also as a ratio to the baselines of the same run)
 # and $BD/results.png (gnuplot). Environment: BD, MODE, ELAPSED, NICE, REPS, TRIAL,
-# RTT_ROUNDS (set by scripts/bench.sh).
+# RTT_ROUNDS, RTT_LIGHT_SEC, RTT_SEC (set by scripts/bench.sh).
 set -u
 BD=${BD:?} MODE=${MODE:-?}
 T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
@@ -17,14 +17,40 @@ v() { # v FILE COL KEY1 [KEY2 [KEY3 [KEY4]]]
 		(a == "" || $1 == a) && (b == "" || $2 == b) && (c == "" || $3 == c) &&
 		(d == "" || $4 == d) { x = $(h[k]) } END { print x }' "$1"
 }
-# RTT: the median over rounds of one column
-rtt() { # rtt CONFIG N LOAD[/COPY] COL (direct has no COPY)
+median() { sort -g | awk '{ x[m++] = $1 } END { if (m) print x[int((m - 1) / 2)] }'; }
+# RTT: the median over rounds of one column. direct has no copy of its own (its rows
+# say "-"): direct LOAD/COPY is direct as measured in the runs that measured COPY
+# (light load: interleaved with them, column run), else every direct row of LOAD.
+rtt() { # rtt CONFIG N LOAD/COPY COL
 	local load=${3%/*} copy=${3#*/}
-	[ "$1" = direct ] && copy=-
 	awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" '
+		FNR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$2 != n || $4 != l { next }
+		NR == FNR { if (h["run"] && $1 != "direct" && $5 == p) run[$(h["run"])] = 1; next }
+		$(h[k]) == "" { next }
+		c != "direct" { if ($1 == c && $5 == p) print $(h[k]); next }
+		$1 == "direct" { if (h["run"] && ($(h["run"]) in run)) same[ns++] = $(h[k]); else other[no++] = $(h[k]) }
+		END { if (ns) for (i = 0; i < ns; i++) print same[i]; else for (i = 0; i < no; i++) print other[i] }' \
+		"$T_RTT" "$T_RTT" | median
+}
+# rtt_diff CONFIG N LOAD/COPY COL OTHER: CONFIG less OTHER (direct or relay), us. When
+# every CONFIG row has an OTHER row from the same run (light load: interleaved packet
+# by packet), the median over rounds of the difference within each run; else (heavy
+# load: each configuration alone) the difference of the medians.
+rtt_diff() {
+	local load=${3%/*} copy=${3#*/} d
+	d=$(awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" -v o="$5" '
 		NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
-		$1 == c && $2 == n && $4 == l && $5 == p && $(h[k]) != "" { print $(h[k]) }' "$T_RTT" |
-		sort -g | awk '{ x[m++] = $1 } END { if (m) print x[int((m - 1) / 2)] }'
+		!h["run"] || $2 != n || $4 != l || $(h[k]) == "" { next }
+		$1 == c && $5 == p { a[$(h["run"])] = $(h[k]) }
+		$1 == o && (o == "direct" || $5 == p) { b[$(h["run"])] = $(h[k]) }
+		END { for (r in a) if (r in b) print a[r] - b[r]; else bad = 1; if (bad) print "unpaired" }' "$T_RTT")
+	if [ -n "$d" ] && ! grep -q unpaired <<<"$d"; then
+		median <<<"$d"
+	else
+		awk -v a="$(rtt "$1" "$2" "$3" "$4")" -v b="$(rtt "$5" "$2" "$3" "$4")" \
+			'BEGIN { if (a != "" && b != "") print a - b }'
+	fi
 }
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 diff_us() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+.1f", a - b }'; }
@@ -46,7 +72,9 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 	echo "client's context, on CPU 0, while the relay has CPU 1 to itself (shared with the receivers only).**"
 	echo "The client sends bursts (one sendmmsg of up to 32 datagrams) every ${BURST_US:-?} us. Each throughput"
 	echo "figure is the median of ${REPS:-?} searches (trials of ${TRIAL:-?} s); each CPU figure the median of ${REPS:-?}"
-	echo "runs; RTT the median over ${RTT_ROUNDS:-?} interleaved round(s). udpclone-bpf built from $(cat "$BD/commit" 2>/dev/null || echo 'the work tree')."
+	echo "runs. RTT at light load: the three configurations interleaved packet by packet in one run"
+	echo "(datagram k goes to configuration k mod 3), ${RTT_LIGHT_SEC:-?} s; at heavy load: each alone, ${RTT_SEC:-?} s;"
+	echo "median over ${RTT_ROUNDS:-?} round(s). udpclone-bpf built from $(cat "$BD/commit" 2>/dev/null || echo 'the work tree')."
 	echo
 
 	# ---- the bar ----
@@ -68,12 +96,16 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 			kp=$(rtt kernel $n $lc first_p99_us) rp=$(rtt relay $n $lc first_p99_us)
 			dp=$(rtt direct $n $lc first_p99_us) rate=$(rtt kernel $n $lc rate_pps)
 			[ -n "$kp" ] || continue
-			ok=$(awk -v a="$kp" -v b="$dp" 'BEGIN { print (b != "" && a - b < 10) ? 1 : 0 }')
+			kd=$(rtt_diff kernel $n $lc first_p99_us direct) kr=$(rtt_diff kernel $n $lc first_p99_us relay)
+			ok=$(awk -v d="$kd" 'BEGIN { print (d != "" && d < 10) ? 1 : 0 }')
 			bar="< +10 us over direct"
 			[ "${lc#*/}" = last ] && bar="(reported)"
-			echo "| RTT p99 via the ${lc#*/} copy, ${lc%/*} load ($(num "$rate") pps), us | $(num "$kp") | $(num "$rp") | $(num "$dp") | $(diff_us "$kp" "$dp") us vs direct, $(diff_us "$kp" "$rp") us vs relay | $bar | $([ "${lc#*/}" = last ] && echo "-" || yesno "$ok") |"
+			echo "| RTT p99 via the ${lc#*/} copy, ${lc%/*} load ($(num "$rate") pps), us | $(num "$kp") | $(num "$rp") | $(num "$dp") | $(diff_us "$kd" 0) us vs direct, $(diff_us "$kr" 0) us vs relay | $bar | $([ "${lc#*/}" = last ] && echo "-" || yesno "$ok") |"
 		done
 		echo
+		echo "RTT at light load: the three configurations interleaved packet by packet in one run (datagram"
+		echo "k goes to configuration k mod 3), each compared with the others of the same run; at heavy load"
+		echo "each configuration ran alone."
 		echo "RTT via the first copy: the echo is destination 1, the copy sent first; via the last copy: the"
 		echo "echo is destination N, which here also waits for the receive processing of the N-1 copies"
 		echo "before it (local receivers: that runs on the sending CPU too). Direct sends one copy: its CPU"
@@ -154,23 +186,31 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "and the others are counting sinks, so the echo's load is the same as in the direct path: *copy*"
 		echo "says which: the first (destination 1) or the last (destination N, with the N-1 others in its"
 		echo "way). Send time: just before sendmsg; receive time: the kernel's timestamp. Client, echo and"
-		echo "relay at SCHED_FIFO. Light = 1,000 pps; heavy = a quarter of the relay's one-way lossless"
-		echo "rate. Microseconds; median over rounds."
+		echo "relay at SCHED_FIFO. Light = 1,000 pps per configuration, interleaved packet by packet in one"
+		echo "run: datagram k goes to configuration k mod 3 (direct, relay, udpclone-bpf), so that a burst of"
+		echo "noise hits all three alike; direct and the relay's copies then cross a second veth pair without"
+		echo "programs, udpclone-bpf the one it is attached to. One run has the echo at the first copy, one at"
+		echo "the last, each with its own direct (*- (first run)*, *- (last run)*); *vs direct* compares with"
+		echo "the direct of the same run (median over rounds of the differences). Heavy = a quarter of the"
+		echo "relay's one-way lossless rate, each configuration alone (interleaved streams at that rate would"
+		echo "interfere), compared with direct's median. Microseconds; median over rounds."
 		echo
 		echo "| N | load | pps | config | copy | p50 | p99 | p99.9 | p50 vs direct | p99 vs direct | p99.9 vs direct |"
 		echo "| --: | --- | --: | --- | --- | --: | --: | --: | --: | --: | --: |"
 		for n in $(awk -F'\t' 'NR > 1 { print $2 }' "$T_RTT" | sort -nu); do
 			for load in light heavy; do
-				d50=$(rtt direct "$n" $load first_p50_us) d99=$(rtt direct "$n" $load first_p99_us)
-				d999=$(rtt direct "$n" $load first_p999_us)
-				for cc in direct/- relay/first kernel/first relay/last kernel/last; do
-					c=${cc%/*} lc=$load/${cc#*/}
-					p50=$(rtt $c "$n" "$lc" first_p50_us) p99=$(rtt $c "$n" "$lc" first_p99_us)
-					p999=$(rtt $c "$n" "$lc" first_p999_us)
+				# light: each run's own direct, before the configurations it was interleaved with
+				ccs="direct/- relay/first kernel/first relay/last kernel/last"
+				[ $load = light ] && ccs="direct/first relay/first kernel/first direct/last relay/last kernel/last"
+				for cc in $ccs; do
+					c=${cc%/*} lc=$load/${cc#*/} copy=${cc#*/}
+					p50=$(rtt "$c" "$n" "$lc" first_p50_us) p99=$(rtt "$c" "$n" "$lc" first_p99_us)
+					p999=$(rtt "$c" "$n" "$lc" first_p999_us)
 					[ -n "$p99" ] || continue
 					name=$c
-					[ $c = kernel ] && name=udpclone-bpf
-					echo "| $n | $load | $(num "$(rtt $c "$n" "$lc" rate_pps)") | $name | ${cc#*/} | $p50 | $p99 | $p999 | $(diff_us "$p50" "$d50") | $(diff_us "$p99" "$d99") | $(diff_us "$p999" "$d999") |"
+					[ "$c" = kernel ] && name=udpclone-bpf
+					[ "$c" = direct ] && [ "$copy" != - ] && copy="- ($copy run)"
+					echo "| $n | $load | $(num "$(rtt "$c" "$n" "$lc" rate_pps)") | $name | $copy | $p50 | $p99 | $p999 | $(diff_us "$(rtt_diff "$c" "$n" "$lc" first_p50_us direct)" 0) | $(diff_us "$(rtt_diff "$c" "$n" "$lc" first_p99_us direct)" 0) | $(diff_us "$(rtt_diff "$c" "$n" "$lc" first_p999_us direct)" 0) |"
 				done
 			done
 		done

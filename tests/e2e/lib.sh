@@ -412,6 +412,34 @@ topo_star() {
 	fi
 }
 
+# link_plain [N=16]: after topo_star, a second veth pair between $C_NS and $S_NS,
+# shaped like the first (routed via a gateway, one neighbour) but carrying no
+# programs: for baselines that must not cross the interface udpclone-bpf is on.
+#
+#   client ns $C_NS                          server ns $S_NS
+#   $CP_IF 203.0.113.1/25    <-- veth -->    $SP_IF 203.0.113.2/25
+#   203.0.113.128/25 via 203.0.113.2                + receivers 203.0.113.129..128+N/32
+#
+# Sets CP_IF, SP_IF, CP4, SP4, P4_NET and P4_1 (203.0.113.129, the first receiver).
+link_plain() {
+	local n=${1:-16} i
+	if [[ ! $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 126 ]; then
+		fail "link_plain: N must be 1..126, not '$n'"
+		return 1
+	fi
+	CP_IF=$(ifname cp) SP_IF=$(ifname sp)
+	CP4=203.0.113.1 SP4=203.0.113.2 P4_NET=203.0.113.128/25 P4_1=203.0.113.129
+	export CP_IF SP_IF CP4 SP4 P4_NET P4_1
+	link_veth "$C_NS" "$CP_IF" "$S_NS" "$SP_IF" || return 1
+	addr_add "$C_NS" "$CP_IF" "$CP4/25" && addr_add "$S_NS" "$SP_IF" "$SP4/25" || return 1
+	for ((i = 1; i <= n; i++)); do addr_add "$S_NS" "$SP_IF" "203.0.113.$((128 + i))/32" || return 1; done
+	route_add "$C_NS" "$P4_NET" via "$SP4" || return 1
+	if ! wait_until 5 link_up "$C_NS" "$CP_IF" || ! wait_until 5 link_up "$S_NS" "$SP_IF"; then
+		fail "link_plain: veth did not come up"
+		return 1
+	fi
+}
+
 # ---- waiting ----
 
 # wait_until TIMEOUT_SEC CMD...: runs CMD every 0.1 s until it succeeds (return 0)
