@@ -755,9 +755,12 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	err = udpc_instance_load(in);
+	err = udpc_instance_load(in, o->max_flows);
 	if (err) {
-		if (in->adopted && err == -EINVAL)
+		if (err == -EEXIST)
+			pr_warn("the flow table pinned in %s holds %u flows, not the %u of --max-flows: run 'udpclone-bpf detach %s' first (its flows are then forgotten), or attach without --max-flows\n",
+				in->pin_dir, in->max_flows, o->max_flows, in->ifname);
+		else if (in->adopted && err == -EINVAL)
 			pr_warn("the maps pinned in %s do not match this version: run 'udpclone-bpf detach %s' first\n",
 				in->pin_dir, in->ifname);
 		else
