@@ -77,9 +77,9 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(OUT)/tests
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(PURE_OBJS) $(CMOCKA_LIBS) -o $@
 
 # BPF data-path tests drive the real object through BPF_PROG_TEST_RUN.
-$(BPF_TESTS): $(OUT)/tests/%: tests/bpf/%.c $(SKEL) | $(OUT)/tests
+$(BPF_TESTS): $(OUT)/tests/%: tests/bpf/%.c $(SKEL) $(PURE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBS) $(CMOCKA_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests -Iuser $< $(PURE_OBJS) $(LIBS) $(CMOCKA_LIBS) -o $@
 
 $(TOOLS): $(OUT)/tests/%: tests/tools/%.c | $(OUT)/tests
 	$(call msg,CC,$@)

@@ -55,6 +55,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } udpc_dests SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_active);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_active SEC(".maps");
+
 /* Control plane only; defined here so that it is created and pinned with the rest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -276,44 +284,59 @@ static __always_inline const struct udpc_addr *dest_addr(const struct udpc_dest 
  * right); BPF_F_MARK_MANGLED_0 leaves a disabled (zero) IPv4 UDP checksum zero
  * and writes a computed zero as 0xffff.
  */
-static __always_inline int rewrite_addr(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
-					const struct udpc_addr *from, const struct udpc_addr *to)
+static __always_inline int csum_addr(struct __sk_buff *skb, const struct pkt *p,
+				     const struct udpc_addr *from, const struct udpc_addr *to)
 {
 	__u32 csum_off = p->l4_off + offsetof(struct udphdr, check);
+	__s64 diff;
 
 	if (p->family == UDPC_AF_INET) {
-		if (from->w[0] == to->w[0])
-			return 0;
 		if (bpf_l4_csum_replace(skb, csum_off, from->w[0], to->w[0],
 					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | sizeof(__be32)))
 			return -1;
-		if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), from->w[0],
-					to->w[0], sizeof(__be32)))
+		return bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check),
+					   from->w[0], to->w[0], sizeof(__be32)) ? -1 : 0;
+	}
+	diff = bpf_csum_diff((__be32 *)from->w, sizeof(*from), (__be32 *)to->w, sizeof(*to), 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff,
+					    BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
+		return -1;
+	return 0;
+}
+
+/* The checksum part of replacing a port: not in the pseudo-header, so no
+ * BPF_F_PSEUDO_HDR (a CHECKSUM_PARTIAL packet's checksum field stays as it is). */
+static __always_inline int csum_port(struct __sk_buff *skb, const struct pkt *p, __be16 from,
+				     __be16 to)
+{
+	return bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct udphdr, check), from, to,
+				   BPF_F_MARK_MANGLED_0 | sizeof(__be16)) ? -1 : 0;
+}
+
+static __always_inline int rewrite_addr(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
+					const struct udpc_addr *from, const struct udpc_addr *to)
+{
+	if (p->family == UDPC_AF_INET) {
+		if (from->w[0] == to->w[0])
+			return 0;
+		if (csum_addr(skb, p, from, to))
 			return -1;
 		return bpf_skb_store_bytes(skb, addr_off, &to->w[0], sizeof(__be32), 0) ? -1 : 0;
 	}
-
 	if (addr_eq(from, to))
 		return 0;
-	{
-		__s64 diff = bpf_csum_diff((__be32 *)from->w, sizeof(*from), (__be32 *)to->w,
-					   sizeof(*to), 0);
-
-		if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff,
-						    BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
-			return -1;
-	}
+	if (csum_addr(skb, p, from, to))
+		return -1;
 	return bpf_skb_store_bytes(skb, addr_off, to->w, sizeof(*to), 0) ? -1 : 0;
 }
 
-/* Replace one port; not part of the pseudo-header, so no BPF_F_PSEUDO_HDR. */
+/* Replace one port. */
 static __always_inline int rewrite_port(struct __sk_buff *skb, const struct pkt *p, __u32 port_off,
 					__be16 from, __be16 to)
 {
 	if (from == to)
 		return 0;
-	if (bpf_l4_csum_replace(skb, p->l4_off + offsetof(struct udphdr, check), from, to,
-				BPF_F_MARK_MANGLED_0 | sizeof(__be16)))
+	if (csum_port(skb, p, from, to))
 		return -1;
 	return bpf_skb_store_bytes(skb, port_off, &to, sizeof(to), 0) ? -1 : 0;
 }
@@ -330,50 +353,98 @@ static __always_inline __u32 saddr_off(const struct pkt *p)
 					 : p->l3_off + offsetof(struct ipv6hdr, saddr);
 }
 
+/*
+ * Replace destination address and port, fixing the checksums incrementally, with
+ * one store: parse() takes no IPv4 options and no IPv6 extension headers, so the
+ * UDP header follows the destination address and address, source port and
+ * destination port are contiguous.
+ */
+static __always_inline int rewrite_dst(struct __sk_buff *skb, const struct pkt *p,
+				       const struct udpc_addr *from, const struct udpc_addr *to,
+				       __be16 from_port, __be16 to_port)
+{
+	int addr_same = p->family == UDPC_AF_INET ? from->w[0] == to->w[0] : addr_eq(from, to);
+
+	if (addr_same && from_port == to_port)
+		return 0;
+	if (!addr_same && csum_addr(skb, p, from, to))
+		return -1;
+	if (from_port != to_port && csum_port(skb, p, from_port, to_port))
+		return -1;
+	if (p->family == UDPC_AF_INET) {
+		struct { __be32 addr; __be16 sport, dport; } v4 = { to->w[0], p->sport, to_port };
+
+		return bpf_skb_store_bytes(skb, daddr_off(p), &v4, sizeof(v4), 0) ? -1 : 0;
+	} else {
+		struct { struct udpc_addr addr; __be16 sport, dport; } v6 = { *to, p->sport, to_port };
+
+		return bpf_skb_store_bytes(skb, daddr_off(p), &v6, sizeof(v6), 0) ? -1 : 0;
+	}
+}
+
 enum route_result {
 	ROUTE_OK,		/* L2 header set for the next hop */
 	ROUTE_KEEP_L2,		/* next hop unknown: send with the original's L2 header */
 	ROUTE_DROP,		/* no route (or too big for the route): the copy is dropped */
 };
 
+/* Destination and source MAC, contiguous at the start of the frame: one store. */
 static __always_inline int set_l2(struct __sk_buff *skb, const __u8 *dmac, const __u8 *smac)
 {
-	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dmac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), smac, ETH_ALEN, 0))
-		return ROUTE_DROP;
-	return ROUTE_OK;
+	__u8 l2[2 * ETH_ALEN];
+
+	__builtin_memcpy(l2, dmac, ETH_ALEN);
+	__builtin_memcpy(l2 + ETH_ALEN, smac, ETH_ALEN);
+	return bpf_skb_store_bytes(skb, 0, l2, sizeof(l2), 0) ? ROUTE_DROP : ROUTE_OK;
 }
 
-/* The next hop user space found for destination `slot`, if still about `dst`. */
-static __always_inline enum route_result route_from_user(struct __sk_buff *skb,
-							 const struct pkt *p, __u32 slot,
-							 const struct udpc_addr *dst)
+/* The next hop user space found for a destination (nh, its udpc_nexthops entry),
+ * if the entry is still about `dst`; counted when it has none. */
+static __always_inline enum route_result route_by_user(struct __sk_buff *skb, const struct pkt *p,
+						       const struct udpc_nexthop *nh,
+						       const struct udpc_addr *dst,
+						       struct udpc_dest_stats *st)
 {
-	struct udpc_nexthop *nh = bpf_map_lookup_elem(&udpc_nexthops, &slot);
+	enum route_result r = ROUTE_KEEP_L2;
 
-	if (!nh)
-		return ROUTE_KEEP_L2;
-	if (p->family == UDPC_AF_INET) {
+	if (!nh) {
+		/* no entry: keep the original's L2 header */
+	} else if (p->family == UDPC_AF_INET) {
 		if (nh->addr4 != dst->w[0])
-			return ROUTE_KEEP_L2;
-		if (nh->flags & UDPC_NH_V4_NOROUTE)
-			return ROUTE_DROP;
-		if (nh->flags & UDPC_NH_V4)
-			return set_l2(skb, nh->dmac4, nh->smac);
+			r = ROUTE_KEEP_L2;
+		else if (nh->flags & UDPC_NH_V4_NOROUTE)
+			r = ROUTE_DROP;
+		else if (nh->flags & UDPC_NH_V4)
+			r = set_l2(skb, nh->dmac4, nh->smac);
 	} else if (addr_eq(&nh->addr6, dst)) {
 		if (nh->flags & UDPC_NH_V6_NOROUTE)
-			return ROUTE_DROP;
-		if (nh->flags & UDPC_NH_V6)
-			return set_l2(skb, nh->dmac6, nh->smac);
+			r = ROUTE_DROP;
+		else if (nh->flags & UDPC_NH_V6)
+			r = set_l2(skb, nh->dmac6, nh->smac);
 	}
-	return ROUTE_KEEP_L2;
+	if (r == ROUTE_KEEP_L2)
+		st->neigh_missing++;
+	else if (r == ROUTE_DROP)
+		st->fib_errors++;
+	return r;
+}
+
+/* Has user space found that forwarding is off where dst's copies leave, so that
+ * bpf_fib_lookup() would only refuse? Then its entry is all there is to know. */
+static __always_inline int fib_refuses(const struct udpc_nexthop *nh, const struct pkt *p,
+				       const struct udpc_addr *dst)
+{
+	if (p->family == UDPC_AF_INET)
+		return (nh->flags & UDPC_NH_V4_NOFWD) && nh->addr4 == dst->w[0];
+	return (nh->flags & UDPC_NH_V6_NOFWD) && addr_eq(&nh->addr6, dst);
 }
 
 /*
  * Find the copy's next hop as the stack would route it, and write its MAC into the
  * copy. bpf_fib_lookup() first: it follows route and neighbour changes at once, but
  * answers only where forwarding is enabled; elsewhere (a host, not a router) the
- * next hop comes from udpc_nexthops, which user space keeps from the same tables.
+ * next hop comes from udpc_nexthops, which user space keeps from the same tables
+ * and which says where forwarding is off, so that the lookup is not even tried.
  */
 static __always_inline enum route_result route_copy(struct __sk_buff *skb, const struct pkt *p,
 						    __u32 l2_len, __u32 slot,
@@ -382,10 +453,13 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 						    __u32 table, __u32 *ifindex,
 						    struct udpc_dest_stats *st)
 {
+	struct udpc_nexthop *nh = bpf_map_lookup_elem(&udpc_nexthops, &slot);
 	struct bpf_fib_lookup fib = {};
 	__u32 flags = BPF_FIB_LOOKUP_OUTPUT;
-	enum route_result r;
 	long rc;
+
+	if (l2_len && nh && fib_refuses(nh, p, dst))
+		return route_by_user(skb, p, nh, dst, st);
 
 	fib.family = p->family;
 	fib.l4_protocol = IPPROTO_UDP;
@@ -422,12 +496,7 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 		/* FWD_DISABLED on hosts; NO_NEIGH until user space has it resolved. */
 		if (!l2_len)
 			return ROUTE_OK;
-		r = route_from_user(skb, p, slot, dst);
-		if (r == ROUTE_KEEP_L2)
-			st->neigh_missing++;
-		else if (r == ROUTE_DROP)
-			st->fib_errors++;
-		return r;
+		return route_by_user(skb, p, nh, dst, st);
 	}
 }
 
@@ -468,16 +537,17 @@ struct fanout {
 	__be16 cur_dport;
 	__u16 l2_len;
 	__u32 ifindex;			/* the attached interface */
-	__u32 active;			/* bit i: destination i gets a copy */
 	__u32 remaining;		/* copies still to make, this one included */
+	__u32 tried;			/* destinations visited that had an address */
+	__u8 slots[UDPC_MAX_DESTS];	/* the slots to visit, in order: udpc_active's */
 	int verdict;
 	__u8 orig_l2[12];		/* the original's MACs, for copies with no next hop */
 };
 
 /*
- * One destination: rewrite the packet in place from its current destination to
- * destination i, then send a clone of it, or, for the last copy, let the packet
- * itself go. Runs under bpf_loop(), so the verifier checks it once, not 16 times.
+ * The i-th active destination: rewrite the packet in place from its current
+ * destination to that one, then send a clone of it, or, for the last copy, let the
+ * packet itself go. Runs under bpf_loop(), so the verifier checks it once.
  */
 static long fanout_one(__u32 i, struct fanout *f)
 {
@@ -488,21 +558,27 @@ static long fanout_one(__u32 i, struct fanout *f)
 	struct udpc_uplink *up;
 	struct udpc_addr buf, sbuf;
 	struct udpc_dest *d;
-	__u32 ifindex = f->ifindex, l2_len = f->l2_len;
+	__u32 ifindex = f->ifindex, l2_len = f->l2_len, slot;
 	__be16 dport;
 	long err;
 
-	if (i >= UDPC_MAX_DESTS || !(f->active & (1U << i)))
-		return 0;
+	if (i >= UDPC_MAX_DESTS)
+		return 1;
+	slot = f->slots[i];
 	f->remaining--;
-	d = bpf_map_lookup_elem(&udpc_dests, &i);
-	st = bpf_map_lookup_elem(&udpc_dest_stats, &i);
-	up = bpf_map_lookup_elem(&udpc_uplinks, &i);
+	d = bpf_map_lookup_elem(&udpc_dests, &slot);
+	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
+	up = bpf_map_lookup_elem(&udpc_uplinks, &slot);
 	if (!d || !st || !up)
 		goto skip;
 	dst = dest_addr(d, f->p.family, &buf);
-	if (!dst)
-		goto skip; /* cleared by user space since the first pass */
+	if (!dst) {
+		/* Cleared by user space, which updates udpc_active just after. */
+		if (!f->remaining && !f->tried)
+			f->gs->no_dest++;
+		goto skip;
+	}
+	f->tried++;
 	dport = d->port;
 
 	if (up->flags & UDPC_UPLINK_VIA) {
@@ -534,9 +610,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 	}
 
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||
-	    rewrite_addr(skb, &f->p, daddr_off(&f->p), &f->cur_daddr, dst) ||
-	    rewrite_port(skb, &f->p, f->p.l4_off + offsetof(struct udphdr, dest), f->cur_dport,
-			 dport)) {
+	    rewrite_dst(skb, &f->p, &f->cur_daddr, dst, f->cur_dport, dport)) {
 		/* A failed rewrite may have left the packet half changed. */
 		st->tx_errors++;
 		f->verdict = TC_ACT_SHOT;
@@ -546,7 +620,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 	f->cur_daddr = *dst;
 	f->cur_dport = dport;
 
-	route = route_copy(skb, &f->p, l2_len, i, src, dst, dport,
+	route = route_copy(skb, &f->p, l2_len, slot, src, dst, dport,
 			   up->flags & UDPC_UPLINK_VIA ? up->table : 0, &ifindex, st);
 	if (route == ROUTE_DROP)
 		goto skip;
@@ -594,10 +668,10 @@ SEC("tc")
 int udpc_egress(struct __sk_buff *skb)
 {
 	struct udpc_global_stats *gs;
+	struct udpc_active *act;
 	struct udpc_config *cfg;
-	struct udpc_addr buf;
 	struct fanout f = {};
-	__u32 zero = 0, i;
+	__u32 zero = 0, fam;
 	int res;
 
 	f.guard = bpf_map_lookup_elem(&udpc_guard, &zero);
@@ -623,13 +697,12 @@ int udpc_egress(struct __sk_buff *skb)
 	f.now = bpf_ktime_get_ns();
 	remember_flow(&f.p, &f.p.saddr, f.now, gs);
 
-	for (i = 0; i < UDPC_MAX_DESTS; i++) {
-		struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
-
-		if (d && dest_addr(d, f.p.family, &buf)) {
-			f.active |= 1U << i;
-			f.remaining++;
-		}
+	/* The destinations with an address of the packet's family. */
+	act = bpf_map_lookup_elem(&udpc_active, &zero);
+	fam = f.p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
+	if (act) {
+		f.remaining = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
+		__builtin_memcpy(f.slots, act->slot[fam], sizeof(f.slots));
 	}
 	if (!f.remaining) {
 		gs->no_dest++;
@@ -645,7 +718,7 @@ int udpc_egress(struct __sk_buff *skb)
 	f.cur_saddr = f.p.saddr;
 	f.cur_dport = f.p.dport;
 	f.verdict = TC_ACT_OK;
-	bpf_loop(UDPC_MAX_DESTS, fanout_one, &f, 0);
+	bpf_loop(f.remaining, fanout_one, &f, 0);
 	return f.verdict;
 }
 

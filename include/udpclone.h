@@ -65,6 +65,22 @@ struct udpc_dest {
 _Static_assert(sizeof(struct udpc_dest) == 28, "udpc_dest layout");
 
 /*
+ * udpc_active: ARRAY, one entry (key 0), derived from udpc_dests by user and written
+ * after each change to it: per family, the slots that have an address of that family,
+ * in slot order. Egress visits only these. It still checks each slot's address, so a
+ * list a moment behind udpc_dests never sends a copy to a slot just cleared.
+ */
+#define UDPC_ACTIVE_V4 0
+#define UDPC_ACTIVE_V6 1
+struct udpc_active {
+	__u32 n[2];			/* [UDPC_ACTIVE_V4], [UDPC_ACTIVE_V6]: slots listed */
+	__u8 slot[2][UDPC_MAX_DESTS];	/* slot[f][0..n[f]) */
+};
+_Static_assert(sizeof(struct udpc_active) == (8 + 2 * UDPC_MAX_DESTS + 3) / 4 * 4,
+	       "udpc_active layout");
+_Static_assert(UDPC_MAX_DESTS <= 255, "udpc_active holds slot numbers in a byte");
+
+/*
  * udpc_prev: ARRAY[UDPC_MAX_DESTS], a destination's addresses before its last
  * change, written by user when an address changes. Until `until_ns` replies from
  * them are still that destination's: they were on their way when it changed.
@@ -145,6 +161,10 @@ _Static_assert(sizeof(struct udpc_dest_stats) == 88, "udpc_dest_stats layout");
 #define UDPC_NH_V6 (1U << 1) /* addr6 / dmac6 valid */
 #define UDPC_NH_V4_NOROUTE (1U << 2) /* no usable route to addr4: drop its copies */
 #define UDPC_NH_V6_NOROUTE (1U << 3) /* no usable route to addr6: drop its copies */
+/* Forwarding is off for IPv4 / IPv6 on the interface the copies leave by, so
+ * bpf_fib_lookup() would only refuse: egress goes straight to this entry. */
+#define UDPC_NH_V4_NOFWD (1U << 4)
+#define UDPC_NH_V6_NOFWD (1U << 5)
 struct udpc_nexthop {
 	__u32 flags;		/* UDPC_NH_* */
 	__be32 addr4;		/* destination address this entry was resolved for */

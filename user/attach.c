@@ -37,7 +37,7 @@
 struct daemon {
 	const struct udpc_attach_opts *o;
 	struct udpc_instance in;
-	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd, uplinks_fd, prev_fd;
+	int dests_fd, info_fd, config_fd, nexthops_fd, stats_fd, uplinks_fd, prev_fd, active_fd;
 	int l2_len;
 	__u8 mac[6];		/* the attached interface's */
 	struct {
@@ -179,6 +179,24 @@ static void remember_prev(struct daemon *dm, __u32 i, const struct udpc_dest *cu
 			strerror(errno));
 }
 
+/* The list of active slots egress visits, from the destinations now in the map. */
+static int write_active(struct daemon *dm, const struct udpc_dest *dests)
+{
+	struct udpc_active cur = {}, next;
+	__u32 zero = 0;
+
+	udpc_active_of(dests, &next);
+	if (!bpf_map_lookup_elem(dm->active_fd, &zero, &cur) && !memcmp(&cur, &next, sizeof(cur)))
+		return 0;
+	if (bpf_map_update_elem(dm->active_fd, &zero, &next, BPF_ANY)) {
+		int err = -errno;
+
+		pr_warn("cannot update the list of active destinations: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 /* Apply a round of answers: write the slots that changed, and only those. */
 static int sync_dests(struct daemon *dm, struct answers *a)
 {
@@ -216,7 +234,8 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 		if ((int)i < dm->o->n_dests)
 			log_transition(dm, &dm->o->dests[i], &cur[i], &ci[i], &next[i], &ni[i]);
 	}
-	return 0;
+	/* next[] is what the map holds now: every slot was written or left as it was. */
+	return write_active(dm, next);
 }
 
 enum nh_result {
@@ -325,6 +344,7 @@ static int nexthop_tick(struct daemon *dm)
 		struct udpc_nexthop cur = {}, next = {};
 		struct udpc_uplink up = {};
 		struct udpc_dest d;
+		char oif_name[IF_NAMESIZE];
 		int oif = dm->in.ifindex;
 		__u32 table = 0;
 
@@ -339,10 +359,13 @@ static int nexthop_tick(struct daemon *dm)
 			oif = up.ifindex;
 			table = up.table;
 			memcpy(next.smac, dm->up[i].mac, sizeof(next.smac));
+			if (!if_indextoname(oif, oif_name))
+				oif_name[0] = '\0';
 		} else {
 			if (!dm->l2_len)
 				continue;
 			memcpy(next.smac, dm->mac, sizeof(next.smac));
+			snprintf(oif_name, sizeof(oif_name), "%s", dm->in.ifname);
 		}
 		if (d.flags & UDPC_DEST_V4) {
 			struct udpc_addr dst = { .w = { d.addr4 } };
@@ -351,6 +374,9 @@ static int nexthop_tick(struct daemon *dm)
 			unknown += nexthop_family(UDPC_AF_INET, &dst, oif, table, cur.addr4 == d.addr4,
 						  cur.flags, cur.dmac4, next.dmac4, &next.flags,
 						  UDPC_NH_V4, UDPC_NH_V4_NOROUTE);
+			/* Where forwarding is off, bpf_fib_lookup() would refuse every copy. */
+			if (oif_name[0] && udpc_forwarding(UDPC_AF_INET, oif_name) == 0)
+				next.flags |= UDPC_NH_V4_NOFWD;
 		}
 		if (d.flags & UDPC_DEST_V6) {
 			next.addr6 = d.addr6;
@@ -358,6 +384,8 @@ static int nexthop_tick(struct daemon *dm)
 						  !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6)),
 						  cur.flags, cur.dmac6, next.dmac6, &next.flags,
 						  UDPC_NH_V6, UDPC_NH_V6_NOROUTE);
+			if (oif_name[0] && udpc_forwarding(UDPC_AF_INET6, oif_name) == 0)
+				next.flags |= UDPC_NH_V6_NOFWD;
 		}
 		if (d.flags & UDPC_DEST_V4)
 			log_nexthop(dm, i, UDPC_AF_INET, next.flags & (UDPC_NH_V4 | UDPC_NH_V4_NOROUTE),
@@ -727,9 +755,12 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-	err = udpc_instance_load(in);
+	err = udpc_instance_load(in, o->max_flows);
 	if (err) {
-		if (in->adopted && err == -EINVAL)
+		if (err == -EEXIST)
+			pr_warn("the flow table pinned in %s holds %u flows, not the %u of --max-flows: run 'udpclone-bpf detach %s' first (its flows are then forgotten), or attach without --max-flows\n",
+				in->pin_dir, in->max_flows, o->max_flows, in->ifname);
+		else if (in->adopted && err == -EINVAL)
 			pr_warn("the maps pinned in %s do not match this version: run 'udpclone-bpf detach %s' first\n",
 				in->pin_dir, in->ifname);
 		else
@@ -744,6 +775,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	dm.nexthops_fd = bpf_map__fd(in->skel->maps.udpc_nexthops);
 	dm.uplinks_fd = bpf_map__fd(in->skel->maps.udpc_uplinks);
 	dm.prev_fd = bpf_map__fd(in->skel->maps.udpc_prev);
+	dm.active_fd = bpf_map__fd(in->skel->maps.udpc_active);
 	dm.stats_fd = bpf_map__fd(in->skel->maps.udpc_dest_stats);
 	dm.l2_len = l2_len;
 	if (l2_len && udpc_iface_mac(in->ifname, dm.mac))

@@ -7,6 +7,8 @@
 
 #define UDPC_DEFAULT_RESOLVE_INTERVAL 30 /* s */
 #define UDPC_DEFAULT_FLOW_TIMEOUT 180	 /* s: conntrack's UDP stream timeout */
+#define UDPC_MIN_FLOWS 256		 /* --max-flows range */
+#define UDPC_LIMIT_FLOWS (1U << 24)	 /* about 2.3 GB of flow table */
 
 struct udpc_attach_opts {
 	const char *ifname;
@@ -15,6 +17,7 @@ struct udpc_attach_opts {
 	int n_dests;
 	unsigned int resolve_interval; /* s */
 	unsigned int flow_timeout;     /* s */
+	unsigned int max_flows;	       /* flow table size; 0: pinned one's, else UDPC_MAX_FLOWS */
 	udpc_resolver_fn resolver;
 	void *resolver_ctx;
 };

@@ -37,19 +37,45 @@ int udpc_instance_lock(struct udpc_instance *in, bool create)
 	return 0;
 }
 
-int udpc_instance_load(struct udpc_instance *in)
+/* max_entries of a pinned map, or -errno. */
+static int pinned_max_entries(const char *pin_dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[192];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return err ? err : (int)info.max_entries;
+}
+
+int udpc_instance_load(struct udpc_instance *in, unsigned int max_flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = in->pin_dir);
 	char path[192];
-	int err;
+	int err, pinned = 0;
 
 	snprintf(path, sizeof(path), "%s/udpc_config", in->pin_dir);
 	in->adopted = access(path, F_OK) == 0;
+	if (in->adopted)
+		pinned = pinned_max_entries(in->pin_dir, "udpc_flows");
+	if (pinned > 0 && max_flows && (unsigned int)pinned != max_flows) {
+		in->max_flows = (unsigned int)pinned;
+		return -EEXIST;
+	}
+	in->max_flows = max_flows ? max_flows : pinned > 0 ? (unsigned int)pinned : UDPC_MAX_FLOWS;
 
 	in->skel = udpclone__open_opts(&opts);
 	if (!in->skel)
 		return -errno;
-	err = udpclone__load(in->skel);
+	err = bpf_map__set_max_entries(in->skel->maps.udpc_flows, in->max_flows);
+	if (!err)
+		err = udpclone__load(in->skel);
 	if (err) {
 		udpclone__destroy(in->skel);
 		in->skel = NULL;
@@ -297,6 +323,8 @@ int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
 			err = -EPROTO;
 			goto fail;
 		}
+		if (maps[i].fd == &p->flows)
+			p->max_flows = info.max_entries;
 	}
 	return 0;
 fail:

@@ -20,18 +20,22 @@ struct udpc_instance {
 	char pin_dir[128];
 	int lock_fd;		/* flock()ed pin directory, -1 if not held */
 	bool adopted;		/* maps were pinned already: a previous run's state */
+	unsigned int max_flows;	/* the flow table's size, once loaded (or as pinned) */
 	struct udpclone *skel;
 };
 
 /* Map fds by pin path, for commands that only read or clean up (status, detach). */
 struct udpc_pinned {
 	int config, dests, dest_info, dest_stats, global, flows, uplinks;
+	unsigned int max_flows;	/* the flow table's size */
 };
 
 /* Create the pin directory and take its lock; -EBUSY if another process holds it. */
 int udpc_instance_lock(struct udpc_instance *in, bool create);
-/* Open and load the BPF object, reusing maps pinned by an earlier run. */
-int udpc_instance_load(struct udpc_instance *in);
+/* Open and load the BPF object, reusing maps pinned by an earlier run. The flow
+ * table gets max_flows entries; 0: as pinned when adopting, else UDPC_MAX_FLOWS.
+ * -EEXIST: pinned with another size (in->max_flows says which). */
+int udpc_instance_load(struct udpc_instance *in, unsigned int max_flows);
 /* Attach (or atomically replace) our ingress and egress filters. */
 int udpc_instance_attach(struct udpc_instance *in);
 /* Attach (or replace) our ingress filter on an uplink: replies come back by it. */

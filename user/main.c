@@ -26,12 +26,14 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[,HOST:PORT...]\n"
-	"         [--resolve-interval SEC] [--flow-timeout SEC] [-v]\n"
+	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N] [-v]\n"
 	"      Fan out UDP packets leaving IFACE for PORT (and ADDR, if given) to every\n"
 	"      destination, and map their replies back. Stays in the foreground; SIGINT or\n"
 	"      SIGTERM detaches. HOST is an IPv4 address, a bracketed IPv6 address or a name,\n"
 	"      resolved again every --resolve-interval seconds (default 30). Replies reach a\n"
-	"      client for --flow-timeout seconds after its last packet (default 180).\n"
+	"      client for --flow-timeout seconds after its last packet (default 180); the\n"
+	"      flow table holds --max-flows clients (default 65536, least recently used\n"
+	"      evicted; an attach that adopts running state keeps the size it has).\n"
 	"  detach IFACE\n"
 	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
 	"  status [IFACE] [--json | --prometheus]\n"
@@ -61,18 +63,19 @@ static int bad_option(const char *cmd, char **argv, int c)
 	return usage_error(cmd, "unknown option '%s'", opt);
 }
 
-static int parse_seconds(const char *cmd, const char *opt, const char *s, unsigned int max,
-			 unsigned int *out)
+/* A whole number from min to max; `what` names its unit in the message. */
+static int parse_uint(const char *cmd, const char *opt, const char *s, const char *what,
+		      unsigned int min, unsigned int max, unsigned int *out)
 {
-	char msg[128];
+	char msg[160];
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v < 1 || v > max || s[0] == '-' || s[0] == '+') {
-		snprintf(msg, sizeof(msg), "%s '%%s': must be a whole number of seconds from 1 to %u",
-			 opt, max);
+	if (!*s || *end || errno || v < min || v > max || s[0] == '-' || s[0] == '+') {
+		snprintf(msg, sizeof(msg), "%s '%%s': must be a whole number of %s from %u to %u",
+			 opt, what, min, max);
 		return usage_error(cmd, msg, s);
 	}
 	*out = v;
@@ -86,6 +89,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "destinations", required_argument, NULL, 'd' },
 		{ "resolve-interval", required_argument, NULL, 'r' },
 		{ "flow-timeout", required_argument, NULL, 't' },
+		{ "max-flows", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -108,13 +112,18 @@ static int cmd_attach(int argc, char **argv)
 			dests = optarg;
 			break;
 		case 'r':
-			if (parse_seconds("attach", "--resolve-interval", optarg, 86400,
-					  &o.resolve_interval))
+			if (parse_uint("attach", "--resolve-interval", optarg, "seconds", 1, 86400,
+				       &o.resolve_interval))
 				return EXIT_USAGE;
 			break;
 		case 't':
-			if (parse_seconds("attach", "--flow-timeout", optarg, 7 * 86400,
-					  &o.flow_timeout))
+			if (parse_uint("attach", "--flow-timeout", optarg, "seconds", 1, 7 * 86400,
+				       &o.flow_timeout))
+				return EXIT_USAGE;
+			break;
+		case 'm':
+			if (parse_uint("attach", "--max-flows", optarg, "flows", UDPC_MIN_FLOWS,
+				       UDPC_LIMIT_FLOWS, &o.max_flows))
 				return EXIT_USAGE;
 			break;
 		case 'v':

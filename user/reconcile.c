@@ -111,6 +111,19 @@ int udpc_reconcile_slot(const struct udpc_dest_spec *spec,
 	return ret;
 }
 
+void udpc_active_of(const struct udpc_dest *dests, struct udpc_active *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		if (dests[i].flags & UDPC_DEST_V4)
+			out->slot[UDPC_ACTIVE_V4][out->n[UDPC_ACTIVE_V4]++] = (__u8)i;
+		if (dests[i].flags & UDPC_DEST_V6)
+			out->slot[UDPC_ACTIVE_V6][out->n[UDPC_ACTIVE_V6]++] = (__u8)i;
+	}
+}
+
 int udpc_reconcile_all(const struct udpc_dest_spec *specs, int n,
 		       const struct udpc_dest *cur, const struct udpc_dest_info *cur_info,
 		       udpc_resolver_fn resolver, void *ctx, uint64_t now_unix,

@@ -52,4 +52,8 @@ int udpc_reconcile_all(const struct udpc_dest_spec *specs, int n,
 		       udpc_resolver_fn resolver, void *ctx, uint64_t now_unix,
 		       struct udpc_dest *next, struct udpc_dest_info *next_info, int *changed);
 
+/* udpc_active as it follows from the destinations (dests[0..UDPC_MAX_DESTS)): per
+ * family, the slots with an address of that family, in slot order. */
+void udpc_active_of(const struct udpc_dest *dests, struct udpc_active *out);
+
 #endif

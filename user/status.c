@@ -34,6 +34,7 @@ struct iface_view {
 	struct udpc_config cfg;
 	struct udpc_global_stats gs;
 	__u64 flows;
+	unsigned int max_flows;	/* the flow table's size */
 	int n;
 	struct dest_view dests[UDPC_MAX_DESTS];
 };
@@ -115,6 +116,7 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 		free(all);
 		v->n++;
 	}
+	v->max_flows = p.max_flows;
 	for (err = bpf_map_get_next_key(p.flows, NULL, &k); !err;
 	     err = bpf_map_get_next_key(p.flows, &k, &nk), k = nk)
 		v->flows++;
@@ -204,7 +206,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
 	printf("  flows: %llu of at most %u (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
-	       (unsigned long long)v->flows, (unsigned int)UDPC_MAX_FLOWS,
+	       (unsigned long long)v->flows, v->max_flows,
 	       (unsigned long long)(v->cfg.flow_timeout_ns / 1000000000ULL),
 	       (unsigned long long)flows_evicted(v), (unsigned long long)v->gs.flow_errors,
 	       (unsigned long long)v->gs.rx_no_flow);
@@ -296,6 +298,8 @@ static void print_json(const struct iface_view *v, __u64 now)
 	JU64("flow_timeout_s", v->cfg.flow_timeout_ns / 1000000000ULL);
 	putchar(',');
 	JU64("flows", v->flows);
+	putchar(',');
+	JU64("max_flows", v->max_flows);
 	printf(",\"counters\":{");
 	JU64("matched", v->gs.matched);
 	putchar(',');
@@ -517,6 +521,12 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 	for (i = 0; i < n; i++) {
 		prom_iface("udpclone_bpf_flows", views[i]);
 		printf("} %llu\n", (unsigned long long)views[i]->flows);
+	}
+	prom_family("udpclone_bpf_flows_max", "gauge",
+		    "Size of the flow table (attach --max-flows): beyond it the least recently used flow is evicted.");
+	for (i = 0; i < n; i++) {
+		prom_iface("udpclone_bpf_flows_max", views[i]);
+		printf("} %u\n", views[i]->max_flows);
 	}
 	for (k = 0; k < sizeof(prom_iface_counters) / sizeof(prom_iface_counters[0]); k++) {
 		const struct prom_counter *m = &prom_iface_counters[k];

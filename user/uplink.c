@@ -101,6 +101,17 @@ static int read_int(const char *path)
 	return ok ? v : -EINVAL;
 }
 
+int udpc_forwarding(int family, const char *ifname)
+{
+	char path[96];
+	int v;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding",
+		 family == UDPC_AF_INET ? "ipv4" : "ipv6", ifname);
+	v = read_int(path);
+	return v < 0 ? v : v != 0;
+}
+
 int udpc_rp_filter(const char *ifname)
 {
 	char path[96];

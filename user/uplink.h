@@ -14,4 +14,9 @@ int udpc_uplink_probe(const char *ifname, struct udpc_uplink *up, __u8 mac[6]);
  * (strict) drops replies that arrive by an uplink the route does not point to. */
 int udpc_rp_filter(const char *ifname);
 
+/* Is forwarding on for family (UDPC_AF_*) on ifname? 1 or 0 (its
+ * net.ipv{4,6}.conf.IFNAME.forwarding), -errno if unknown. bpf_fib_lookup()
+ * answers only where it is on. */
+int udpc_forwarding(int family, const char *ifname);
+
 #endif

@@ -51,6 +51,7 @@
 #include "udpclone.h"
 #include "udpclone.skel.h"
 #include "pkt.h"
+#include "reconcile.h"
 
 /* The table overrides fields of the packet macros below (C4(.dport = 9) etc.). */
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -231,6 +232,11 @@ struct test_case {
 	struct cfg_spec cfg;
 	struct dest_spec dests[UDPC_MAX_DESTS];	/* by slot */
 	struct nh_spec nexthops[UDPC_MAX_DESTS];	/* by slot */
+	/* udpc_active as written, if set: else what the daemon derives from dests */
+	struct {
+		bool set;
+		struct udpc_active a;
+	} active;
 	bool host;		/* forwarding off on veth0: bpf_fib_lookup() refuses */
 	bool attach_egress;	/* also attach udpc_egress to veth0, as in production */
 	struct pkt_spec prime;	/* run through egress first to create a client flow */
@@ -285,6 +291,52 @@ static const struct test_case cases[] = {
 		.out = TO_GW(),
 		.want = { .g = MATCHED, .d = { [3] = { .tx = 1 }, [9] = { .tx = 1 },
 					       [15] = { .tx = 1 } } },
+	},
+	{
+		.name = "v4: active list a moment behind: a slot just resolved gets no copy yet",
+		.dests = { D_A, D_B },
+		.active = { .set = true, .a = { .n = { 1, 0 }, .slot = { { 0 } } } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.out = TO_A(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 } } },
+	},
+	{
+		.name = "v4: active list names a slot just cleared, last: copies sent, packet dropped",
+		.dests = { D_A, D_B },
+		.active = { .set = true, .a = { .n = { 3, 0 }, .slot = { { 0, 1, 2 } } } },
+		.in = C4(),
+		.verdict = TC_ACT_SHOT,
+		.clones = { TO_A(), TO_B() },
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: active list names only a slot without IPv4 now: dropped as no_dest",
+		.dests = { D_A6 },
+		.active = { .set = true, .a = { .n = { 1, 1 }, .slot = { { 0 }, { 0 } } } },
+		.in = C4(),
+		.verdict = TC_ACT_SHOT,
+		.want = { .g = NO_DEST },
+	},
+	{
+		.name = "v4: active list in another order: copies go in the list's order",
+		.dests = { D_A, D_B, D_GW },
+		.active = { .set = true, .a = { .n = { 3, 0 }, .slot = { { 2, 0, 1 } } } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { TO_GW(), TO_A() },
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: active count beyond the slots: clamped, nothing read past the list",
+		.dests = { [1] = D_A },
+		/* slot 1, then 15 times slot 0 (unused): the last visit drops the packet */
+		.active = { .set = true, .a = { .n = { 200, 0 }, .slot = { { 1 } } } },
+		.in = C4(),
+		.verdict = TC_ACT_SHOT,
+		.clones = { TO_A() },
+		.want = { .g = MATCHED, .d = { [1] = { .tx = 1 } } },
 	},
 	{
 		.name = "v4: Ethernet padding after the IP packet is kept and counted",
@@ -479,6 +531,68 @@ static const struct test_case cases[] = {
 		.clones = { TO_A() },
 		.out = TO_B(),
 		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: udpc_nexthops says forwarding is off: its entry is used, the FIB not asked",
+		.dests = { D_A, D_B },
+		.nexthops = { { .flags = UDPC_NH_V4 | UDPC_NH_V4_NOFWD, .v4 = "198.51.100.1",
+				.smac = MAC_USER_SRC, .dmac4 = MAC_USER } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.clones = { C4(.smac = MAC_USER_SRC, .dmac = MAC_USER, .daddr = "198.51.100.1",
+			       .dport = 9000) },
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v4: forwarding-off entry for an older address: the FIB answers",
+		.dests = { D_A },
+		.nexthops = { { .flags = UDPC_NH_V4 | UDPC_NH_V4_NOFWD, .v4 = "198.51.100.77",
+				.smac = MAC_USER_SRC, .dmac4 = MAC_USER } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.out = TO_A(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 } } },
+	},
+	{
+		.name = "v4: forwarding-off entry, next hop unknown: input's L2 header, neigh_missing",
+		.dests = { D_A },
+		.nexthops = { { .flags = UDPC_NH_V4_NOFWD, .v4 = "198.51.100.1" } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.out = C4(.dport = 9000),
+		.want = { .g = MATCHED, .d = { { .tx = 1, .neigh_missing = 1 } } },
+	},
+	{
+		.name = "v4: forwarding-off entry saying no route: the copy is dropped",
+		.dests = { D_A, D_B },
+		.nexthops = { { .flags = UDPC_NH_V4_NOROUTE | UDPC_NH_V4_NOFWD,
+				.v4 = "198.51.100.1" } },
+		.in = C4(),
+		.verdict = TC_ACT_OK,
+		.out = TO_B(),
+		.want = { .g = MATCHED, .d = { { .fib_err = 1 }, { .tx = 1 } } },
+	},
+	{
+		.name = "v6: udpc_nexthops says forwarding is off: its entry is used",
+		.dests = { D_A6 },
+		.nexthops = { { .flags = UDPC_NH_V6 | UDPC_NH_V6_NOFWD, .v6 = "2001:db8:1::10",
+				.smac = MAC_USER_SRC, .dmac6 = MAC_USER } },
+		.in = C6(),
+		.verdict = TC_ACT_OK,
+		.out = C6(.smac = MAC_USER_SRC, .dmac = MAC_USER, .dport = 9000),
+		.want = { .g = MATCHED, .d = { { .tx = 1 } } },
+	},
+	{
+		.name = "v6: an IPv4 forwarding-off flag does not apply to IPv6 copies",
+		.dests = { D_A46 },
+		.nexthops = { { .flags = UDPC_NH_V4 | UDPC_NH_V4_NOFWD | UDPC_NH_V6,
+				.v4 = "198.51.100.1", .v6 = "2001:db8:1::10", .smac = MAC_USER_SRC,
+				.dmac4 = MAC_USER, .dmac6 = MAC_USER } },
+		.in = C6(),
+		.verdict = TC_ACT_OK,
+		.out = TO_A6(),
+		.want = { .g = MATCHED, .d = { { .tx = 1 } } },
 	},
 	{
 		.name = "v6: no neighbour: copy keeps the input's L2 header",
@@ -1236,8 +1350,18 @@ static void write_config(const struct cfg_spec *c, bool force_enabled)
 	assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_config), &zero, &cfg, 0), 0);
 }
 
+static void write_active(const struct udpc_active *act)
+{
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_active), &zero, act, 0), 0);
+}
+
+/* The destinations, and the list of active slots as the daemon derives it. */
 static void write_dests(const struct dest_spec *ds)
 {
+	struct udpc_dest all[UDPC_MAX_DESTS];
+	struct udpc_active act;
 	uint32_t i;
 
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
@@ -1250,6 +1374,7 @@ static void write_dests(const struct dest_spec *ds)
 		if (s->v6)
 			addr_from(&d.addr6, PKT_IPV6, s->v6);
 		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_dests), &i, &d, 0), 0);
+		all[i] = d;
 		if (s->ifindex) {
 			up = (struct udpc_uplink){ .ifindex = s->ifindex, .mtu = 1500, .l2_len = 14,
 						   .flags = UDPC_UPLINK_VIA | UDPC_UPLINK_UP |
@@ -1258,6 +1383,8 @@ static void write_dests(const struct dest_spec *ds)
 		}
 		assert_int_equal(bpf_map_update_elem(map_fd(env.skel->maps.udpc_uplinks), &i, &up, 0), 0);
 	}
+	udpc_active_of(all, &act);
+	write_active(&act);
 }
 
 static void write_nexthops(const struct nh_spec *ns)
@@ -1597,6 +1724,8 @@ static void run_case(const struct test_case *c)
 	r.n = 0;
 	r.buf[0] = '\0';
 	write_dests(c->dests);
+	if (c->active.set)
+		write_active(&c->active.a);
 	write_nexthops(c->nexthops);
 	flush_flows();
 	reset_stats();

@@ -64,6 +64,7 @@
 #include "udpclone.h"
 #include "udpclone.skel.h"
 #include "pkt.h"
+#include "reconcile.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NSEC 1000000000ULL
@@ -849,6 +850,8 @@ static int write_epoch(void)
 		.flow_timeout_ns = ep.idle ? 0 : 3600 * NSEC,
 		.ifindex = (uint32_t)env.veth0,
 	};
+	struct udpc_dest all[UDPC_MAX_DESTS];
+	struct udpc_active act;
 	struct udpc_flow_key k;
 	void *zeros = calloc((size_t)env.ncpus, sizeof(struct udpc_dest_stats));
 	uint32_t i, zero = 0;
@@ -879,9 +882,12 @@ static int write_epoch(void)
 			}
 		}
 		err |= bpf_map_update_elem(env.dests_fd, &i, &d, 0);
+		all[i] = d;
 		err |= bpf_map_update_elem(env.nexthops_fd, &i, &nh, 0);
 		err |= bpf_map_update_elem(env.stats_fd, &i, zeros, 0);
 	}
+	udpc_active_of(all, &act); /* as the daemon derives it */
+	err |= bpf_map_update_elem(bpf_map__fd(env.skel->maps.udpc_active), &zero, &act, 0);
 	err |= bpf_map_update_elem(env.global_fd, &zero, zeros, 0);
 	while (!bpf_map_get_next_key(env.flows_fd, NULL, &k))
 		err |= bpf_map_delete_elem(env.flows_fd, &k);

@@ -113,6 +113,10 @@ for v in 0 abc -1 1.5 86401; do
 done
 check "flow-timeout 0" 2 "--flow-timeout '0'" \
 	"${A[@]}" --listen 5743 --destinations "$D1" --flow-timeout 0
+for v in 0 255 abc 1e6 16777217; do
+	check "max-flows $v" 2 "--max-flows '$v': must be a whole number of flows from 256 to 16777216" \
+		"${A[@]}" --listen 5743 --destinations "$D1" --max-flows "$v"
+done
 
 # --- command line shape (exit 2)
 check "unknown command" 2 "frobnicate: unknown command" frobnicate "$C_IF"

@@ -13,6 +13,10 @@
 #   B. forwarding off, the neighbour table flushed under a running daemon: the MAC
 #      it knows stays in use while the kernel re-resolves
 #   C. forwarding on (bpf_fib_lookup), cold start as in A
+#   D. forwarding switched off, then on again, under the running daemon: within a
+#      tick its next-hop entries say so (UDPC_NH_V4_NOFWD: egress then goes straight
+#      to them instead of asking bpf_fib_lookup(), which would refuse), and the
+#      copies keep arriving throughout
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +31,7 @@ FAKE_MAC=02:00:00:00:00:99
 e2e_begin nexthop_l2
 require_udpc
 require_peer
-require_cmd jq
+require_cmd jq bpftool
 topo_star || e2e_end
 
 nsx "$C_NS" ip neigh replace "$FAKE" lladdr "$FAKE_MAC" dev "$C_IF" nud permanent ||
@@ -94,6 +98,26 @@ assert_eq "C: client forwarding" 1 "$(nsx "$C_NS" sysctl -n "net.ipv4.conf.$C_IF
 flush_gw C
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 phase C
+
+# -- D: forwarding toggled under the running daemon (C's)
+NOFWD4=16 # UDPC_NH_V4_NOFWD
+# nofwd SLOT: 1 if slot's next-hop entry has the IPv4 forwarding-off flag, else 0
+nofwd() {
+	local flags
+	# the value's bytes; flags is its first (little-endian) word, bit 4 in byte 0
+	flags=$(bpftool -j map lookup pinned "$UDPC_PIN_ROOT/$C_IF/udpc_nexthops" \
+		key "$1" 0 0 0 2>/dev/null | jq -r '.value[0] // empty')
+	[[ $flags =~ ^0x[0-9a-f]+$ ]] || { echo "?"; return; }
+	echo $(((flags & NOFWD4) != 0))
+}
+all_nofwd() { [ "$(nofwd 0)$(nofwd 1)$(nofwd 2)" = "$1$1$1" ]; }
+assert_eq "D: forwarding on: no slot flagged" 000 "$(nofwd 0)$(nofwd 1)$(nofwd 2)"
+nsx "$C_NS" sysctl -qw "net.ipv4.conf.$C_IF.forwarding=0"
+assert_ok "D: forwarding off: every slot flagged within a tick" wait_until 3 all_nofwd 1
+phase D-off
+nsx "$C_NS" sysctl -qw "net.ipv4.conf.$C_IF.forwarding=1"
+assert_ok "D: forwarding on again: the flags go within a tick" wait_until 3 all_nofwd 0
+phase D-on
 
 for i in 0 1 2; do bg_stop "${ECHO[i]}"; done
 for i in 0 1 2; do

@@ -679,6 +679,43 @@ static void test_counts_clamped(void **state)
 					    NULL, NULL), -EINVAL);
 }
 
+/* The list egress visits: per family, the slots with an address of it, in slot order. */
+static void test_active_of(void **state)
+{
+	struct udpc_dest d[UDPC_MAX_DESTS];
+	struct udpc_active a;
+
+	(void)state;
+	memset(d, 0, sizeof(d));
+	memset(&a, 0xee, sizeof(a));
+	udpc_active_of(d, &a);
+	assert_int_equal(a.n[UDPC_ACTIVE_V4], 0);
+	assert_int_equal(a.n[UDPC_ACTIVE_V6], 0);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V4][0], 0); /* zeroed, padding and all */
+
+	d[0].flags = UDPC_DEST_V4;
+	d[2].flags = UDPC_DEST_V6;
+	d[5].flags = UDPC_DEST_V4 | UDPC_DEST_V6;
+	d[7].port = htons(9000); /* a port but no address: unresolved, not active */
+	d[UDPC_MAX_DESTS - 1].flags = UDPC_DEST_V4;
+	udpc_active_of(d, &a);
+	assert_int_equal(a.n[UDPC_ACTIVE_V4], 3);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V4][0], 0);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V4][1], 5);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V4][2], UDPC_MAX_DESTS - 1);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V4][3], 0);
+	assert_int_equal(a.n[UDPC_ACTIVE_V6], 2);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V6][0], 2);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V6][1], 5);
+
+	for (int i = 0; i < UDPC_MAX_DESTS; i++)
+		d[i].flags = UDPC_DEST_V4 | UDPC_DEST_V6;
+	udpc_active_of(d, &a);
+	assert_int_equal(a.n[UDPC_ACTIVE_V4], UDPC_MAX_DESTS);
+	assert_int_equal(a.n[UDPC_ACTIVE_V6], UDPC_MAX_DESTS);
+	assert_int_equal(a.slot[UDPC_ACTIVE_V6][UDPC_MAX_DESTS - 1], UDPC_MAX_DESTS - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_resolver_error_return),
 		cmocka_unit_test(test_slot_exact_compare),
 		cmocka_unit_test(test_counts_clamped),
+		cmocka_unit_test(test_active_of),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
