@@ -584,6 +584,30 @@ peer_send() {
 	return "$rc"
 }
 
+# flows_send NS DST PORT N SRC...: one datagram to DST:PORT from each of N client
+# flows, each from its own (address, port): ports 20000 up of each SRC address in
+# turn, oldest first; bounded to 120 s. Prints the number sent. Needs python3.
+flows_send() {
+	local ns=$1
+	shift
+	# shellcheck disable=SC2016 # python, not shell
+	timeout -k 5 150 nsenter --net="/run/netns/$(_ns "$ns")" -- python3 -c '
+import socket, sys, time
+dst, port, n, addrs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+per = (n + len(addrs) - 1) // len(addrs)
+sent, t0 = 0, time.monotonic()
+for a in addrs:
+    for p in range(20000, 20000 + per):
+        if sent == n or time.monotonic() - t0 > 120:
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((a, p))
+        s.sendto(b"flow", (dst, port))
+        s.close()
+        sent += 1
+print(sent)' "$@"
+}
+
 # udpc_attach_bg NS IFACE ARGS...: starts `udpclone-bpf attach IFACE ARGS...` in the
 # background in NS, remembers it, waits (bounded) until `status IFACE` succeeds.
 # UDPC_PID is the daemon's pid; its log is $E2E_TMP/udpc-IFACE.log.

@@ -31,30 +31,10 @@ peer_echo_bg "$S_NS" "$R4_1:9000" r1 "$E2E_TMP/echo1" || e2e_end
 E1=$BG_PID
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$R4_1:9000" || e2e_end
 
-# one datagram from each of FLOWS (address, port) pairs, oldest first
-cat >"$E2E_TMP/flows.py" <<'EOF'
-import socket, sys, time
-dst, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-addrs = sys.argv[4:]
-per = (n + len(addrs) - 1) // len(addrs)
-sent = 0
-t0 = time.monotonic()
-for a in addrs:
-    for p in range(20000, 20000 + per):
-        if sent == n or time.monotonic() - t0 > 120:
-            break
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((a, p))
-        s.sendto(b"flow", (dst, port))
-        s.close()
-        sent += 1
-print("sent", sent, "seconds", round(time.monotonic() - t0, 2))
-EOF
 t0=$SECONDS
-nsx "$C_NS" python3 "$E2E_TMP/flows.py" "$R4_1" "$P" "$FLOWS" "$C4" "$C4B" >"$E2E_TMP/flows.out" 2>&1 ||
-	fail "flow sender failed: $(tail -c 300 "$E2E_TMP/flows.out")"
-e2e_log "$(cat "$E2E_TMP/flows.out")"
-assert_eq "datagrams from distinct flows" "$FLOWS" "$(awk '{print $2}' "$E2E_TMP/flows.out")"
+sent=$(flows_send "$C_NS" "$R4_1" "$P" "$FLOWS" "$C4" "$C4B")
+e2e_log "sent $sent in $((SECONDS - t0)) s"
+assert_eq "datagrams from distinct flows" "$FLOWS" "$sent"
 
 udpc_json_save "$C_NS" "$C_IF" "$E2E_TMP/st.json" || fail "status failed"
 j() { udpc_json "" "" "$1" "$E2E_TMP/st.json"; }
