@@ -12,7 +12,7 @@
 #   pair A ($C_IF): destinations 198.51.100.1..N port 9000 (counting sink) or 9001
 #   (echo, for RTT); pair B ($CP_IF, no programs ever): 203.0.113.129..128+N, the
 #   same, for the light-load RTT run, which interleaves the three configurations
-#   packet by packet (datagram k to configuration k mod 3) while udpclone-bpf is
+#   packet by packet (one datagram to each in turn) while udpclone-bpf is
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
@@ -41,7 +41,6 @@ fi
 
 BD=$OUT/bench
 LOADGEN=$BD/udpc-loadgen SINK=$BD/udpc-sink RELAY=$BD/udpc-relay
-FLOWS_UDPC=$(find "$BD" -maxdepth 2 -path '*/flows*/udpclone-bpf' 2>/dev/null | head -1)
 for t in "$UDPC" "$LOADGEN" "$SINK" "$RELAY"; do
 	[ -x "$t" ] || { echo "bench: $t not built (make bench-tools)" >&2; exit 1; }
 done
@@ -67,9 +66,10 @@ else
 	START_PPS=20000 RETRIES=2
 	PROFILE=${BENCH_PROFILE:-1} FLOWS=100000
 fi
-# RTT: light load = RTT_LIGHT pps per configuration, the three interleaved in one
-# run of RTT_LIGHT_SEC; heavy load = each configuration alone for RTT_SEC.
-RTT_LIGHT=1000 RTT_LIGHT_SEC=5
+# RTT: light load = RTT_LIGHT pps per configuration, the three interleaved packet by
+# packet in one run of RTT_LIGHT_SEC; heavy load = in RTT_SLICE_MS time slices of one
+# configuration at a time, RTT_SEC of them each.
+RTT_LIGHT=1000 RTT_LIGHT_SEC=10 RTT_SLICE_MS=100
 # The client sends a burst (one sendmmsg, at most 32 datagrams) every BURST_US: a
 # wake-up per datagram would cost the client more than the fan-out being measured.
 BURST_US=${BENCH_BURST_US:-200}
@@ -160,9 +160,10 @@ relay_start() { # relay_start DESTINATIONS [rt]
 }
 relay_stop() { [ -n "$RELAY_PID" ] && bg_stop "$RELAY_PID"; RELAY_PID=; }
 
-kernel_start() { # kernel_start DESTINATIONS [BINARY]
-	local UDPC=${2:-$UDPC}
-	udpc_attach_bg "$C_NS" "$C_IF" --listen "$LISTEN" --destinations "$1" ||
+kernel_start() { # kernel_start DESTINATIONS [ATTACH OPTIONS...]
+	local d=$1
+	shift
+	udpc_attach_bg "$C_NS" "$C_IF" --listen "$LISTEN" --destinations "$d" "$@" ||
 		return 1
 	taskset -pc 1 "$UDPC_PID" >/dev/null && renice -n "$NICE" -p "$UDPC_PID" >/dev/null
 	KERNEL_ON=1
@@ -232,37 +233,29 @@ rtt_row() {
 		"$1" >>"$T_RTT"
 }
 
-# rtt_run CONFIG N SIZE LOAD RATE ROUND COPY: RTT percentiles of CONFIG alone (heavy
-# load); a row in T_RTT.
-rtt_run() {
-	local cfg=$1 n=$2 size=$3 load=$4 rate=$5 f=rtt-$1-n$2-s$3-$4-$7-r$6
-	nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
-		--to "$(target "$cfg" 9001)" --copies 1 --size "$size" --rate "$rate" \
-		--duration "$RTT_SEC" >"$BD/logs/$f" 2>&1 </dev/null ||
-		log "  udpc-loadgen $f exited $?: $(tail -c 300 "$BD/logs/$f")"
-	rtt_row "$f" rtt "$cfg" "$n" "$size" "$load" "$7" "$rate"
-}
-
-# rtt_light N SIZE ROUND COPY: direct, relay and kernel in one run, interleaved packet
-# by packet (datagram k to configuration k mod 3), each at RTT_LIGHT pps, so that a
-# burst of noise from other tenants hits all three alike. udpclone-bpf on pair A
-# (copies to 198.51.100.x), the relay's copies and direct over pair B (203.0.113.x),
-# which carries no programs; three rows in T_RTT with the same run.
-rtt_light() {
-	local n=$1 size=$2 f=rtt-n$1-s$2-light-$4-r$3 copy=$4 cfg
+# rtt_together N SIZE ROUND COPY LOAD RATE SECONDS [LOADGEN OPTIONS]: direct, relay
+# and kernel in one run, each at RATE pps for SECONDS, so that a burst of noise from
+# other tenants hits all three alike: packet by packet (light load: one datagram to
+# each in turn, the order rotating), or with --slice-ms in time slices (heavy load:
+# three streams at that rate at once would interfere). udpclone-bpf on pair A
+# (copies to 198.51.100.x), the relay's copies and direct over pair B
+# (203.0.113.x), which carries no programs; three rows in T_RTT with the same run.
+rtt_together() {
+	local n=$1 size=$2 round=$3 copy=$4 load=$5 rate=$6 sec=$7 f=rtt-n$1-s$2-$5-$4-r$3 cfg
+	shift 7
 	if relay_start "$(rtt_dests "$n" "$copy" plain)" rt &&
 		kernel_start "$(rtt_dests "$n" "$copy")"; then
 		nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
 			--to "direct=$P4_1:9001" --to "relay=$(target relay)" \
-			--to "kernel=$(target kernel)" --copies 1 --size "$size" --rate "$RTT_LIGHT" \
-			--duration "$RTT_LIGHT_SEC" >"$BD/logs/$f" 2>&1 </dev/null ||
+			--to "kernel=$(target kernel)" --copies 1 --size "$size" --rate "$rate" \
+			--duration "$sec" "$@" >"$BD/logs/$f" 2>&1 </dev/null ||
 			log "  udpc-loadgen $f exited $?: $(tail -c 300 "$BD/logs/$f")"
 	fi
 	relay_stop
 	kernel_stop
 	for cfg in direct relay kernel; do
-		rtt_row "$f" "rtt_$cfg" "$cfg" "$n" "$size" light \
-			"$([ "$cfg" = direct ] && echo - || echo "$copy")" "$RTT_LIGHT"
+		rtt_row "$f" "rtt_$cfg" "$cfg" "$n" "$size" "$load" \
+			"$([ "$cfg" = direct ] && echo - || echo "$copy")" "$rate"
 	done
 }
 
@@ -297,28 +290,19 @@ for size in "${SIZES[@]}"; do
 	done
 done
 
-# ---- 2. round-trip time: light load interleaved, heavy load one after another ----
+# ---- 2. round-trip time: the three configurations interleaved in one run ----
 for n in "${RTT_NS[@]}"; do
 	size=512
 	rr=$(col "$T_TPUT" relay "$n" "$size" rate_pps)
 	[ -n "$rr" ] || continue
 	# heavy: a quarter of the relay's one-way lossless rate (it also relays the replies)
 	heavy=$(awk -v r="$rr" 'BEGIN { printf "%d", r / 4 }')
-	log "RTT N=$n ${size}B: light $RTT_LIGHT pps each, interleaved, heavy $heavy pps, $RTT_ROUNDS round(s)"
+	log "RTT N=$n ${size}B: light $RTT_LIGHT pps each, packet by packet; heavy $heavy pps each, $RTT_SLICE_MS ms slices; $RTT_ROUNDS round(s)"
 	for ((round = 1; round <= RTT_ROUNDS; round++)); do
-		# light: the three configurations in one run, packet by packet
 		for copy in first last; do
-			rtt_light "$n" "$size" "$round" $copy
-		done
-		# heavy: each alone (three streams at this rate would interfere), all on pair A
-		rtt_run direct "$n" "$size" heavy "$heavy" "$round" -
-		for copy in first last; do
-			relay_start "$(rtt_dests "$n" $copy)" rt &&
-				rtt_run relay "$n" "$size" heavy "$heavy" "$round" $copy
-			relay_stop
-			kernel_start "$(rtt_dests "$n" $copy)" &&
-				rtt_run kernel "$n" "$size" heavy "$heavy" "$round" $copy
-			kernel_stop
+			rtt_together "$n" "$size" "$round" $copy light "$RTT_LIGHT" "$RTT_LIGHT_SEC"
+			rtt_together "$n" "$size" "$round" $copy heavy "$heavy" "$RTT_SEC" \
+				--slice-ms "$RTT_SLICE_MS"
 		done
 	done
 done
@@ -328,10 +312,11 @@ if [ "$FLOWS" -gt 0 ]; then
 	n=3 size=512
 	rate=$(col "$T_CPU" kernel "$n" "$size" rate_pps)
 	rate=${rate:-20000}
-	flows_one() { # flows_one CONFIG FLOWS [BINARY]
+	flows_one() { # flows_one CONFIG FLOWS [ATTACH OPTIONS...]
 		local cfg=$1 fl=$2 f=flows-$1-$2 args=(--raw --src "$C4") inside
+		shift 2
 		[ "$fl" -gt 1 ] && args=(--flows "$fl" --src "$C4,192.0.2.11")
-		kernel_start "$(dests "$n" 9000)" "${3:-}" || return
+		kernel_start "$(dests "$n" 9000)" "$@" || return
 		log "flows: $cfg, $fl flows"
 		loadgen "$f-sweep" sweep --to "$(target kernel)" --copies "$n" --size "$size" \
 			--page "$E2E_TMP/sink.page" --duration "$TRIAL" --precision 0.05 --reps 1 \
@@ -348,7 +333,7 @@ if [ "$FLOWS" -gt 0 ]; then
 	}
 	flows_one kernel 1
 	flows_one kernel "$FLOWS"
-	[ -n "$FLOWS_UDPC" ] && flows_one "kernel-$(basename "$(dirname "$FLOWS_UDPC")")" "$FLOWS" "$FLOWS_UDPC"
+	flows_one kernel-maxflows131072 "$FLOWS" --max-flows 131072
 fi
 
 # ---- 4. where the time goes (perf), at N=3, 512 B, at the common CPU rate ----
@@ -384,6 +369,7 @@ fi
 # ---- 5. report: Markdown tables and a chart ----
 log "writing $BD/results.md"
 MODE=$MODE BD=$BD ELAPSED=$((SECONDS - START)) NICE=$NICE REPS=$REPS TRIAL=$TRIAL \
-	RTT_ROUNDS=$RTT_ROUNDS RTT_LIGHT_SEC=$RTT_LIGHT_SEC RTT_SEC=$RTT_SEC BURST_US=$BURST_US \
+	RTT_ROUNDS=$RTT_ROUNDS RTT_LIGHT_SEC=$RTT_LIGHT_SEC RTT_SEC=$RTT_SEC RTT_SLICE_MS=$RTT_SLICE_MS \
+	BURST_US=$BURST_US \
 	"$ROOT/tests/bench/report.sh" || fail "report failed"
 e2e_end

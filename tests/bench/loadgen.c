@@ -15,10 +15,14 @@
  *          just before sendmsg, receive = the kernel's receive timestamp
  *          (SO_TIMESTAMPNS), so how soon this process reads a reply does not count.
  *          Several targets (--to NAME=ADDR:PORT, repeated) are measured in one run,
- *          interleaved: datagram k goes to target k mod T, each target at --rate
+ *          interleaved: each round of T datagrams sends one to every target (the
+ *          order rotating by one each round), each target at --rate
  *          (--rate x T in all), so that bursts of noise on the machine hit them all
- *          alike. Each target has its own connected socket, sequence numbers and
- *          warm-up; its results are the keys rtt_NAME_* (rtt_* for one unnamed --to).
+ *          alike. With --slice-ms MS, in time slices instead: MS worth of datagrams
+ *          in a row to one target at --rate, then the next (for loads at which
+ *          three streams at once would interfere). Each target has its own
+ *          connected socket, sequence numbers and warm-up; its results are the keys
+ *          rtt_NAME_* (rtt_* for one unnamed --to).
  *
  *   udpc-loadgen run|sweep --to ADDR:PORT [--size BYTES] [--batch N]
  *       [--burst-us US] [--copies N] [--page FILE] [--rate PPS] [--duration SEC]
@@ -27,6 +31,7 @@
  *       [--retries N]
  *   udpc-loadgen rtt --to [NAME=]ADDR:PORT [--to NAME=ADDR:PORT...] [--rate PPS]
  *       [--duration SEC] [--size BYTES] [--copies N] [--wait SEC] [--burst-us US]
+ *       [--slice-ms MS]
  *
  * Pacing: a burst of the datagrams due (at most --batch, one sendmmsg) every
  * --burst-us microseconds (default 50), sleeping in between, never spinning.
@@ -96,7 +101,7 @@ struct sender {
 struct opts {
 	const char *mode, *page_path;
 	struct sender s;
-	double rate, duration, start, max, precision, loss, wait;
+	double rate, duration, start, max, precision, loss, wait, slice_ms;
 	int copies, reps;
 	struct target to[MAX_TARGETS];
 	int nto;
@@ -130,8 +135,11 @@ static void usage(FILE *f)
 		"         [--retries N]\n"
 		"       %s rtt --to [NAME=]ADDR:PORT [--to NAME=ADDR:PORT...] [--rate PPS]\n"
 		"         [--duration SEC] [--size BYTES] [--copies N] [--wait SEC] [--burst-us US]\n"
-		"  rtt with several --to (at most %d, NAME of [a-z0-9_-]): datagram k goes to\n"
-		"  target k mod T, each target at --rate; keys rtt_NAME_* per target\n",
+		"         [--slice-ms MS]\n"
+		"  rtt with several --to (at most %d, NAME of [a-z0-9_-]): each round of T\n"
+		"  datagrams sends one to every target, the order rotating by one each round,\n"
+		"  each target at --rate; keys rtt_NAME_* per target. --slice-ms MS: instead,\n"
+		"  MS worth of datagrams in a row to one target, at --rate, then the next\n",
 		prog, prog, MAX_TARGETS);
 }
 
@@ -255,9 +263,19 @@ static int send_n(struct sender *s, int n, uint64_t *errs)
  * Sends count datagrams at rate, in chunks of about 50 us worth (at most a batch),
  * sleeping in between (no spinning: the CPU time is measured). Returns the time
  * from the first send to the end of the last one. With nsend > 1 senders, datagram
- * k goes to s[k % nsend], one per sendmmsg, its failures counted in errs[k % nsend].
+ * k goes to s[target_of(k, nsend)], one per sendmmsg, its failures counted there too.
  */
 static double burst_us = 50;
+
+/* Which of n targets datagram k goes to: each round of n datagrams sends one to
+ * every target, in an order that rotates by one every round, so that no target
+ * always comes first, or always right after the same other one. */
+static uint64_t target_of(uint64_t k, uint64_t n)
+{
+	return (k + k / n) % n;
+}
+
+static uint64_t slice = 1; /* with several senders: datagrams in a row to one of them */
 
 static int64_t send_paced(struct sender *s, int nsend, uint64_t count, double rate, uint64_t *errs)
 {
@@ -285,8 +303,11 @@ static int64_t send_paced(struct sender *s, int nsend, uint64_t count, double ra
 				sent += (uint64_t)send_n(s, (int)n, errs);
 				continue;
 			}
-			for (uint64_t end = sent + n; sent < end; sent++)
-				send_n(&s[sent % (uint64_t)nsend], 1, &errs[sent % (uint64_t)nsend]);
+			for (uint64_t end = sent + n; sent < end; sent++) {
+				uint64_t k = target_of(sent / slice, (uint64_t)nsend);
+
+				send_n(&s[k], 1, &errs[k]);
+			}
 		} else {
 			sleep_until(start + (int64_t)((double)(sent + want - 1) * ns_per));
 		}
@@ -617,13 +638,23 @@ static int mode_rtt(struct opts *o)
 	struct rtt_state st = { .n = o->nto };
 	struct sender ss[MAX_TARGETS];
 	uint64_t expected, waited = 0, errs[MAX_TARGETS] = { 0 };
+	double total_rate, offered;
 	int64_t elapsed;
 	pthread_t th;
-	int done;
+	int done, sliced;
 
 	st.count = (uint64_t)(o->rate * o->duration);
 	if (st.count < 100)
 		st.count = 100;
+	sliced = o->slice_ms > 0 && o->nto > 1;
+	if (sliced) {
+		/* Time slices: `slice` datagrams in a row to one target at o->rate, then to
+		 * the next (target_of over slices); whole rounds, so each gets st.count. */
+		slice = (uint64_t)(o->rate * o->slice_ms / 1000.0);
+		if (slice < 1)
+			slice = 1;
+		st.count = (st.count + slice - 1) / slice * slice;
+	}
 	st.skip = st.count / 100;
 	expected = (st.count - st.skip) * (uint64_t)o->copies;
 	st.t = calloc((size_t)st.n, sizeof(*st.t));
@@ -646,8 +677,12 @@ static int mode_rtt(struct opts *o)
 	}
 	if (pthread_create(&th, NULL, rtt_reader, &st))
 		die("pthread_create");
-	/* Datagram k to target k mod n: every target at o->rate. */
-	elapsed = send_paced(ss, st.n, st.count * (uint64_t)st.n, o->rate * st.n, errs);
+	/* Sliced: each target at o->rate during its slices. Else each round of n
+	 * datagrams sends one to every target (target_of): each at o->rate throughout. */
+	total_rate = sliced ? o->rate : o->rate * st.n;
+	elapsed = send_paced(ss, st.n, st.count * (uint64_t)st.n, total_rate, errs);
+	/* each target's rate: while it is sent to (sliced), or throughout */
+	offered = (double)(st.count * (uint64_t)(sliced ? st.n : 1)) / ((double)elapsed / 1e9);
 	do {
 		done = 1;
 		for (int k = 0; k < st.n; k++)
@@ -659,7 +694,7 @@ static int mode_rtt(struct opts *o)
 	pthread_join(th, NULL);
 	if (st.t[0].name[0])
 		printf("rtt_targets %d\nrtt_total_rate %.0f\nrtt_total_offered_pps %.0f\n", st.n,
-		       o->rate * st.n, (double)(st.count * (uint64_t)st.n) / ((double)elapsed / 1e9));
+		       total_rate, (double)(st.count * (uint64_t)st.n) / ((double)elapsed / 1e9));
 	for (int k = 0; k < st.n; k++) {
 		struct rtt_target *t = &st.t[k];
 		char p[sizeof("rtt_") + MAX_NAME];
@@ -668,7 +703,7 @@ static int mode_rtt(struct opts *o)
 		printf("%s_rate %.0f\n%s_offered_pps %.0f\n%s_sent %" PRIu64 "\n%s_send_errors %" PRIu64
 		       "\n%s_counted %" PRIu64 "\n%s_replies %" PRIu64 "\n%s_replies_expected %" PRIu64
 		       "\n%s_answered %" PRIu64 "\n%s_foreign %" PRIu64 "\n",
-		       p, o->rate, p, (double)st.count / ((double)elapsed / 1e9), p, st.count, p, errs[k],
+		       p, o->rate, p, offered, p, st.count, p, errs[k],
 		       p, st.count - st.skip, p, t->nall, p, expected, p, t->nfirst, p, t->foreign);
 		print_pcts(p, "first", t->first, t->nfirst);
 		print_pcts(p, "all", t->all, t->nall);
@@ -740,6 +775,7 @@ int main(int argc, char **argv)
 		{ "burst-us", required_argument, NULL, 'B' },
 		{ "retries", required_argument, NULL, 'T' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "slice-ms", required_argument, NULL, 'm' },
 		{ "pids", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -803,6 +839,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'w': o.wait = parse_double("--wait", optarg, 0, 60); break;
+		case 'm': o.slice_ms = parse_double("--slice-ms", optarg, 1, 10000); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}

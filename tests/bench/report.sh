@@ -35,8 +35,8 @@ rtt() { # rtt CONFIG N LOAD/COPY COL
 }
 # rtt_diff CONFIG N LOAD/COPY COL OTHER: CONFIG less OTHER (direct or relay), us. When
 # every CONFIG row has an OTHER row from the same run (light load: interleaved packet
-# by packet), the median over rounds of the difference within each run; else (heavy
-# load: each configuration alone) the difference of the medians.
+# by packet; heavy load: in time slices), the median over rounds of the difference
+# within each run; else (results of an older bench) the difference of the medians.
 rtt_diff() {
 	local load=${3%/*} copy=${3#*/} d
 	d=$(awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" -v o="$5" '
@@ -72,8 +72,8 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 	echo "client's context, on CPU 0, while the relay has CPU 1 to itself (shared with the receivers only).**"
 	echo "The client sends bursts (one sendmmsg of up to 32 datagrams) every ${BURST_US:-?} us. Each throughput"
 	echo "figure is the median of ${REPS:-?} searches (trials of ${TRIAL:-?} s); each CPU figure the median of ${REPS:-?}"
-	echo "runs. RTT at light load: the three configurations interleaved packet by packet in one run"
-	echo "(datagram k goes to configuration k mod 3), ${RTT_LIGHT_SEC:-?} s; at heavy load: each alone, ${RTT_SEC:-?} s;"
+	echo "runs. RTT: the three configurations interleaved in one run, at light load packet by packet (one"
+	echo "datagram to each in turn, the order rotating), ${RTT_LIGHT_SEC:-?} s; at heavy load in ${RTT_SLICE_MS:-?} ms time slices, ${RTT_SEC:-?} s each;"
 	echo "median over ${RTT_ROUNDS:-?} round(s). udpclone-bpf built from $(cat "$BD/commit" 2>/dev/null || echo 'the work tree')."
 	echo
 
@@ -103,9 +103,9 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 			echo "| RTT p99 via the ${lc#*/} copy, ${lc%/*} load ($(num "$rate") pps), us | $(num "$kp") | $(num "$rp") | $(num "$dp") | $(diff_us "$kd" 0) us vs direct, $(diff_us "$kr" 0) us vs relay | $bar | $([ "${lc#*/}" = last ] && echo "-" || yesno "$ok") |"
 		done
 		echo
-		echo "RTT at light load: the three configurations interleaved packet by packet in one run (datagram"
-		echo "k goes to configuration k mod 3), each compared with the others of the same run; at heavy load"
-		echo "each configuration ran alone."
+		echo "RTT: the three configurations interleaved in one run, each compared with the direct path of the"
+		echo "same run: at light load packet by packet (one datagram to each in turn, the order rotating), at"
+		echo "heavy load in time slices of ${RTT_SLICE_MS:-?} ms (one configuration at a time)."
 		echo "RTT via the first copy: the echo is destination 1, the copy sent first; via the last copy: the"
 		echo "echo is destination N, which here also waits for the receive processing of the N-1 copies"
 		echo "before it (local receivers: that runs on the sending CPU too). Direct sends one copy: its CPU"
@@ -187,21 +187,21 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "says which: the first (destination 1) or the last (destination N, with the N-1 others in its"
 		echo "way). Send time: just before sendmsg; receive time: the kernel's timestamp. Client, echo and"
 		echo "relay at SCHED_FIFO. Light = 1,000 pps per configuration, interleaved packet by packet in one"
-		echo "run: datagram k goes to configuration k mod 3 (direct, relay, udpclone-bpf), so that a burst of"
+		echo "run: one datagram to each of direct, relay and udpclone-bpf in turn (the order rotating), so that a burst of"
 		echo "noise hits all three alike; direct and the relay's copies then cross a second veth pair without"
 		echo "programs, udpclone-bpf the one it is attached to. One run has the echo at the first copy, one at"
 		echo "the last, each with its own direct (*- (first run)*, *- (last run)*); *vs direct* compares with"
 		echo "the direct of the same run (median over rounds of the differences). Heavy = a quarter of the"
-		echo "relay's one-way lossless rate, each configuration alone (interleaved streams at that rate would"
-		echo "interfere), compared with direct's median. Microseconds; median over rounds."
+		echo "relay's one-way lossless rate, interleaved in ${RTT_SLICE_MS:-?} ms time slices, one configuration at a"
+		echo "time (three streams at that rate at once would interfere), likewise compared within the run."
+		echo "Microseconds; median over rounds."
 		echo
 		echo "| N | load | pps | config | copy | p50 | p99 | p99.9 | p50 vs direct | p99 vs direct | p99.9 vs direct |"
 		echo "| --: | --- | --: | --- | --- | --: | --: | --: | --: | --: | --: |"
 		for n in $(awk -F'\t' 'NR > 1 { print $2 }' "$T_RTT" | sort -nu); do
 			for load in light heavy; do
-				# light: each run's own direct, before the configurations it was interleaved with
-				ccs="direct/- relay/first kernel/first relay/last kernel/last"
-				[ $load = light ] && ccs="direct/first relay/first kernel/first direct/last relay/last kernel/last"
+				# each run's own direct, before the configurations it was interleaved with
+				ccs="direct/first relay/first kernel/first direct/last relay/last kernel/last"
 				for cc in $ccs; do
 					c=${cc%/*} lc=$load/${cc#*/} copy=${cc#*/}
 					p50=$(rtt "$c" "$n" "$lc" first_p50_us) p99=$(rtt "$c" "$n" "$lc" first_p99_us)
@@ -224,13 +224,13 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "N = 3, 512 B. The client sends from a raw socket, cycling through the flows (source address"
 		echo "and port), one flow in the baseline row. *in table* = \`flows\` of \`status --json\` afterwards."
 		echo
-		echo "| build | flows | lossless input pps | limit | CPU ns/copy | in table | rate vs 1 flow | CPU vs 1 flow |"
+		echo "| flow table | flows | lossless input pps | limit | CPU ns/copy | in table | rate vs 1 flow | CPU vs 1 flow |"
 		echo "| --- | --: | --: | --- | --: | --: | --: | --: |"
 		r1=$(v "$T_FLOWS" rate_pps kernel 1) c1=$(v "$T_FLOWS" cpu_ns_per_copy kernel 1)
 		awk -F'\t' 'NR > 1 { print $1 "\t" $2 }' "$T_FLOWS" | while IFS=$'\t' read -r c f; do
 			r=$(v "$T_FLOWS" rate_pps "$c" "$f") cc=$(v "$T_FLOWS" cpu_ns_per_copy "$c" "$f")
-			b="stock (UDPC_MAX_FLOWS 65536)"
-			[ "$c" != kernel ] && b="UDPC_MAX_FLOWS ${c#kernel-flows}"
+			b="default (65536)"
+			[ "$c" != kernel ] && b="--max-flows ${c#kernel-maxflows}"
 			echo "| $b | $(num "$f") | $(num "$r") | $(v "$T_FLOWS" limit "$c" "$f") | $(num "$cc") | $(num "$(v "$T_FLOWS" flows_in_table "$c" "$f")") | $(ratio "$r" "$r1") | $(ratio "$cc" "$c1") |"
 		done
 		echo
