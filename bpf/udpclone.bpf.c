@@ -29,6 +29,13 @@
 
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
+/* IPv6 extension headers (linux/in6.h names), and how many parse() looks through. */
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+#define IP6_OFFSET 0xfff8	/* fragment header: offset, in 8-byte units << 3 */
+#define IPV6_EXT_MAX 4
 /* From linux/icmp.h and linux/icmpv6.h, which pull libc headers into a BPF build. */
 #define ICMP_DEST_UNREACH 3
 #define ICMP_FRAG_NEEDED 4
@@ -162,9 +169,47 @@ static __always_inline struct udpc_global_stats *global_stats(void)
 }
 
 /*
+ * IPv6 with extension headers before UDP (hop-by-hop, routing, destination options,
+ * a first fragment): not rewritten, but its destination port is read, so that one
+ * to the listen port is counted as skipped, as IPv4 options and fragments are.
+ * `next` is the IPv6 header's next header, `off` the offset after that header.
+ */
+static __always_inline enum parse_result parse_ipv6_ext(struct __sk_buff *skb, __u8 next,
+							__u32 off, struct pkt *p)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < IPV6_EXT_MAX; i++) {
+		__u8 h[4];
+
+		if (next == IPPROTO_UDP) {
+			if (bpf_skb_load_bytes(skb, off + offsetof(struct udphdr, dest), &p->dport,
+					       sizeof(p->dport)))
+				return PARSE_OTHER;
+			return PARSE_UDP_UNSUPPORTED;
+		}
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+			return PARSE_OTHER;
+		if (next == NEXTHDR_FRAGMENT) {
+			if (bpf_ntohs(*(__be16 *)&h[2]) & IP6_OFFSET)
+				return PARSE_OTHER; /* a later fragment: no UDP header */
+			off += 8;
+		} else if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST) {
+			off += ((__u32)h[1] + 1) * 8;
+		} else {
+			return PARSE_OTHER;
+		}
+		next = h[0];
+	}
+	return PARSE_OTHER;
+}
+
+/*
  * Parse L2/L3/L4 headers. Anything short, malformed or not plain UDP is
- * PARSE_OTHER and passes untouched. IPv6 extension headers are not walked: a
- * packet whose first next-header is not UDP is not ours.
+ * PARSE_OTHER and passes untouched. UDP behind IPv4 options, IPv6 extension
+ * headers or in a first fragment is PARSE_UDP_UNSUPPORTED (p->family, daddr and
+ * dport filled in): it passes untouched too, but is counted when it was ours.
  */
 static __always_inline enum parse_result parse(struct __sk_buff *skb, __u32 l2_len,
 					       struct pkt *p)
@@ -222,13 +267,17 @@ static __always_inline enum parse_result parse(struct __sk_buff *skb, __u32 l2_l
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6h = data + l2_len;
 
-		if ((void *)(ip6h + 1) > data_end || ip6h->version != 6 ||
-		    ip6h->nexthdr != IPPROTO_UDP)
+		if ((void *)(ip6h + 1) > data_end || ip6h->version != 6)
 			return PARSE_OTHER;
 		/* payload_len 0 is a jumbogram: not ours. */
 		p->ip_len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
 		if (p->ip_len < sizeof(*ip6h) + sizeof(*udp) || p->ip_len > skb->len - l2_len)
 			return PARSE_OTHER;
+		if (ip6h->nexthdr != IPPROTO_UDP) {
+			p->family = UDPC_AF_INET6;
+			__builtin_memcpy(&p->daddr, &ip6h->daddr, sizeof(p->daddr));
+			return parse_ipv6_ext(skb, ip6h->nexthdr, l2_len + sizeof(*ip6h), p);
+		}
 		p->family = UDPC_AF_INET6;
 		__builtin_memcpy(&p->saddr, &ip6h->saddr, sizeof(p->saddr));
 		__builtin_memcpy(&p->daddr, &ip6h->daddr, sizeof(p->daddr));

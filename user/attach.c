@@ -33,6 +33,9 @@
  * for at most FAST_TICKS ticks: a dead neighbour falls back to TICK_MS. */
 #define FAST_TICK_MS 20
 #define FAST_TICKS 250
+/* A second attach losing the lock waits this long for the winner's pid. */
+#define OWNER_WAIT_TRIES 40
+#define OWNER_WAIT_US 50000
 
 struct daemon {
 	const struct udpc_attach_opts *o;
@@ -487,6 +490,7 @@ static void release_uplink(struct daemon *dm, __u32 i)
  */
 static void uplink_tick(struct daemon *dm)
 {
+	struct ifaddrs *ifa = NULL; /* every interface's addresses, read once per tick */
 	__u32 i;
 
 	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
@@ -498,12 +502,17 @@ static void uplink_tick(struct daemon *dm)
 
 		if (!s->uplink[0] && !s->table)
 			continue;
+		if (!ifa && getifaddrs(&ifa)) {
+			/* Rather no news than every uplink without an address: next tick. */
+			pr_debug("getifaddrs: %s\n", strerror(errno));
+			return;
+		}
 		bpf_map_lookup_elem(dm->uplinks_fd, &i, &cur);
 		if (!s->table) {
 			snprintf(ifname, sizeof(ifname), "%s", s->uplink);
-			udpc_uplink_probe(ifname, &next, dm->up[i].mac);
+			udpc_uplink_probe(ifname, ifa, &next, dm->up[i].mac);
 		} else if (table_uplink(dm, i, s, ifname, &rt, &family)) {
-			udpc_uplink_probe(ifname, &next, dm->up[i].mac);
+			udpc_uplink_probe(ifname, ifa, &next, dm->up[i].mac);
 			/* The route's preferred source, as the stack would send from. */
 			if (rt.has_prefsrc && family == UDPC_AF_INET) {
 				next.src4 = rt.prefsrc.w[0];
@@ -539,6 +548,8 @@ static void uplink_tick(struct daemon *dm)
 		    !(cur.flags & UDPC_UPLINK_VIA))
 			log_uplink(s, ifname, &cur, &next);
 	}
+	if (ifa)
+		freeifaddrs(ifa);
 }
 
 /* Remove our ingress filters from the uplinks this run attached them to. */
@@ -631,8 +642,17 @@ static int take_lock(struct udpc_instance *in)
 	if (!err)
 		err = udpc_instance_lock(in, true);
 	if (err == -EBUSY) {
-		int pid = owner_pid(in->pin_dir);
+		/* The winner of a race writes its pid just after loading: give it a moment.
+		 * A pid left by a daemon that was killed is not the owner. */
+		int pid = 0, i;
 
+		for (i = 0; i < OWNER_WAIT_TRIES && pid <= 0; i++) {
+			pid = owner_pid(in->pin_dir);
+			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
+				break;
+			pid = 0;
+			usleep(OWNER_WAIT_US);
+		}
 		if (pid)
 			pr_warn("interface '%s' is already driven by a running udpclone-bpf (pid %d)\n",
 				in->ifname, pid);

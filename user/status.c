@@ -202,7 +202,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 		printf("  daemon: not running (the data path forwards to the last known addresses)\n");
 	printf("  filters: ingress %s, egress %s\n", v->filters[0] ? "attached" : "MISSING",
 	       v->filters[1] ? "attached" : "MISSING");
-	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment or IP options)\n",
+	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment, IP options or IPv6 extension headers)\n",
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
 	printf("  flows: %llu of at most %u (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
@@ -399,7 +399,7 @@ static const struct prom_counter prom_iface_counters[] = {
 	  "Matched packets dropped because no destination had an address of their family.",
 	  offsetof(struct udpc_global_stats, no_dest) },
 	{ "udpclone_bpf_skipped_packets_total",
-	  "IPv4 UDP packets to the listen port passed untouched: with IP options, or first fragments.",
+	  "UDP packets to the listen port passed untouched: first fragments, IPv4 with options, IPv6 with extension headers.",
 	  offsetof(struct udpc_global_stats, skipped) },
 	{ "udpclone_bpf_flow_errors_total", "Client flows that could not be recorded.",
 	  offsetof(struct udpc_global_stats, flow_errors) },

@@ -29,13 +29,12 @@ static int iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 	return err;
 }
 
-/* First IPv4 and first global IPv6 address of ifname: the source of its copies. */
-static void uplink_addrs(const char *ifname, struct udpc_uplink *up)
+/* First IPv4 and first global IPv6 address of ifname in ifa (getifaddrs()): the
+ * source of its copies. */
+static void uplink_addrs(const char *ifname, const struct ifaddrs *ifa, struct udpc_uplink *up)
 {
-	struct ifaddrs *ifa, *a;
+	const struct ifaddrs *a;
 
-	if (getifaddrs(&ifa))
-		return;
 	for (a = ifa; a; a = a->ifa_next) {
 		if (!a->ifa_addr || strcmp(a->ifa_name, ifname))
 			continue;
@@ -52,10 +51,10 @@ static void uplink_addrs(const char *ifname, struct udpc_uplink *up)
 			up->flags |= UDPC_UPLINK_SRC6;
 		}
 	}
-	freeifaddrs(ifa);
 }
 
-int udpc_uplink_probe(const char *ifname, struct udpc_uplink *up, __u8 mac[6])
+int udpc_uplink_probe(const char *ifname, const struct ifaddrs *ifa, struct udpc_uplink *up,
+		      __u8 mac[6])
 {
 	struct ifreq ifr;
 	int l2_len, err;
@@ -81,7 +80,7 @@ int udpc_uplink_probe(const char *ifname, struct udpc_uplink *up, __u8 mac[6])
 	/* Up and with carrier: a modem without signal is as good as down. */
 	if ((ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING))
 		up->flags |= UDPC_UPLINK_UP;
-	uplink_addrs(ifname, up);
+	uplink_addrs(ifname, ifa, up);
 	return 0;
 gone:
 	/* Vanished between the calls: as if it never was. */

@@ -3,12 +3,16 @@
 #ifndef UDPC_UPLINK_H
 #define UDPC_UPLINK_H
 
+#include <ifaddrs.h>
+
 #include "udpclone.h"
 
 /* Fill *up from the interface as it is now: index, up (administratively and with
- * carrier), first IPv4 and first global IPv6 address, MTU, link type. -ENODEV if
- * there is no such interface; *up then says so (ifindex 0, flags 0). */
-int udpc_uplink_probe(const char *ifname, struct udpc_uplink *up, __u8 mac[6]);
+ * carrier), first IPv4 and first global IPv6 address (from ifa, one getifaddrs()
+ * for all uplinks; NULL: none), MTU, link type. -ENODEV if there is no such
+ * interface; *up then says so (ifindex 0, flags 0). */
+int udpc_uplink_probe(const char *ifname, const struct ifaddrs *ifa, struct udpc_uplink *up,
+		      __u8 mac[6]);
 
 /* The effective IPv4 rp_filter of ifname: max(all, ifname), 0..2, or -errno. 1
  * (strict) drops replies that arrive by an uplink the route does not point to. */

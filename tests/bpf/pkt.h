@@ -52,6 +52,8 @@ struct pkt_spec {
 	int ip_len_delta;	/* added to tot_len / payload_len once the packet is built */
 	int udp_len_delta;	/* added to the UDP length field (checksummed as written) */
 	bool hbh;		/* IPv6: 8-byte hop-by-hop header before the L4 header */
+	bool frag6;		/* IPv6: a fragment header before the L4 header (after hbh) */
+	uint16_t frag6_off;	/* its offset and flags field, host order (offset << 3 | M) */
 	size_t pad_to;		/* Ethernet padding: zero bytes up to this frame length */
 	size_t cut;		/* keep only the first `cut` bytes of the frame */
 };
@@ -159,7 +161,7 @@ static inline int pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 
 	plen = s->payload ? (s->payload_len ? s->payload_len : strlen(s->payload)) : 0;
 	hlen = s->family == PKT_IPV4 ? (ihl > 5 ? ihl : 5) * 4 : PKT_IP6_LEN;
-	ext_len = s->family == PKT_IPV6 && s->hbh ? 8 : 0;
+	ext_len = s->family == PKT_IPV6 ? (s->hbh ? 8 : 0) + (s->frag6 ? 8 : 0) : 0;
 	ip = buf + PKT_ETH_LEN;
 	l4 = ip + hlen + ext_len;
 	switch (proto) {
@@ -224,17 +226,27 @@ static inline int pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 		pkt_put16(buf + 12, 0x86dd);
 		ip[0] = 0x60;
 		pkt_put16(ip + 4, (uint16_t)(l3_len - PKT_IP6_LEN + s->ip_len_delta));
-		ip[6] = ext_len ? 0 : proto;	/* 0: hop-by-hop options */
+		/* 0: hop-by-hop options, 44: fragment */
+		ip[6] = s->hbh ? 0 : s->frag6 ? 44 : proto;
 		ip[7] = 64;			/* hop limit */
 		memcpy(ip + 8, saddr, 16);
 		memcpy(ip + 24, daddr, 16);
-		if (ext_len) {
+		if (s->hbh) {
 			uint8_t *h = ip + PKT_IP6_LEN;
 
-			h[0] = proto;		/* next header */
+			h[0] = s->frag6 ? 44 : proto;	/* next header */
 			h[1] = 0;		/* 8 bytes in all */
 			h[2] = 1;		/* PadN option, 4 bytes of padding */
 			h[3] = 4;
+		}
+		if (s->frag6) {
+			uint8_t *h = ip + PKT_IP6_LEN + (s->hbh ? 8 : 0);
+
+			h[0] = proto;		/* next header */
+			h[1] = 0;		/* reserved */
+			pkt_put16(h + 2, s->frag6_off);
+			pkt_put16(h + 4, 0x1234); /* identification */
+			pkt_put16(h + 6, 0x5678);
 		}
 	} else {
 		return -1;

@@ -220,6 +220,40 @@ struct parsed {
  * packet. IPv4 with options or a first fragment is "unsupported" (counted as
  * skipped when it is to the listen port); anything else is not ours.
  */
+/* IPv6 whose first next header is not UDP: up to 4 hop-by-hop, routing,
+ * destination-options or first-fragment headers before UDP make it "unsupported"
+ * (counted when to the listen port); anything else is not ours. */
+static struct parsed oracle_ext6(const uint8_t *f, size_t len, struct parsed p)
+{
+	const uint8_t *ip = f + PKT_ETH_LEN;
+	size_t off = PKT_ETH_LEN + PKT_IP6_LEN;
+	uint8_t next = ip[6];
+
+	for (int i = 0; i < 4; i++) {
+		if (off + 4 > len)
+			return p;
+		if (next == IPPROTO_UDP) {
+			p.family = 6;
+			memcpy(p.daddr, ip + 24, 16);
+			p.dport = pkt_get16(f + off + 2);
+			p.c = C_UNSUP;
+			return p;
+		}
+		if (next == 44) {
+			if (pkt_get16(f + off + 2) & 0xfff8)
+				return p; /* a later fragment */
+			next = f[off];
+			off += 8;
+		} else if (next == 0 || next == 43 || next == 60) {
+			next = f[off];
+			off += ((size_t)f[off + 1] + 1) * 8;
+		} else {
+			return p;
+		}
+	}
+	return p;
+}
+
 static struct parsed oracle_parse(const uint8_t *f, size_t len)
 {
 	struct parsed p;
@@ -255,11 +289,13 @@ static struct parsed oracle_parse(const uint8_t *f, size_t len)
 		}
 		p.l4 = PKT_ETH_LEN + PKT_IP4_LEN;
 	} else if (et == 0x86dd) {
-		if (len < PKT_ETH_LEN + PKT_IP6_LEN || ip[0] >> 4 != 6 || ip[6] != IPPROTO_UDP)
+		if (len < PKT_ETH_LEN + PKT_IP6_LEN || ip[0] >> 4 != 6)
 			return p;
 		p.ip_len = PKT_IP6_LEN + pkt_get16(ip + 4);
 		if (p.ip_len < PKT_IP6_LEN + PKT_UDP_LEN || p.ip_len > len - PKT_ETH_LEN)
 			return p;
+		if (ip[6] != IPPROTO_UDP)
+			return oracle_ext6(f, len, p);
 		p.family = 6;
 		memcpy(p.saddr, ip + 8, 16);
 		memcpy(p.daddr, ip + 24, 16);

@@ -3,7 +3,7 @@
 #
 # Two `attach` on the same interface started at the same moment, ROUNDS times
 # (default 5): exactly one wins and runs; the other exits 1 at once with one line
-# saying the interface is already driven (and by which pid when it can tell).
+# saying the interface is already driven, and by which pid: the winner's.
 # After each round the winner still forwards, status shows one daemon, exactly
 # two filters of ours exist, and `detach` leaves no filter and no pin.
 set -u
@@ -56,8 +56,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	assert_eq "round $r: the loser's exit status" 1 "$rc"
 	log=$E2E_TMP/a$r-$loser.log
 	assert_eq "round $r: the loser says one line" 1 "$(grep -c . "$log")"
-	assert_file_contains "$log" "interface '$C_IF' is already driven by a running udpclone-bpf( \\(pid [0-9]+\\))?$" \
-		"round $r: the loser says why"
+	assert_file_contains "$log" "interface '$C_IF' is already driven by a running udpclone-bpf \\(pid ${pids[winner]}\\)$" \
+		"round $r: the loser says why, naming the winner"
 	wait_until 10 _udpc_up "$C_NS" "$C_IF" "${pids[winner]}" ||
 		fail "round $r: the winner did not come up: $(tail -c 300 "$E2E_TMP/a$r-$winner.log")"
 	assert_ok "round $r: the winner runs" pid_alive "${pids[winner]}"
