@@ -81,7 +81,7 @@ $(BPF_TESTS): $(OUT)/tests/%: tests/bpf/%.c $(SKEL) $(PURE_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Iuser $< $(PURE_OBJS) $(LIBS) $(CMOCKA_LIBS) -o $@
 
-$(TOOLS): $(OUT)/tests/%: tests/tools/%.c | $(OUT)/tests
+$(TOOLS): $(OUT)/tests/%: tests/tools/%.c tests/tools/common.h | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 

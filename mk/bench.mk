@@ -13,11 +13,13 @@ BENCH_TOOLS := $(BENCH_DIR)/udpc-loadgen $(BENCH_DIR)/udpc-sink $(BENCH_DIR)/udp
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
 
-$(BENCH_DIR)/udpc-loadgen: tests/bench/loadgen.c tests/bench/bench.h | $(BENCH_DIR)
+BENCH_HDRS  := tests/bench/bench.h tests/tools/common.h
+
+$(BENCH_DIR)/udpc-loadgen: tests/bench/loadgen.c $(BENCH_HDRS) | $(BENCH_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lm -pthread -o $@
 
-$(BENCH_DIR)/udpc-%: tests/bench/%.c tests/bench/bench.h | $(BENCH_DIR)
+$(BENCH_DIR)/udpc-%: tests/bench/%.c $(BENCH_HDRS) | $(BENCH_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 

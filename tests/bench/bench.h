@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * What the benchmark tools (udpc-loadgen, udpc-sink, udpc-relay) share: option
- * parsing, clocks, the payload layout, the sink's counter page and whole-machine
- * CPU time from /proc/stat. IPv4 only: the benchmark runs over IPv4.
+ * What the benchmark tools (udpc-loadgen, udpc-sink, udpc-relay) share beyond
+ * tests/tools/common.h: option parsing, sleeps, the payload layout, the sink's
+ * counter page and whole-machine CPU time from /proc/stat. IPv4 only: the
+ * benchmark runs over IPv4.
  *
  * Payload (every datagram the load generator sends):
  *   [0,8)   sequence number, big-endian
@@ -33,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC 1000000000LL
-#define EXIT_USAGE 2
+#include "../tools/common.h" /* prog, die(), die_usage(), parse_u64(), now_ns() */
+
 #define HDR_LEN 20
 #define MIN_SIZE HDR_LEN
 #define MAX_SIZE 1472	/* one Ethernet frame: the data path does not clone fragments */
@@ -43,43 +44,6 @@
 #define MAX_SECONDS 3600.0
 #define PAGE_MAGIC 0x55434231u /* "UCB1" */
 
-extern const char *prog;
-
-__attribute__((format(printf, 1, 2), noreturn)) static inline void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try '%s --help')\n", prog);
-	exit(EXIT_USAGE);
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static inline void die(const char *fmt, ...)
-{
-	va_list ap;
-	int e = errno;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(e));
-	exit(EXIT_FAILURE);
-}
-
-static inline int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static inline int64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-
 /* Sleep until monotonic time t (ns), with a 1 ns timer slack (see main()s). */
 static inline void sleep_until(int64_t t)
 {
@@ -87,18 +51,6 @@ static inline void sleep_until(int64_t t)
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-static inline uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die_usage("%s: '%s' is not an integer in %" PRIu64 "..%" PRIu64, opt, s, min, max);
-	return v;
 }
 
 static inline double parse_double(const char *opt, const char *s, double min, double max)

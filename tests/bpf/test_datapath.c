@@ -6,16 +6,17 @@
  * packet, expected clones, expected counters}; every expected packet is built by
  * tests/bpf/pkt.h with its checksums computed there, not taken from the program.
  *
- * The process moves into a private network namespace first, so the clones that
- * bpf_clone_redirect() transmits cannot leave the test. There, veth0 is the
- * "attached" interface with routes and permanent neighbours that give
- * bpf_fib_lookup() known answers, and the clones are captured on its peer veth1
- * with a packet socket. veth0 forwards (router mode: bpf_fib_lookup() answers);
- * "host" cases turn forwarding off, so next hops come from udpc_nexthops.
- * Test-run packets are CHECKSUM_NONE; `socket_cases` send real UDP through the
- * program attached to veth0, so CHECKSUM_PARTIAL (the usual case for local
- * traffic) is covered too. Maps are pinned under a private directory, never
- * under a real instance's pins. Needs root; exits 77 (skip) without it.
+ * The process moves into a private network namespace first (tests/bpf/env.h),
+ * so the clones that bpf_clone_redirect() transmits cannot leave the test.
+ * There, veth0 is the "attached" interface with routes and permanent neighbours
+ * (net_cmds) that give bpf_fib_lookup() known answers, and the clones are
+ * captured on its peer veth1 with a packet socket. veth0 forwards (router
+ * mode: bpf_fib_lookup() answers); "host" cases turn forwarding off, so next
+ * hops come from udpc_nexthops. Test-run packets are CHECKSUM_NONE;
+ * `socket_cases` send real UDP through the program attached to veth0, so
+ * CHECKSUM_PARTIAL (the usual case for local traffic) is covered too. Maps are
+ * pinned under a private directory, never under a real instance's pins. Needs
+ * root; exits 77 (skip) without it.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -27,23 +28,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/ethernet.h>
-#include <net/if.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <linux/if_packet.h>
-#include <linux/magic.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -51,15 +41,15 @@
 #include "udpclone.h"
 #include "udpclone.skel.h"
 #include "pkt.h"
+#include "env.h"
 #include "reconcile.h"
 
 /* The table overrides fields of the packet macros below (C4(.dport = 9) etc.). */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NSEC 1000000000ULL
 
-/* ---- the test network (see netns_setup) ---- */
+/* ---- the test network (net_cmds: run by env_setup(), tests/bpf/env.h) ---- */
 
 #define MAC_V0 "02:00:00:00:00:01"	/* veth0, the attached interface */
 #define MAC_V1 "02:00:00:00:00:02"	/* veth1, where clones are captured */
@@ -1041,33 +1031,12 @@ static const struct test_case socket_cases[] = {
 	},
 };
 
-/* ---- environment ---- */
-
-#define MAX_PINS 16
+/* ---- environment (tests/bpf/env.h), and what only these tests add ---- */
 
 static struct {
-	struct udpclone *skel;
-	char pin_dir[64];
-	char pin_paths[MAX_PINS][128];	/* of the maps, known once loaded */
-	int n_pins;
-	int veth0, veth1;	/* ifindexes */
-	int cap_fd;
-	int ncpus;
 	bool tc_attached;
 	bool host;		/* forwarding is off on veth0 */
-} env = { .cap_fd = -1 };
-
-/* Async-signal-safe: also run on SIGTERM (the runner's time limit) and at exit. */
-static void remove_pins(void)
-{
-	int i;
-
-	if (!env.pin_dir[0])
-		return;
-	for (i = 0; i < env.n_pins; i++)
-		unlink(env.pin_paths[i]);
-	rmdir(env.pin_dir);
-}
+} dp;
 
 static int write_file(const char *path, const char *val)
 {
@@ -1085,160 +1054,11 @@ static int set_forwarding(bool on)
 {
 	const char *v = on ? "1" : "0";
 
-	env.host = !on;
+	dp.host = !on;
 	if (write_file("/proc/sys/net/ipv4/conf/veth0/forwarding", v) ||
 	    write_file("/proc/sys/net/ipv6/conf/veth0/forwarding", v))
 		return -1;
 	return 0;
-}
-
-static void on_signal(int sig)
-{
-	remove_pins();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static int sh(const char *cmd)
-{
-	int rc = system(cmd);
-
-	if (rc != 0)
-		fprintf(stderr, "setup: '%s' failed (status %d)\n", cmd, rc);
-	return rc == 0 ? 0 : -1;
-}
-
-static int netns_setup(void)
-{
-	size_t i;
-
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "setup: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < ARRAY_SIZE(net_cmds); i++)
-		if (sh(net_cmds[i]))
-			return -1;
-	env.veth0 = (int)if_nametoindex("veth0");
-	env.veth1 = (int)if_nametoindex("veth1");
-	if (!env.veth0 || !env.veth1) {
-		fprintf(stderr, "setup: veth pair missing\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int capture_open(void)
-{
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
-		.sll_ifindex = env.veth1,
-	};
-
-	int one = 1;
-
-	env.cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	/* PACKET_AUXDATA tells which frames still carry a partial checksum. */
-	if (env.cap_fd < 0 || bind(env.cap_fd, (struct sockaddr *)&sll, sizeof(sll)) ||
-	    setsockopt(env.cap_fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one))) {
-		fprintf(stderr, "setup: packet socket on veth1: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static bool is_udp_frame(const uint8_t *f, size_t len)
-{
-	if (len >= PKT_ETH_LEN + PKT_IP4_LEN && pkt_get16(f + 12) == 0x0800)
-		return f[PKT_ETH_LEN + 9] == IPPROTO_UDP;
-	if (len >= PKT_ETH_LEN + PKT_IP6_LEN && pkt_get16(f + 12) == 0x86dd)
-		return f[PKT_ETH_LEN + 6] == IPPROTO_UDP;
-	return false;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
-	return (int64_t)ts.tv_sec * (int64_t)NSEC + ts.tv_nsec;
-}
-
-/*
- * The next UDP frame that arrives on veth1 within timeout_ms: its length, 0 if
- * none came, -errno on error. Frames veth1 sends and non-UDP chatter (ND, MLD,
- * ARP) are not the program's and are skipped. *partial (if given) says the UDP
- * checksum was left for the device to finish (CHECKSUM_PARTIAL).
- */
-static int capture_next_aux(uint8_t *buf, size_t cap, int timeout_ms, bool *partial)
-{
-	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
-
-	for (;;) {
-		int64_t left = (deadline - now_ns()) / 1000000;
-		struct pollfd pfd = { .fd = env.cap_fd, .events = POLLIN };
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-		} ctl;
-		struct sockaddr_ll sll;
-		struct iovec iov = { .iov_base = buf, .iov_len = cap };
-		struct msghdr msg = { .msg_name = &sll, .msg_namelen = sizeof(sll),
-				      .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
-		struct cmsghdr *cm;
-		ssize_t len;
-		int n;
-
-		if (left < 0)
-			return 0;
-		n = poll(&pfd, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		len = recvmsg(env.cap_fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
-		if (len < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if ((size_t)len > cap)
-			return -EMSGSIZE;
-		if (sll.sll_pkttype == PACKET_OUTGOING || !is_udp_frame(buf, (size_t)len))
-			continue;
-		if (partial) {
-			*partial = false;
-			for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-				struct tpacket_auxdata aux;
-
-				if (cm->cmsg_level != SOL_PACKET || cm->cmsg_type != PACKET_AUXDATA)
-					continue;
-				memcpy(&aux, CMSG_DATA(cm), sizeof(aux));
-				*partial = aux.tp_status & TP_STATUS_CSUMNOTREADY;
-			}
-		}
-		return (int)len;
-	}
-}
-
-static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
-{
-	return capture_next_aux(buf, cap, timeout_ms, NULL);
-}
-
-/* Read until veth1 has been quiet for a while; returns how many frames that was. */
-static int capture_drain(void)
-{
-	uint8_t buf[PKT_MAX];
-	int n = 0;
-
-	while (capture_next(buf, sizeof(buf), 20) > 0)
-		n++;
-	return n;
 }
 
 static void tc_detach(void)
@@ -1246,10 +1066,10 @@ static void tc_detach(void)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = env.veth0,
 		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
-	if (!env.tc_attached)
+	if (!dp.tc_attached)
 		return;
 	bpf_tc_hook_destroy(&hook); /* removes the clsact qdisc and our filter with it */
-	env.tc_attached = false;
+	dp.tc_attached = false;
 }
 
 static int tc_attach_egress(void)
@@ -1262,75 +1082,19 @@ static int tc_attach_egress(void)
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
-	env.tc_attached = true;
+	dp.tc_attached = true;
 	return bpf_tc_attach(&hook, &opts);
 }
 
 static int group_setup(void **state)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	struct bpf_map *map;
-	struct statfs sfs;
-	int err;
-
-	if (netns_setup() || capture_open())
-		return -1;
-
-	/* Pins go to a directory of our own on bpffs (mounted if nobody did). */
-	if (statfs("/sys/fs/bpf", &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
-			fprintf(stderr, "setup: mount bpffs: %s\n", strerror(errno));
-			return -1;
-		}
-	}
-	snprintf(env.pin_dir, sizeof(env.pin_dir), "/sys/fs/bpf/udpc-test-%d", (int)getpid());
-	if (!access(env.pin_dir, F_OK)) {
-		fprintf(stderr, "setup: %s exists (a dead run with our pid?)\n", env.pin_dir);
-		env.pin_dir[0] = '\0';
-		return -1;
-	}
-	atexit(remove_pins);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	if (mkdir(env.pin_dir, 0700)) {
-		fprintf(stderr, "setup: mkdir %s: %s\n", env.pin_dir, strerror(errno));
-		return -1;
-	}
-
-	oo.pin_root_path = env.pin_dir;
-	env.skel = udpclone__open_opts(&oo);
-	if (!env.skel) {
-		fprintf(stderr, "setup: open skeleton: %s\n", strerror(errno));
-		return -1;
-	}
-	/* Every pinned map, so that even a signal handler can remove the pins. */
-	bpf_object__for_each_map(map, env.skel->obj) {
-		if (env.n_pins == MAX_PINS)
-			return -1;
-		snprintf(env.pin_paths[env.n_pins++], sizeof(env.pin_paths[0]), "%s/%s",
-			 env.pin_dir, bpf_map__name(map));
-	}
-	err = udpclone__load(env.skel);
-	if (err) {
-		fprintf(stderr, "setup: load: %s\n", strerror(-err));
-		return -1;
-	}
-	env.ncpus = libbpf_num_possible_cpus();
-	if (env.ncpus <= 0)
-		return -1;
-	return 0;
+	return env_setup("udpc-test", net_cmds, ARRAY_SIZE(net_cmds));
 }
 
 static int group_teardown(void **state)
 {
 	tc_detach();
-	if (env.skel)
-		bpf_object__unpin_maps(env.skel->obj, NULL);
-	udpclone__destroy(env.skel);
-	env.skel = NULL;
-	remove_pins();
-	if (env.cap_fd >= 0)
-		close(env.cap_fd);
+	env_teardown();
 	return 0;
 }
 
@@ -1718,7 +1482,7 @@ static void prime_flow(const struct test_case *c)
 	assert_int_equal(run_prog(env.skel->progs.udpc_egress, in, (uint32_t)len, out, &out_len,
 				  &retval), 0);
 	assert_int_equal(retval, TC_ACT_OK);
-	capture_drain();
+	capture_drain(20);
 	k = flow_key_of(&c->prime);
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &f), 0);
 	if (c->age_ns) {
@@ -1756,7 +1520,7 @@ static void run_case(const struct test_case *c)
 	if (!c->out_is_in && !c->out.family && c->verdict != TC_ACT_SHOT)
 		fail_msg("%s: table error: a passing case must say what leaves", c->name);
 	in_len = build(&c->in, in);
-	stale = capture_drain();
+	stale = capture_drain(20);
 	if (stale)
 		note(&r, "  note: %d stray frame(s) on veth1 before the run\n", stale);
 
@@ -1793,7 +1557,7 @@ static void run_case(const struct test_case *c)
 		char what[48];
 
 		snprintf(what, sizeof(what), "clone %d", i);
-		got_len = capture_next(got, sizeof(got), 1000);
+		got_len = capture_next(got, sizeof(got), 1000, NULL);
 		if (got_len <= 0) {
 			note(&r, "  clone %d never arrived on veth1%s\n", i,
 			     got_len < 0 ? " (capture error)" : "");
@@ -1802,7 +1566,7 @@ static void run_case(const struct test_case *c)
 		exp_len = build(&c->clones[i], exp);
 		expect_frame(&r, what, got, (size_t)got_len, exp, (size_t)exp_len);
 	}
-	for (extra = 0; (got_len = capture_next(got, sizeof(got), 50)) > 0; extra++) {
+	for (extra = 0; (got_len = capture_next(got, sizeof(got), 50, NULL)) > 0; extra++) {
 		char dump[4096];
 
 		if (extra >= 2)
@@ -1830,7 +1594,7 @@ static void test_case_fn(void **state)
 static int case_teardown(void **state)
 {
 	tc_detach();
-	if (env.host)
+	if (dp.host)
 		return set_forwarding(true);
 	return 0;
 }
@@ -1886,7 +1650,7 @@ static void run_socket_case(const struct test_case *c)
 	if (af == AF_INET) /* DF, as SOCK4 expects */
 		assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &one, sizeof(one)), 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&src, alen), 0);
-	capture_drain();
+	capture_drain(20);
 
 	t0 = now_ns();
 	assert_int_equal(sendto(fd, c->in.payload, strlen(c->in.payload), 0,
@@ -1899,7 +1663,7 @@ static void run_socket_case(const struct test_case *c)
 		char what[48];
 
 		snprintf(what, sizeof(what), i < n_exp - 1 ? "clone %d" : "last copy (%d)", i);
-		got_len = capture_next_aux(got, sizeof(got), 1000, &partial);
+		got_len = capture_next(got, sizeof(got), 1000, &partial);
 		if (got_len <= 0) {
 			note(&r, "  %s never arrived on veth1\n", what);
 			break;
@@ -1918,7 +1682,7 @@ static void run_socket_case(const struct test_case *c)
 		exp_len = build(&spec, exp);
 		expect_frame(&r, what, got, (size_t)got_len, exp, (size_t)exp_len);
 	}
-	for (extra = 0; capture_next(got, sizeof(got), 50) > 0; extra++)
+	for (extra = 0; capture_next(got, sizeof(got), 50, NULL) > 0; extra++)
 		;
 	if (extra)
 		note(&r, "  %d unexpected frame(s) on veth1\n", extra);

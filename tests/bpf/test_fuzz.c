@@ -29,34 +29,22 @@
  * guarantees it (every packet access is bounds-checked at load time).
  *
  * Runs in a private network namespace (veth0 "attached", clones captured on
- * veth1), maps pinned in a private directory. Needs root; exit 77 without.
+ * veth1), maps pinned in a private directory: tests/bpf/env.h. Needs root;
+ * exit 77 without.
  * Reproduce a failure with the printed seed (and the same frame count).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <net/ethernet.h>
-#include <net/if.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <linux/if_packet.h>
-#include <linux/magic.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -64,10 +52,10 @@
 #include "udpclone.h"
 #include "udpclone.skel.h"
 #include "pkt.h"
+#include "env.h"
 #include "reconcile.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NSEC 1000000000ULL
 
 #define DEFAULT_SEED 0x75647063ULL	/* "udpc" */
 #define DEFAULT_FRAMES 24000
@@ -704,175 +692,23 @@ static size_t gen_egress(uint8_t *f, enum kind *kind)
 	return len;
 }
 
-/* ---- environment ---- */
+/* ---- environment (tests/bpf/env.h) ---- */
 
 static struct {
-	struct udpclone *skel;
-	char pin_dir[64];
-	char pin_paths[16][128];
-	int n_pins;
-	int veth0, veth1;
-	int cap_fd;
-	int ncpus;
-	int config_fd, dests_fd, stats_fd, global_fd, flows_fd, nexthops_fd;
-} env = { .cap_fd = -1 };
-
-static void remove_pins(void)
-{
-	int i;
-
-	if (!env.pin_dir[0])
-		return;
-	for (i = 0; i < env.n_pins; i++)
-		unlink(env.pin_paths[i]);
-	rmdir(env.pin_dir);
-}
-
-static void on_signal(int sig)
-{
-	remove_pins();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static int sh(const char *cmd)
-{
-	int rc = system(cmd);
-
-	if (rc != 0)
-		fprintf(stderr, "setup: '%s' failed (status %d)\n", cmd, rc);
-	return rc == 0 ? 0 : -1;
-}
+	int config, dests, stats, global, flows, nexthops;
+} map_fds;
 
 static int setup(void)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	struct bpf_map *map;
-	struct statfs sfs;
-	size_t i;
-	int err;
-
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "setup: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+	if (env_setup("udpc-fuzz", net_cmds, ARRAY_SIZE(net_cmds)))
 		return -1;
-	}
-	for (i = 0; i < ARRAY_SIZE(net_cmds); i++)
-		if (sh(net_cmds[i]))
-			return -1;
-	env.veth0 = (int)if_nametoindex("veth0");
-	env.veth1 = (int)if_nametoindex("veth1");
-	if (!env.veth0 || !env.veth1)
-		return -1;
-	sll.sll_ifindex = env.veth1;
-	env.cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (env.cap_fd < 0 || bind(env.cap_fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		fprintf(stderr, "setup: packet socket on veth1: %s\n", strerror(errno));
-		return -1;
-	}
-
-	if (statfs("/sys/fs/bpf", &sfs) || (unsigned long)sfs.f_type != BPF_FS_MAGIC) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
-			fprintf(stderr, "setup: mount bpffs: %s\n", strerror(errno));
-			return -1;
-		}
-	}
-	snprintf(env.pin_dir, sizeof(env.pin_dir), "/sys/fs/bpf/udpc-fuzz-%d", (int)getpid());
-	if (!access(env.pin_dir, F_OK)) {
-		fprintf(stderr, "setup: %s exists\n", env.pin_dir);
-		env.pin_dir[0] = '\0';
-		return -1;
-	}
-	atexit(remove_pins);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	if (mkdir(env.pin_dir, 0700)) {
-		fprintf(stderr, "setup: mkdir %s: %s\n", env.pin_dir, strerror(errno));
-		return -1;
-	}
-	oo.pin_root_path = env.pin_dir;
-	env.skel = udpclone__open_opts(&oo);
-	if (!env.skel)
-		return -1;
-	bpf_object__for_each_map(map, env.skel->obj) {
-		if (env.n_pins == (int)ARRAY_SIZE(env.pin_paths))
-			return -1;
-		snprintf(env.pin_paths[env.n_pins++], sizeof(env.pin_paths[0]), "%s/%s",
-			 env.pin_dir, bpf_map__name(map));
-	}
-	err = udpclone__load(env.skel);
-	if (err) {
-		fprintf(stderr, "setup: load: %s\n", strerror(-err));
-		return -1;
-	}
-	env.ncpus = libbpf_num_possible_cpus();
-	env.config_fd = bpf_map__fd(env.skel->maps.udpc_config);
-	env.dests_fd = bpf_map__fd(env.skel->maps.udpc_dests);
-	env.stats_fd = bpf_map__fd(env.skel->maps.udpc_dest_stats);
-	env.global_fd = bpf_map__fd(env.skel->maps.udpc_global);
-	env.flows_fd = bpf_map__fd(env.skel->maps.udpc_flows);
-	env.nexthops_fd = bpf_map__fd(env.skel->maps.udpc_nexthops);
-	return env.ncpus > 0 ? 0 : -1;
-}
-
-static void teardown(void)
-{
-	if (env.skel)
-		bpf_object__unpin_maps(env.skel->obj, NULL);
-	udpclone__destroy(env.skel);
-	env.skel = NULL;
-	remove_pins();
-	if (env.cap_fd >= 0)
-		close(env.cap_fd);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * (int64_t)NSEC + ts.tv_nsec;
-}
-
-/* The next UDP frame received on veth1 within timeout_ms (0 if none). */
-static int capture_next(uint8_t *buf, size_t cap, int timeout_ms)
-{
-	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
-
-	for (;;) {
-		int64_t left = (deadline - now_ns()) / 1000000;
-		struct pollfd pfd = { .fd = env.cap_fd, .events = POLLIN };
-		struct sockaddr_ll sll;
-		socklen_t sl = sizeof(sll);
-		ssize_t len;
-		int n;
-
-		if (left < 0)
-			return 0;
-		n = poll(&pfd, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : 0;
-		len = recvfrom(env.cap_fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
-			       (struct sockaddr *)&sll, &sl);
-		if (len < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if ((size_t)len > cap)
-			return -EMSGSIZE;
-		if (sll.sll_pkttype == PACKET_OUTGOING)
-			continue;
-		/* only UDP: veth0's own ND/MLD chatter is not the program's */
-		if (len >= PKT_ETH_LEN + PKT_IP4_LEN && pkt_get16(buf + 12) == 0x0800 &&
-		    buf[PKT_ETH_LEN + 9] == IPPROTO_UDP)
-			return (int)len;
-		if (len >= PKT_ETH_LEN + PKT_IP6_LEN && pkt_get16(buf + 12) == 0x86dd &&
-		    buf[PKT_ETH_LEN + 6] == IPPROTO_UDP)
-			return (int)len;
-	}
+	map_fds.config = bpf_map__fd(env.skel->maps.udpc_config);
+	map_fds.dests = bpf_map__fd(env.skel->maps.udpc_dests);
+	map_fds.stats = bpf_map__fd(env.skel->maps.udpc_dest_stats);
+	map_fds.global = bpf_map__fd(env.skel->maps.udpc_global);
+	map_fds.flows = bpf_map__fd(env.skel->maps.udpc_flows);
+	map_fds.nexthops = bpf_map__fd(env.skel->maps.udpc_nexthops);
+	return 0;
 }
 
 /* ---- maps ---- */
@@ -900,7 +736,7 @@ static int write_epoch(void)
 		cfg.listen_family = ep.listen_family == 4 ? UDPC_AF_INET : UDPC_AF_INET6;
 		memcpy(&cfg.listen_addr, ep.listen_addr, alen(ep.listen_family));
 	}
-	err |= bpf_map_update_elem(env.config_fd, &zero, &cfg, 0);
+	err |= bpf_map_update_elem(map_fds.config, &zero, &cfg, 0);
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		const struct odest *o = &ep.d[i];
 		struct udpc_dest d = { 0 };
@@ -917,16 +753,16 @@ static int write_epoch(void)
 				memcpy(&d.addr6, o->a6, 16);
 			}
 		}
-		err |= bpf_map_update_elem(env.dests_fd, &i, &d, 0);
+		err |= bpf_map_update_elem(map_fds.dests, &i, &d, 0);
 		all[i] = d;
-		err |= bpf_map_update_elem(env.nexthops_fd, &i, &nh, 0);
-		err |= bpf_map_update_elem(env.stats_fd, &i, zeros, 0);
+		err |= bpf_map_update_elem(map_fds.nexthops, &i, &nh, 0);
+		err |= bpf_map_update_elem(map_fds.stats, &i, zeros, 0);
 	}
 	udpc_active_of(all, &act); /* as the daemon derives it */
 	err |= bpf_map_update_elem(bpf_map__fd(env.skel->maps.udpc_active), &zero, &act, 0);
-	err |= bpf_map_update_elem(env.global_fd, &zero, zeros, 0);
-	while (!bpf_map_get_next_key(env.flows_fd, NULL, &k))
-		err |= bpf_map_delete_elem(env.flows_fd, &k);
+	err |= bpf_map_update_elem(map_fds.global, &zero, zeros, 0);
+	while (!bpf_map_get_next_key(map_fds.flows, NULL, &k))
+		err |= bpf_map_delete_elem(map_fds.flows, &k);
 	free(zeros);
 	return err ? -EIO : 0;
 }
@@ -975,7 +811,7 @@ static void read_global(struct udpc_global_stats *g)
 	int c;
 
 	memset(g, 0, sizeof(*g));
-	if (env.ncpus > 64 || bpf_map_lookup_elem(env.global_fd, &zero, pc))
+	if (env.ncpus > 64 || bpf_map_lookup_elem(map_fds.global, &zero, pc))
 		return;
 	for (c = 0; c < env.ncpus; c++) {
 		g->matched += pc[c].matched;
@@ -1258,7 +1094,7 @@ static void egress_one(uint64_t idx, const uint8_t *in, size_t len, enum kind ki
 			const struct odest *c = &ep.d[copies[i]];
 			const uint8_t *dmac = copy_dmac(c, &p);
 			char what[48];
-			int got_len = capture_next(got, sizeof(got), 1000);
+			int got_len = capture_next(got, sizeof(got), 1000, NULL);
 
 			snprintf(what, sizeof(what), "clone %d (slot %d)", i, copies[i]);
 			if (got_len <= 0) {
@@ -1337,20 +1173,18 @@ static void check_epoch(int n)
 	struct udpc_dest_stats pc[64];
 	struct udpc_flow_key k, nk;
 	struct udpc_flow fv;
-	uint8_t buf[PKT_MAX];
 	uint32_t i;
-	int c, stray = 0, in_map = 0, err;
+	int c, stray, in_map = 0, err;
 
 	rep.n = 0;
 	rep.buf[0] = '\0';
-	while (capture_next(buf, sizeof(buf), 30) > 0)
-		stray++;
+	stray = capture_drain(30);
 	if (stray)
 		note("  %d frame(s) on veth1 that no matching packet explains\n", stray);
 	for (i = 0; i < UDPC_MAX_DESTS && env.ncpus <= 64; i++) {
 		struct udpc_dest_stats s = { 0 };
 
-		if (bpf_map_lookup_elem(env.stats_fd, &i, pc)) {
+		if (bpf_map_lookup_elem(map_fds.stats, &i, pc)) {
 			note("  cannot read dest stats %u\n", i);
 			continue;
 		}
@@ -1378,8 +1212,8 @@ static void check_epoch(int n)
 			     (unsigned long long)s.neigh_missing,
 			     (unsigned long long)want.neigh_missing[i]);
 	}
-	for (err = bpf_map_get_next_key(env.flows_fd, NULL, &k); !err;
-	     err = bpf_map_get_next_key(env.flows_fd, &k, &nk), k = nk) {
+	for (err = bpf_map_get_next_key(map_fds.flows, NULL, &k); !err;
+	     err = bpf_map_get_next_key(map_fds.flows, &k, &nk), k = nk) {
 		const struct oflow *o;
 
 		in_map++;
@@ -1389,7 +1223,7 @@ static void check_epoch(int n)
 			note("  flow table: a flow no matching packet created\n");
 			continue;
 		}
-		if (bpf_map_lookup_elem(env.flows_fd, &k, &fv) ||
+		if (bpf_map_lookup_elem(map_fds.flows, &k, &fv) ||
 		    memcmp(fv.orig_daddr.w, o->orig_daddr, alen(o->family)) ||
 		    ntohs(fv.orig_dport) != o->orig_dport)
 			note("  flow table: a flow does not hold its client's latest destination\n");
@@ -1487,7 +1321,7 @@ int main(void)
 	       " frames (UDPC_FUZZ_FRAMES)\n", seed, frames);
 	if (parse_pool() || setup()) {
 		fprintf(stderr, "test_fuzz: setup failed\n");
-		teardown();
+		env_teardown();
 		return 1;
 	}
 	rng = seed;
@@ -1498,7 +1332,7 @@ int main(void)
 		new_epoch(epoch);
 		if (write_epoch()) {
 			fprintf(stderr, "test_fuzz: cannot write the maps\n");
-			teardown();
+			env_teardown();
 			return 1;
 		}
 		end = idx + EPOCH_FRAMES < frames ? idx + EPOCH_FRAMES : frames;
@@ -1548,7 +1382,7 @@ int main(void)
 	for (k = 0; k < K_NKINDS; k++)
 		printf("%s %s %" PRIu64, k ? "," : "", kind_names[k], st.kinds[k]);
 	printf("\n");
-	teardown();
+	env_teardown();
 	if (st.failures) {
 		printf("FAIL test_fuzz: %" PRIu64 " failure(s); reproduce with UDPC_FUZZ_SEED=0x%" PRIx64
 		       " UDPC_FUZZ_FRAMES=%" PRIu64 "\n", st.failures, seed, frames);

@@ -47,7 +47,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +56,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common.h"
 
 #define MAX_COUNT 10000000ULL	/* datagrams per send run, and highest tracked seq */
 #define MAX_SECONDS 3600.0	/* any duration, and the hard bound on any run */
@@ -69,23 +70,8 @@
 #define MAX_RUNS 32		/* distinct senders an echo tells apart at once */
 #define RCVBUF (16 << 20)
 #define DRAIN_BATCH 4096	/* datagrams read per wakeup before rechecking the clock */
-#define NSEC 1000000000LL
 
-#define EXIT_USAGE 2
-
-static const char *prog = "udpc-peer";
-
-__attribute__((format(printf, 1, 2))) static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try '%s --help')\n", prog);
-	exit(EXIT_USAGE);
-}
+const char *prog = "udpc-peer";
 
 static void usage(FILE *f)
 {
@@ -100,14 +86,6 @@ static void usage(FILE *f)
 		prog, prog, MAX_COUNT, MAX_RATE, MIN_SIZE, MAX_SIZE, MAX_SECONDS);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
 static struct timespec ns_to_ts(int64_t ns)
 {
 	struct timespec ts;
@@ -120,19 +98,6 @@ static struct timespec ns_to_ts(int64_t ns)
 }
 
 /* ---- argument parsing ---- */
-
-static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die_usage("%s: '%s' is not an integer in %" PRIu64 "..%" PRIu64, opt, s, min,
-			  max);
-	return v;
-}
 
 /* Seconds, fractions allowed, to nanoseconds. */
 static int64_t parse_seconds(const char *opt, const char *s)
