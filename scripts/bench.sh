@@ -69,7 +69,7 @@ fi
 # RTT: light load = RTT_LIGHT pps per configuration, the three interleaved packet by
 # packet in one run of RTT_LIGHT_SEC; heavy load = in RTT_SLICE_MS time slices of one
 # configuration at a time, RTT_SEC of them each.
-RTT_LIGHT=1000 RTT_LIGHT_SEC=10 RTT_SLICE_MS=100
+RTT_LIGHT=1000 RTT_LIGHT_SEC=10 RTT_SLICE_MS=20
 # The client sends a burst (one sendmmsg, at most 32 datagrams) every BURST_US: a
 # wake-up per datagram would cost the client more than the fan-out being measured.
 BURST_US=${BENCH_BURST_US:-200}
