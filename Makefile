@@ -91,7 +91,8 @@ deps:
 	$(Q)scripts/install-deps.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory $(BIN) $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS) fuzz-build lint
+	$(Q)$(MAKE) --no-print-directory $(BIN) $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS) $(BENCH_TOOLS) \
+		fuzz-build lint
 	$(Q)OUT=$(OUT) tests/run.sh all
 
 check-unit: $(UNIT_TESTS)

@@ -34,3 +34,6 @@ bench-quick: deps
 	$(Q)OUT=$(OUT) scripts/bench.sh quick
 
 -include $(wildcard $(BENCH_DIR)/*.d)
+
+# The end-to-end tests include a smoke test of these tools (tests/e2e/test_bench_tools.sh).
+check-e2e: $(BENCH_TOOLS)

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+#
+# The benchmark's own tools (tests/bench: udpc-loadgen, udpc-sink, udpc-relay), on
+# the benchmark's network (topo_star + link_plain), small and quick: the numbers of
+# docs/PERFORMANCE.md are only as good as these.
+#   - rtt with three named targets, interleaved packet by packet (direct over the
+#     program-free pair, the relay, udpclone-bpf): every target sends its share and
+#     every datagram is answered once, each on its own socket, with sane percentiles;
+#   - the same in time slices (--slice-ms): equal shares, all answered;
+#   - run through the relay and through udpclone-bpf: every copy counted by the sink,
+#     result "pass";
+#   - a bad target name is refused (exit 2).
+set -u
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+
+P=5743
+BD=$OUT/bench
+LOADGEN=$BD/udpc-loadgen SINK=$BD/udpc-sink RELAY=$BD/udpc-relay
+
+e2e_begin bench_tools
+require_udpc
+for t in "$LOADGEN" "$SINK" "$RELAY"; do
+	[ -x "$t" ] || { fail "$t not built (make bench-tools)"; e2e_end; }
+done
+topo_star || e2e_end
+link_plain 4 || e2e_end
+neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
+neigh_warm "$C_NS" "$CP_IF" "$SP4" || e2e_end
+
+nsx_bg "$S_NS" "$SINK" --bind 0.0.0.0:9000 --poll-us 100 --page "$E2E_TMP/sink.page" \
+	--ready "$E2E_TMP/sink.ready" >"$E2E_TMP/sink.log" 2>&1
+nsx_bg "$S_NS" "$SINK" --bind 0.0.0.0:9001 --echo --page "$E2E_TMP/echo.page" \
+	--ready "$E2E_TMP/echo.ready" >"$E2E_TMP/echo.log" 2>&1
+wait_until 5 test -e "$E2E_TMP/sink.ready" && wait_until 5 test -e "$E2E_TMP/echo.ready" ||
+	{ fail "sinks did not start"; e2e_end; }
+
+# relay_bg DESTS: the relay on 127.0.0.1:P in the client namespace
+relay_bg() {
+	rm -f "$E2E_TMP/relay.ready"
+	nsx_bg "$C_NS" "$RELAY" --connect --listen "127.0.0.1:$P" --destinations "$1" \
+		--max-flows 64 --ready "$E2E_TMP/relay.ready" >>"$E2E_TMP/relay.log" 2>&1
+	RELAY_PID=$BG_PID
+	wait_until 5 test -e "$E2E_TMP/relay.ready" || { fail "relay did not start"; e2e_end; }
+}
+# loadgen LOG ARGS...: the load generator in the client namespace, bounded
+loadgen() {
+	local log=$E2E_TMP/$1 rc=0
+	shift
+	timeout -k 5 60 nsenter --net="/run/netns/$C_NS" -- "$LOADGEN" "$@" >"$log" 2>&1 || rc=$?
+	[ "$rc" = 0 ] || fail "udpc-loadgen $* exited $rc: $(tail -c 300 "$log")"
+}
+# rtt_ok LOG NAME SENT: target NAME sent SENT, all counted answered, percentiles in order
+rtt_ok() {
+	local f=$E2E_TMP/$1 k=rtt_$2 p50 p99
+	assert_eq "$1 $2: sent" "$3" "$(stat_get "$f" "${k}_sent")"
+	assert_eq "$1 $2: send errors" 0 "$(stat_get "$f" "${k}_send_errors")"
+	assert_eq "$1 $2: foreign replies" 0 "$(stat_get "$f" "${k}_foreign")"
+	assert_eq "$1 $2: every counted datagram answered" "$(stat_get "$f" "${k}_counted")" \
+		"$(stat_get "$f" "${k}_answered")"
+	assert_eq "$1 $2: one reply each (one echo)" "$(stat_get "$f" "${k}_counted")" \
+		"$(stat_get "$f" "${k}_replies")"
+	p50=$(stat_get "$f" "${k}_first_p50_us") p99=$(stat_get "$f" "${k}_first_p99_us")
+	assert_ok "$1 $2: 0 < p50 ($p50) <= p99 ($p99) < 100 ms" \
+		awk -v a="$p50" -v b="$p99" 'BEGIN { exit !(a > 0 && a <= b && b < 100000) }'
+}
+
+# -- rtt, three targets: the echo is the relay's and udpclone-bpf's first destination
+relay_bg "$P4_1:9001,203.0.113.130:9000"
+udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$R4_1:9001,$R4_2:9000" || e2e_end
+TO=(--to "direct=$P4_1:9001" --to "relay=127.0.0.1:$P" --to "kernel=$R4_1:$P")
+loadgen rtt-packets rtt "${TO[@]}" --rate 500 --duration 1
+assert_eq "rtt-packets: targets" 3 "$(stat_get "$E2E_TMP/rtt-packets" rtt_targets)"
+for t in direct relay kernel; do rtt_ok rtt-packets "$t" 500; done
+# 2000 pps in 20 ms slices: 40 a slice, 1000 each, rounded up to whole slices
+loadgen rtt-slices rtt "${TO[@]}" --rate 2000 --duration 0.5 --slice-ms 20
+for t in direct relay kernel; do rtt_ok rtt-slices "$t" 1000; done
+# udpclone-bpf saw its own datagrams (500 + 1000), none of the baselines' (veth B)
+assert_eq "udpclone-bpf's datagrams only: matched" 1500 \
+	"$(udpc_json "$C_NS" "$C_IF" .counters.matched)"
+bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
+bg_stop "$RELAY_PID"
+
+# -- run: every copy reaches the counting sink, through the relay and through the kernel
+relay_bg "$P4_1:9000,203.0.113.130:9000"
+loadgen run-relay run --to "127.0.0.1:$P" --copies 2 --rate 2000 --duration 0.5 \
+	--page "$E2E_TMP/sink.page" --retries 0
+assert_eq "run through the relay: result" pass "$(stat_get "$E2E_TMP/run-relay" run_result)"
+assert_eq "run through the relay: loss" 0.000000 "$(stat_get "$E2E_TMP/run-relay" run_loss)"
+bg_stop "$RELAY_PID"
+udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$R4_1:9000,$R4_2:9000,$R4_3:9000" ||
+	e2e_end
+loadgen run-kernel run --to "$R4_1:$P" --copies 3 --rate 2000 --duration 0.5 \
+	--page "$E2E_TMP/sink.page" --retries 0
+assert_eq "run through udpclone-bpf: result" pass "$(stat_get "$E2E_TMP/run-kernel" run_result)"
+assert_eq "run through udpclone-bpf: loss" 0.000000 "$(stat_get "$E2E_TMP/run-kernel" run_loss)"
+bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
+
+# -- usage errors
+rc=0
+nsx "$C_NS" "$LOADGEN" rtt --to "Bad=127.0.0.1:$P" >"$E2E_TMP/bad.out" 2>&1 || rc=$?
+assert_eq "a bad target name: exit status" 2 "$rc"
+assert_file_contains "$E2E_TMP/bad.out" "is not a NAME" "a bad target name: the message"
+
+e2e_end
