@@ -362,20 +362,22 @@ static __always_inline int csum_port(struct __sk_buff *skb, const struct pkt *p,
 				   BPF_F_MARK_MANGLED_0 | sizeof(__be16)) ? -1 : 0;
 }
 
+/* Are two addresses of p's family the same (IPv4: word 0 only)? */
+static __always_inline int addr_same(const struct pkt *p, const struct udpc_addr *a,
+				     const struct udpc_addr *b)
+{
+	return p->family == UDPC_AF_INET ? a->w[0] == b->w[0] : addr_eq(a, b);
+}
+
 static __always_inline int rewrite_addr(struct __sk_buff *skb, const struct pkt *p, __u32 addr_off,
 					const struct udpc_addr *from, const struct udpc_addr *to)
 {
-	if (p->family == UDPC_AF_INET) {
-		if (from->w[0] == to->w[0])
-			return 0;
-		if (csum_addr(skb, p, from, to))
-			return -1;
-		return bpf_skb_store_bytes(skb, addr_off, &to->w[0], sizeof(__be32), 0) ? -1 : 0;
-	}
-	if (addr_eq(from, to))
+	if (addr_same(p, from, to))
 		return 0;
 	if (csum_addr(skb, p, from, to))
 		return -1;
+	if (p->family == UDPC_AF_INET)
+		return bpf_skb_store_bytes(skb, addr_off, &to->w[0], sizeof(__be32), 0) ? -1 : 0;
 	return bpf_skb_store_bytes(skb, addr_off, to->w, sizeof(*to), 0) ? -1 : 0;
 }
 
@@ -412,11 +414,11 @@ static __always_inline int rewrite_dst(struct __sk_buff *skb, const struct pkt *
 				       const struct udpc_addr *from, const struct udpc_addr *to,
 				       __be16 from_port, __be16 to_port)
 {
-	int addr_same = p->family == UDPC_AF_INET ? from->w[0] == to->w[0] : addr_eq(from, to);
+	int same = addr_same(p, from, to);
 
-	if (addr_same && from_port == to_port)
+	if (same && from_port == to_port)
 		return 0;
-	if (!addr_same && csum_addr(skb, p, from, to))
+	if (!same && csum_addr(skb, p, from, to))
 		return -1;
 	if (from_port != to_port && csum_port(skb, p, from_port, to_port))
 		return -1;
@@ -447,6 +449,15 @@ static __always_inline int set_l2(struct __sk_buff *skb, const __u8 *dmac, const
 	return bpf_skb_store_bytes(skb, 0, l2, sizeof(l2), 0) ? ROUTE_DROP : ROUTE_OK;
 }
 
+/* Is the udpc_nexthops entry nh (maybe NULL) still about dst, for p's family? */
+static __always_inline int nh_for(const struct udpc_nexthop *nh, const struct pkt *p,
+				  const struct udpc_addr *dst)
+{
+	if (!nh)
+		return 0;
+	return p->family == UDPC_AF_INET ? nh->addr4 == dst->w[0] : addr_eq(&nh->addr6, dst);
+}
+
 /* The next hop user space found for a destination (nh, its udpc_nexthops entry),
  * if the entry is still about `dst`; counted when it has none. */
 static __always_inline enum route_result route_by_user(struct __sk_buff *skb, const struct pkt *p,
@@ -454,22 +465,14 @@ static __always_inline enum route_result route_by_user(struct __sk_buff *skb, co
 						       const struct udpc_addr *dst,
 						       struct udpc_dest_stats *st)
 {
+	int v4 = p->family == UDPC_AF_INET;
 	enum route_result r = ROUTE_KEEP_L2;
 
-	if (!nh) {
-		/* no entry: keep the original's L2 header */
-	} else if (p->family == UDPC_AF_INET) {
-		if (nh->addr4 != dst->w[0])
-			r = ROUTE_KEEP_L2;
-		else if (nh->flags & UDPC_NH_V4_NOROUTE)
+	if (nh_for(nh, p, dst)) {
+		if (nh->flags & (v4 ? UDPC_NH_V4_NOROUTE : UDPC_NH_V6_NOROUTE))
 			r = ROUTE_DROP;
-		else if (nh->flags & UDPC_NH_V4)
-			r = set_l2(skb, nh->dmac4, nh->smac);
-	} else if (addr_eq(&nh->addr6, dst)) {
-		if (nh->flags & UDPC_NH_V6_NOROUTE)
-			r = ROUTE_DROP;
-		else if (nh->flags & UDPC_NH_V6)
-			r = set_l2(skb, nh->dmac6, nh->smac);
+		else if (nh->flags & (v4 ? UDPC_NH_V4 : UDPC_NH_V6))
+			r = set_l2(skb, v4 ? nh->dmac4 : nh->dmac6, nh->smac);
 	}
 	if (r == ROUTE_KEEP_L2)
 		st->neigh_missing++;
@@ -483,9 +486,8 @@ static __always_inline enum route_result route_by_user(struct __sk_buff *skb, co
 static __always_inline int fib_refuses(const struct udpc_nexthop *nh, const struct pkt *p,
 				       const struct udpc_addr *dst)
 {
-	if (p->family == UDPC_AF_INET)
-		return (nh->flags & UDPC_NH_V4_NOFWD) && nh->addr4 == dst->w[0];
-	return (nh->flags & UDPC_NH_V6_NOFWD) && addr_eq(&nh->addr6, dst);
+	return nh_for(nh, p, dst) &&
+	       (nh->flags & (p->family == UDPC_AF_INET ? UDPC_NH_V4_NOFWD : UDPC_NH_V6_NOFWD));
 }
 
 /*
@@ -507,7 +509,7 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
 	__u32 flags = BPF_FIB_LOOKUP_OUTPUT;
 	long rc;
 
-	if (l2_len && nh && fib_refuses(nh, p, dst))
+	if (l2_len && fib_refuses(nh, p, dst))
 		return route_by_user(skb, p, nh, dst, st);
 
 	fib.family = p->family;
