@@ -37,38 +37,26 @@ int udpc_instance_lock(struct udpc_instance *in, bool create)
 	return 0;
 }
 
-/* max_entries of a pinned map, or -errno. */
-static int pinned_max_entries(const char *pin_dir, const char *name)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[192];
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	return err ? err : (int)info.max_entries;
-}
-
 int udpc_instance_load(struct udpc_instance *in, unsigned int max_flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = in->pin_dir);
+	struct udpc_pinned p;
+	unsigned int pinned = 0;
 	char path[192];
-	int err, pinned = 0;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/udpc_config", in->pin_dir);
 	in->adopted = access(path, F_OK) == 0;
-	if (in->adopted)
-		pinned = pinned_max_entries(in->pin_dir, "udpc_flows");
-	if (pinned > 0 && max_flows && (unsigned int)pinned != max_flows) {
-		in->max_flows = (unsigned int)pinned;
+	/* Pins of another layout are left for the load to refuse. */
+	if (in->adopted && !udpc_pinned_open(in->pin_dir, &p)) {
+		pinned = p.max_flows;
+		udpc_pinned_close(&p);
+	}
+	if (pinned && max_flows && pinned != max_flows) {
+		in->max_flows = pinned;
 		return -EEXIST;
 	}
-	in->max_flows = max_flows ? max_flows : pinned > 0 ? (unsigned int)pinned : UDPC_MAX_FLOWS;
+	in->max_flows = max_flows ? max_flows : pinned ? pinned : UDPC_MAX_FLOWS;
 
 	in->skel = udpclone__open_opts(&opts);
 	if (!in->skel)
