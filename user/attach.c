@@ -340,7 +340,9 @@ static void log_nexthop(struct daemon *dm, __u32 i, int family, bool known, cons
 
 static int nexthop_tick(struct daemon *dm)
 {
-	int unknown = 0;
+	/* Forwarding of the last interface looked at: read once per interface in a row of
+	 * slots (most leave by the attached one), not once per slot and family. */
+	int unknown = 0, fwd_oif = 0, fwd4 = -1, fwd6 = -1;
 	__u32 i;
 
 	for (i = 0; i < (__u32)dm->o->n_dests && i < UDPC_MAX_DESTS; i++) {
@@ -370,6 +372,11 @@ static int nexthop_tick(struct daemon *dm)
 			memcpy(next.smac, dm->mac, sizeof(next.smac));
 			snprintf(oif_name, sizeof(oif_name), "%s", dm->in.ifname);
 		}
+		if (oif != fwd_oif) {
+			fwd_oif = oif;
+			fwd4 = oif_name[0] ? udpc_forwarding(UDPC_AF_INET, oif_name) : -1;
+			fwd6 = oif_name[0] ? udpc_forwarding(UDPC_AF_INET6, oif_name) : -1;
+		}
 		if (d.flags & UDPC_DEST_V4) {
 			struct udpc_addr dst = { .w = { d.addr4 } };
 
@@ -378,7 +385,7 @@ static int nexthop_tick(struct daemon *dm)
 						  cur.flags, cur.dmac4, next.dmac4, &next.flags,
 						  UDPC_NH_V4, UDPC_NH_V4_NOROUTE);
 			/* Where forwarding is off, bpf_fib_lookup() would refuse every copy. */
-			if (oif_name[0] && udpc_forwarding(UDPC_AF_INET, oif_name) == 0)
+			if (fwd4 == 0)
 				next.flags |= UDPC_NH_V4_NOFWD;
 		}
 		if (d.flags & UDPC_DEST_V6) {
@@ -387,7 +394,7 @@ static int nexthop_tick(struct daemon *dm)
 						  !memcmp(&cur.addr6, &d.addr6, sizeof(d.addr6)),
 						  cur.flags, cur.dmac6, next.dmac6, &next.flags,
 						  UDPC_NH_V6, UDPC_NH_V6_NOROUTE);
-			if (oif_name[0] && udpc_forwarding(UDPC_AF_INET6, oif_name) == 0)
+			if (fwd6 == 0)
 				next.flags |= UDPC_NH_V6_NOFWD;
 		}
 		if (d.flags & UDPC_DEST_V4)
@@ -646,7 +653,7 @@ static int take_lock(struct udpc_instance *in)
 		 * A pid left by a daemon that was killed is not the owner. */
 		int pid = 0, i;
 
-		for (i = 0; i < OWNER_WAIT_TRIES && pid <= 0; i++) {
+		for (i = 0; i < OWNER_WAIT_TRIES; i++) {
 			pid = owner_pid(in->pin_dir);
 			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
 				break;
