@@ -179,7 +179,7 @@ target() { # target CONFIG: where the client sends
 	case $1 in
 	kernel*) echo "198.51.100.1:$LISTEN" ;;
 	relay) echo "127.0.0.1:$LISTEN" ;;
-	direct) echo "198.51.100.1:${2:-9000}" ;;
+	direct) echo "198.51.100.1:9000" ;;
 	esac
 }
 

@@ -20,7 +20,7 @@ v() { # v FILE COL KEY1 [KEY2 [KEY3 [KEY4]]]
 median() { sort -g | awk '{ x[m++] = $1 } END { if (m) print x[int((m - 1) / 2)] }'; }
 # RTT: the median over rounds of one column. direct has no copy of its own (its rows
 # say "-"): direct LOAD/COPY is direct as measured in the runs that measured COPY
-# (light load: interleaved with them, column run), else every direct row of LOAD.
+# (interleaved with them: column run), else (no such row) every direct row of LOAD.
 rtt() { # rtt CONFIG N LOAD/COPY COL
 	local load=${3%/*} copy=${3#*/}
 	awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" '
@@ -36,7 +36,7 @@ rtt() { # rtt CONFIG N LOAD/COPY COL
 # rtt_diff CONFIG N LOAD/COPY COL OTHER: CONFIG less OTHER (direct or relay), us. When
 # every CONFIG row has an OTHER row from the same run (light load: interleaved packet
 # by packet; heavy load: in time slices), the median over rounds of the difference
-# within each run; else (results of an older bench) the difference of the medians.
+# within each run; else (a run without one of the two) the difference of the medians.
 rtt_diff() {
 	local load=${3%/*} copy=${3#*/} d
 	d=$(awk -F'\t' -v c="$1" -v n="$2" -v l="$load" -v p="$copy" -v k="$4" -v o="$5" '
