@@ -556,10 +556,11 @@ static __always_inline enum route_result route_copy(struct __sk_buff *skb, const
  * p's destination. Refreshed in place on every packet, rewritten only on change.
  */
 static __always_inline void remember_flow(const struct pkt *p, const struct udpc_addr *addr,
-					  __u64 now, struct udpc_global_stats *gs)
+					  __u64 now)
 {
 	struct udpc_flow_key key = { .addr = *addr, .port = p->sport, .family = p->family };
 	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
+	struct udpc_global_stats *gs;
 
 	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
 	    addr_eq(&flow->client, &p->saddr)) {
@@ -568,19 +569,24 @@ static __always_inline void remember_flow(const struct pkt *p, const struct udpc
 	} else {
 		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
 					.orig_dport = p->dport, .last_seen_ns = now };
+		long err = bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY);
 
-		if (bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY))
+		gs = global_stats();
+		if (!gs)
+			return;
+		if (err)
 			gs->flow_errors++;
 		else if (!flow)
 			gs->flow_new++;
 	}
 }
 
-/* State shared by the egress program and its per-destination loop body. */
+/*
+ * What the egress program hands to fanout_one() for each copy. Plain data only:
+ * fanout_one() is a global function, which sees this as memory of unknown
+ * contents, so a pointer kept here would come back as a number.
+ */
 struct fanout {
-	struct __sk_buff *skb;
-	__u32 *guard;
-	struct udpc_global_stats *gs;
 	struct pkt p;
 	struct udpc_addr cur_daddr;	/* what the packet's destination is now */
 	struct udpc_addr cur_saddr;	/* and its source: an uplink's address, or the client's */
@@ -591,30 +597,51 @@ struct fanout {
 	__u32 remaining;		/* copies still to make, this one included */
 	__u32 tried;			/* destinations visited that had an address */
 	__u8 slots[UDPC_MAX_DESTS];	/* the slots to visit, in order: udpc_active's */
-	int verdict;
+	__s32 verdict;
 	__u8 orig_l2[12];		/* the original's MACs, for copies with no next hop */
 };
+
+/* Clone the packet out of ifindex, with the recursion guard set around the call. */
+static __always_inline long clone_out(struct __sk_buff *skb, __u32 ifindex)
+{
+	__u32 zero = 0, *guard = bpf_map_lookup_elem(&udpc_guard, &zero);
+	long err;
+
+	if (!guard)
+		return -1;
+	*guard = 1;
+	err = bpf_clone_redirect(skb, ifindex, 0);
+	*guard = 0;
+	return err;
+}
 
 /*
  * The i-th active destination: rewrite the packet in place from its current
  * destination to that one, then send a clone of it, or, for the last copy, let the
- * packet itself go. Runs under bpf_loop(), so the verifier checks it once.
+ * packet itself go. Returns 0 for the next copy, 1 when f->verdict is final.
+ *
+ * A global function (not inlined, not static): the verifier checks it once, on its
+ * own, whatever the number of copies, and the loop that calls it in udpc_egress
+ * stays a few instructions per iteration. Every kernel treats a global function
+ * alike, where a bpf_loop() callback is verified once on older kernels and as a
+ * loop, state by state, on newer ones (hundreds of thousands of instructions here).
  */
-static long fanout_one(__u32 i, struct fanout *f)
+__noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 i)
 {
-	struct __sk_buff *skb = f->skb;
-	const struct udpc_addr *dst, *src = &f->p.saddr;
+	const struct udpc_addr *dst, *src;
 	struct udpc_dest_stats *st;
 	enum route_result route;
 	struct udpc_uplink *up;
 	struct udpc_addr buf, sbuf;
 	struct udpc_dest *d;
-	__u32 ifindex = f->ifindex, l2_len = f->l2_len, slot;
+	__u32 ifindex, l2_len, slot;
 	__be16 dport;
-	long err;
 
-	if (i >= UDPC_MAX_DESTS)
+	if (!f || i >= UDPC_MAX_DESTS)
 		return 1;
+	src = &f->p.saddr;
+	ifindex = f->ifindex;
+	l2_len = f->l2_len;
 	slot = f->slots[i];
 	f->remaining--;
 	d = bpf_map_lookup_elem(&udpc_dests, &slot);
@@ -625,8 +652,12 @@ static long fanout_one(__u32 i, struct fanout *f)
 	dst = dest_addr(d, f->p.family, &buf);
 	if (!dst) {
 		/* Cleared by user space, which updates udpc_active just after. */
-		if (!f->remaining && !f->tried)
-			f->gs->no_dest++;
+		if (!f->remaining && !f->tried) {
+			struct udpc_global_stats *gs = global_stats();
+
+			if (gs)
+				gs->no_dest++;
+		}
 		goto skip;
 	}
 	f->tried++;
@@ -657,7 +688,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 		else
 			sbuf = up->src6;
 		src = &sbuf;
-		remember_flow(&f->p, src, f->now, f->gs);
+		remember_flow(&f->p, src, f->now);
 	}
 
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||
@@ -689,10 +720,7 @@ static long fanout_one(__u32 i, struct fanout *f)
 		return 1;
 	}
 
-	*f->guard = 1;
-	err = bpf_clone_redirect(skb, ifindex, 0);
-	*f->guard = 0;
-	if (err) {
+	if (clone_out(skb, ifindex)) {
 		st->tx_errors++;
 	} else {
 		st->tx_packets++;
@@ -722,11 +750,12 @@ int udpc_egress(struct __sk_buff *skb)
 	struct udpc_active *act;
 	struct udpc_config *cfg;
 	struct fanout f = {};
-	__u32 zero = 0, fam;
+	__u32 zero = 0, fam, n = 0, i;
+	__u32 *guard;
 	int res;
 
-	f.guard = bpf_map_lookup_elem(&udpc_guard, &zero);
-	if (!f.guard || *f.guard)
+	guard = bpf_map_lookup_elem(&udpc_guard, &zero);
+	if (!guard || *guard)
 		return TC_ACT_OK; /* one of our own copies */
 	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
 	gs = global_stats();
@@ -746,30 +775,31 @@ int udpc_egress(struct __sk_buff *skb)
 
 	/* Remember where this client sent to, for the return path. */
 	f.now = bpf_ktime_get_ns();
-	remember_flow(&f.p, &f.p.saddr, f.now, gs);
+	remember_flow(&f.p, &f.p.saddr, f.now);
 
 	/* The destinations with an address of the packet's family. */
 	act = bpf_map_lookup_elem(&udpc_active, &zero);
 	fam = f.p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
 	if (act) {
-		f.remaining = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
+		n = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
 		__builtin_memcpy(f.slots, act->slot[fam], sizeof(f.slots));
 	}
-	if (!f.remaining) {
+	if (!n) {
 		gs->no_dest++;
 		return TC_ACT_SHOT;
 	}
 
-	f.skb = skb;
-	f.gs = gs;
 	if (f.l2_len && bpf_skb_load_bytes(skb, 0, f.orig_l2, sizeof(f.orig_l2)))
 		return TC_ACT_OK;
 	f.ifindex = cfg->ifindex;
 	f.cur_daddr = f.p.daddr;
 	f.cur_saddr = f.p.saddr;
 	f.cur_dport = f.p.dport;
+	f.remaining = n;
 	f.verdict = TC_ACT_OK;
-	bpf_loop(f.remaining, fanout_one, &f, 0);
+	for (i = 0; i < UDPC_MAX_DESTS; i++)
+		if (i >= n || fanout_one(skb, &f, i))
+			break;
 	return f.verdict;
 }
 
@@ -832,21 +862,27 @@ static __always_inline int parse_icmp_error(struct __sk_buff *skb, __u32 l2_len,
 	return 1;
 }
 
-/* Which destination a reply comes from (ingress, under bpf_loop()). */
+/* Which destination a reply comes from: what reply_slot_at() is asked, and its
+ * answer. Plain data, as for fanout_one(). */
 struct reply_slot {
-	const struct pkt *p;
+	struct udpc_addr saddr;	/* where the reply comes from */
 	__u64 now;
+	__be16 sport;
+	__u8 family;
+	__u8 _pad;
 	__u32 ifindex;		/* the interface the reply came in by */
 	__u32 attached;
 	__u32 slot;		/* UDPC_MAX_DESTS: none */
 };
 
 /*
- * The destination whose address and port the reply comes from. The same HOST:PORT
- * may be listed once per uplink: the reply belongs to the one whose copies leave
- * by the interface it came in by, so each uplink's counters tell of that uplink.
+ * Is slot i the destination whose address and port the reply comes from? The same
+ * HOST:PORT may be listed once per uplink: the reply belongs to the one whose
+ * copies leave by the interface it came in by, so each uplink's counters tell of
+ * that uplink. Returns 1 when r->slot is final. A global function, checked once by
+ * the verifier: see fanout_one().
  */
-static long find_reply_slot(__u32 i, struct reply_slot *r)
+__noinline int reply_slot_at(struct reply_slot *r, __u32 i)
 {
 	struct udpc_dest *d = bpf_map_lookup_elem(&udpc_dests, &i);
 	struct udpc_uplink *up = bpf_map_lookup_elem(&udpc_uplinks, &i);
@@ -854,19 +890,19 @@ static long find_reply_slot(__u32 i, struct reply_slot *r)
 	struct udpc_addr buf;
 	__u32 via;
 
-	if (!d || !up || d->port != r->p->sport)
+	if (!r || !d || !up || d->port != r->sport)
 		return 0;
-	a = dest_addr(d, r->p->family, &buf);
-	if (!a || !addr_eq(a, &r->p->saddr)) {
+	a = dest_addr(d, r->family, &buf);
+	if (!a || !addr_eq(a, &r->saddr)) {
 		/* Or its address before a change, for replies that were on their way. */
 		struct udpc_prev *prev = bpf_map_lookup_elem(&udpc_prev, &i);
 
 		if (!prev || (__s64)(prev->until_ns - r->now) <= 0)
 			return 0;
-		if (r->p->family == UDPC_AF_INET) {
-			if (!(prev->flags & UDPC_DEST_V4) || prev->addr4 != r->p->saddr.w[0])
+		if (r->family == UDPC_AF_INET) {
+			if (!(prev->flags & UDPC_DEST_V4) || prev->addr4 != r->saddr.w[0])
 				return 0;
-		} else if (!(prev->flags & UDPC_DEST_V6) || !addr_eq(&prev->addr6, &r->p->saddr)) {
+		} else if (!(prev->flags & UDPC_DEST_V6) || !addr_eq(&prev->addr6, &r->saddr)) {
 			return 0;
 		}
 	}
@@ -885,14 +921,19 @@ static __always_inline __u32 reply_slot_of(struct __sk_buff *skb, const struct u
 					   const struct pkt *p)
 {
 	struct reply_slot find = {
-		.p = p,
+		.saddr = p->saddr,
 		.now = bpf_ktime_get_ns(),
+		.sport = p->sport,
+		.family = p->family,
 		.ifindex = skb->ifindex,
 		.attached = cfg->ifindex,
 		.slot = UDPC_MAX_DESTS,
 	};
+	__u32 i;
 
-	bpf_loop(UDPC_MAX_DESTS, find_reply_slot, &find, 0);
+	for (i = 0; i < UDPC_MAX_DESTS; i++)
+		if (reply_slot_at(&find, i))
+			break;
 	return find.slot;
 }
 
@@ -938,7 +979,10 @@ static __always_inline int ingress_l2_len(struct __sk_buff *skb, const struct ud
 	if (skb->ifindex == cfg->ifindex)
 		return cfg->l2_len ? ETH_HLEN : 0;
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
-		struct udpc_uplink *up = bpf_map_lookup_elem(&udpc_uplinks, &i);
+		/* A key of its own: with &i as the key, i lives on the stack, where the
+		 * verifiers of 6.1 to 6.12 lose its value and call the loop infinite. */
+		__u32 key = i;
+		struct udpc_uplink *up = bpf_map_lookup_elem(&udpc_uplinks, &key);
 
 		if (up && (up->flags & UDPC_UPLINK_VIA) && up->ifindex == skb->ifindex)
 			return up->l2_len ? ETH_HLEN : 0;
