@@ -62,23 +62,31 @@ int udpc_ensure_bpffs(void)
 	return 0;
 }
 
-/* SIOCGIFHWADDR: the link type (sa_family, an ARPHRD_*) and hardware address. */
-static int iface_hwaddr(const char *ifname, struct sockaddr *hw)
+int udpc_iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 {
-	struct ifreq ifr = {};
 	int fd, err = 0;
 
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+	memset(ifr, 0, sizeof(*ifr));
+	if (strlen(ifname) >= sizeof(ifr->ifr_name))
 		return -ENAMETOOLONG;
+	strcpy(ifr->ifr_name, ifname);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+	if (ioctl(fd, req, ifr))
 		err = -errno;
-	else
-		*hw = ifr.ifr_hwaddr;
 	close(fd);
+	return err;
+}
+
+/* SIOCGIFHWADDR: the link type (sa_family, an ARPHRD_*) and hardware address. */
+static int iface_hwaddr(const char *ifname, struct sockaddr *hw)
+{
+	struct ifreq ifr;
+	int err = udpc_iface_ioctl(ifname, SIOCGIFHWADDR, &ifr);
+
+	if (!err)
+		*hw = ifr.ifr_hwaddr;
 	return err;
 }
 

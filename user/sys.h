@@ -23,6 +23,9 @@ const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size
 /* A destination's addresses: "v4", "v6", "v4<sep>v6", or none. */
 const char *udpc_dest_addrs(const struct udpc_dest *d, const char *sep, const char *none,
 			    char *buf, size_t len);
+/* One ioctl about ifname (SIOCGIF*) on a throwaway socket; *ifr holds the answer. */
+struct ifreq;
+int udpc_iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr);
 /* The interface's hardware (MAC) address. */
 int udpc_iface_mac(const char *ifname, __u8 mac[6]);
 
