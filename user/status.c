@@ -100,8 +100,9 @@ static void uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
 		/* Kernel names have at most IF_NAMESIZE - 1 bytes; attach refused longer ones. */
 		memcpy(buf, dv->info.uplink, IF_NAMESIZE - 1);
 		buf[IF_NAMESIZE - 1] = '\0';
-	} else if (!dv->up.ifindex || !if_indextoname(dv->up.ifindex, buf))
+	} else if (!dv->up.ifindex || !if_indextoname(dv->up.ifindex, buf)) {
 		snprintf(buf, IF_NAMESIZE, "-");
+	}
 }
 
 static int read_view(const char *pin_dir, struct iface_view *v)
