@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -124,31 +123,6 @@ uint64_t udpc_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len)
-{
-	if (!inet_ntop(family == UDPC_AF_INET6 ? AF_INET6 : AF_INET, a->w, buf, len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-const char *udpc_dest_addrs(const struct udpc_dest *d, const char *sep, const char *none,
-			    char *buf, size_t len)
-{
-	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-	struct udpc_addr v4 = { .w = { d->addr4 } };
-
-	if ((d->flags & UDPC_DEST_V4) && (d->flags & UDPC_DEST_V6))
-		snprintf(buf, len, "%s%s%s", udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4)), sep,
-			 udpc_addr_str(UDPC_AF_INET6, &d->addr6, a6, sizeof(a6)));
-	else if (d->flags & UDPC_DEST_V4)
-		udpc_addr_str(UDPC_AF_INET, &v4, buf, len);
-	else if (d->flags & UDPC_DEST_V6)
-		udpc_addr_str(UDPC_AF_INET6, &d->addr6, buf, len);
-	else
-		snprintf(buf, len, "%s", none);
-	return buf;
 }
 
 int udpc_iface_mac(const char *ifname, __u8 mac[6])
