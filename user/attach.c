@@ -24,6 +24,7 @@
 #include "instance.h"
 #include "log.h"
 #include "netlink.h"
+#include "notify.h"
 #include "sys.h"
 #include "uplink.h"
 #include "udpclone.skel.h"
@@ -33,9 +34,6 @@
  * for at most FAST_TICKS ticks: a dead neighbour falls back to TICK_MS. */
 #define FAST_TICK_MS 20
 #define FAST_TICKS 250
-/* A second attach losing the lock waits this long for the winner's pid. */
-#define OWNER_WAIT_TRIES 40
-#define OWNER_WAIT_US 50000
 
 struct daemon {
 	const struct udpc_attach_opts *o;
@@ -52,6 +50,9 @@ struct daemon {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* resolver thread waits here between rounds */
 	bool kick;		/* resolve now (SIGHUP) */
+	bool ready;		/* attached and told so: STATUS= changes are sent from then on */
+	int states[UDPC_STATE_STALE + 1]; /* destinations per UDPC_STATE_*, as last synced */
+	char status[128];	/* the STATUS= line last sent */
 };
 
 /* One round of answers, handed to reconcile through table_resolver(). */
@@ -237,8 +238,46 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 		if ((int)i < dm->o->n_dests)
 			log_transition(dm, &dm->o->dests[i], &cur[i], &ci[i], &next[i], &ni[i]);
 	}
+	memset(dm->states, 0, sizeof(dm->states));
+	for (i = 0; i < (__u32)dm->o->n_dests; i++)
+		if (ni[i].state <= UDPC_STATE_STALE)
+			dm->states[ni[i].state]++;
 	/* next[] is what the map holds now: every slot was written or left as it was. */
 	return write_active(dm, next);
+}
+
+/* The service manager's one-line status (`systemctl status`): how many destinations,
+ * and in which state. Sent once ready, then again only when it changes. */
+static void notify_status(struct daemon *dm, const char *prefix)
+{
+	char line[sizeof(dm->status) + 16];
+	int n = dm->o->n_dests, err;
+
+	snprintf(line, sizeof(line), "%sSTATUS=%d destination%s on %s: %d active, %d stale, %d unresolved",
+		 prefix, n, n == 1 ? "" : "s", dm->in.ifname, dm->states[UDPC_STATE_ACTIVE],
+		 dm->states[UDPC_STATE_STALE], dm->states[UDPC_STATE_UNRESOLVED]);
+	if (!dm->ready || !strcmp(line + strlen(prefix), dm->status))
+		return;
+	snprintf(dm->status, sizeof(dm->status), "%s", line + strlen(prefix));
+	err = udpc_sd_notify(line);
+	if (err)
+		pr_debug("cannot notify the service manager: %s\n", strerror(-err));
+}
+
+/* Both programs are attached and the maps written: tell systemd and --ready-fd. */
+static void notify_ready(struct daemon *dm)
+{
+	int err;
+
+	dm->ready = true;
+	dm->status[0] = '\0';
+	notify_status(dm, "READY=1\n");
+	if (dm->o->ready_fd >= 0) {
+		err = udpc_ready_fd(dm->o->ready_fd);
+		if (err)
+			pr_warn("cannot write to --ready-fd %d: %s\n", dm->o->ready_fd,
+				strerror(-err));
+	}
 }
 
 enum nh_result {
@@ -595,19 +634,6 @@ static int write_config(struct daemon *dm, int l2_len)
 	return bpf_map_update_elem(dm->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-static int owner_pid(const char *pin_dir)
-{
-	struct udpc_pinned p;
-	struct udpc_config cfg = {};
-	__u32 zero = 0;
-
-	if (udpc_pinned_open(pin_dir, &p))
-		return 0;
-	bpf_map_lookup_elem(p.config, &zero, &cfg);
-	udpc_pinned_close(&p);
-	return cfg.owner_pid;
-}
-
 /* Checks that need no state; each failure is one line naming what is wrong. */
 static int preflight(const char *ifname, int *ifindex, int *l2_len)
 {
@@ -649,17 +675,10 @@ static int take_lock(struct udpc_instance *in)
 	if (!err)
 		err = udpc_instance_lock(in, true);
 	if (err == -EBUSY) {
-		/* The winner of a race writes its pid just after loading: give it a moment.
-		 * A pid left by a daemon that was killed is not the owner. */
-		int pid = 0, i;
+		/* The owner took the lock and wrote its pid in one step, before loading: it
+		 * can be named at once. */
+		int pid = udpc_owner_pid(in->pin_dir);
 
-		for (i = 0; i < OWNER_WAIT_TRIES; i++) {
-			pid = owner_pid(in->pin_dir);
-			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
-				break;
-			pid = 0;
-			usleep(OWNER_WAIT_US);
-		}
 		if (pid)
 			pr_warn("interface '%s' is already driven by a running udpclone-bpf (pid %d)\n",
 				in->ifname, pid);
@@ -693,10 +712,12 @@ static void *resolver_main(void *arg)
 		resolve_all(dm->o, &a);
 
 		pthread_mutex_lock(&dm->lock);
-		if (sync_dests(dm, &a))
+		if (sync_dests(dm, &a)) {
 			pr_warn("cannot update the destination map\n");
-		else
+		} else {
 			nexthop_tick(dm); /* at once for a changed address */
+			notify_status(dm, "");
+		}
 		pthread_mutex_unlock(&dm->lock);
 	}
 	return NULL;
@@ -736,6 +757,7 @@ static int run_loop(struct daemon *dm)
 		if (poll(&pfd, 1, timeout) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+				udpc_sd_notify("STOPPING=1\nSTATUS=detaching");
 				break;
 			}
 			pthread_mutex_lock(&dm->lock);
@@ -772,15 +794,17 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	int l2_len, err, ret = EXIT_FAILURE;
 
 	snprintf(in->ifname, sizeof(in->ifname), "%s", o->ifname);
-	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
-		return EXIT_FAILURE;
-
-	/* Signals are read from a signalfd; block them before anything can arrive. */
+	/* Signals are read from a signalfd; block them before taking the lock names us
+	 * as the owner: from then on, detach's SIGTERM must end in a clean detach. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A reader of the log or of --ready-fd that went away must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
+		return EXIT_FAILURE;
 
 	err = udpc_instance_load(in, o->max_flows);
 	if (err) {
@@ -829,6 +853,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	pr_info("attached to %s: UDP port %u%s fanned out to %d destination%s\n", in->ifname,
 		o->listen.port, o->listen.family ? " (one address)" : "", o->n_dests,
 		o->n_dests == 1 ? "" : "s");
+	notify_ready(&dm);
 
 	ret = run_loop(&dm);
 out:
@@ -887,7 +912,7 @@ int udpc_detach_run(const char *ifname)
 	err = udpc_instance_lock(&in, false);
 	if (err == -EBUSY) {
 		/* A daemon drives it: ask it to stop; it removes everything itself. */
-		int pid = owner_pid(in.pin_dir);
+		int pid = udpc_owner_pid(in.pin_dir);
 
 		if (pid > 0 && kill(pid, SIGTERM) == 0)
 			pr_info("stopping the udpclone-bpf daemon (pid %d) on %s\n", pid, ifname);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* udpclone-bpf: command table and option parsing; the work is in attach.c and status.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 #include <stdarg.h>
@@ -26,7 +28,8 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[,HOST:PORT...]\n"
-	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N] [-v]\n"
+	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N]\n"
+	"         [--ready-fd FD] [-v]\n"
 	"      Fan out UDP packets leaving IFACE for PORT (and ADDR, if given) to every\n"
 	"      destination, and map their replies back. Stays in the foreground; SIGINT or\n"
 	"      SIGTERM detaches. HOST is an IPv4 address, a bracketed IPv6 address or a name,\n"
@@ -34,6 +37,8 @@ static const char usage_text[] =
 	"      client for --flow-timeout seconds after its last packet (default 180); the\n"
 	"      flow table holds --max-flows clients (default 65536, least recently used\n"
 	"      evicted; an attach that adopts running state keeps the size it has).\n"
+	"      Once both programs are attached, it writes \"ready\" to FD and closes it, and\n"
+	"      tells systemd (READY=1 on $NOTIFY_SOCKET).\n"
 	"  detach IFACE\n"
 	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
 	"  status [IFACE] [--json | --prometheus]\n"
@@ -90,6 +95,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "resolve-interval", required_argument, NULL, 'r' },
 		{ "flow-timeout", required_argument, NULL, 't' },
 		{ "max-flows", required_argument, NULL, 'm' },
+		{ "ready-fd", required_argument, NULL, 'R' }, /* long only */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -97,6 +103,7 @@ static int cmd_attach(int argc, char **argv)
 	struct udpc_attach_opts o = {
 		.resolve_interval = UDPC_DEFAULT_RESOLVE_INTERVAL,
 		.flow_timeout = UDPC_DEFAULT_FLOW_TIMEOUT,
+		.ready_fd = -1,
 		.resolver = udpc_resolve_getaddrinfo,
 	};
 	const char *listen = NULL, *dests = NULL;
@@ -126,6 +133,22 @@ static int cmd_attach(int argc, char **argv)
 				       UDPC_LIMIT_FLOWS, &o.max_flows))
 				return EXIT_USAGE;
 			break;
+		case 'R': {
+			unsigned int fd;
+
+			if (parse_uint("attach", "--ready-fd", optarg, "a file descriptor", 1,
+				       INT_MAX, &fd))
+				return EXIT_USAGE;
+			if (fd == STDERR_FILENO)
+				return usage_error("attach", "--ready-fd %s: that is the log (stderr)",
+						   optarg);
+			/* Now, not once ready: a typo must not look like an attach never ready. */
+			if (fcntl((int)fd, F_SETFD, FD_CLOEXEC))
+				return usage_error("attach", "--ready-fd %s: no such open file descriptor",
+						   optarg);
+			o.ready_fd = (int)fd;
+			break;
+		}
 		case 'v':
 			udpc_log_set_level(UDPC_LOG_DEBUG);
 			break;
