@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* udpclone-bpf: command table and option parsing; the work is in attach.c and status.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -87,6 +88,24 @@ static int parse_uint(const char *cmd, const char *opt, const char *s, const cha
 	return 0;
 }
 
+/* --ready-fd: a descriptor the caller opened for us. Checked now: a mistake must not
+ * look like an attach that never gets ready. Not 0 (input) or 2 (the log). */
+static int parse_ready_fd(const char *s, int *fd)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!isdigit((unsigned char)s[0]) || *end || errno || v < 1 || v > INT_MAX ||
+	    v == STDERR_FILENO)
+		return usage_error("attach", "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
+	if (fcntl((int)v, F_SETFD, FD_CLOEXEC))
+		return usage_error("attach", "--ready-fd '%s': no such open file descriptor", s);
+	*fd = (int)v;
+	return 0;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -133,22 +152,10 @@ static int cmd_attach(int argc, char **argv)
 				       UDPC_LIMIT_FLOWS, &o.max_flows))
 				return EXIT_USAGE;
 			break;
-		case 'R': {
-			unsigned int fd;
-
-			if (parse_uint("attach", "--ready-fd", optarg, "a file descriptor", 1,
-				       INT_MAX, &fd))
+		case 'R':
+			if (parse_ready_fd(optarg, &o.ready_fd))
 				return EXIT_USAGE;
-			if (fd == STDERR_FILENO)
-				return usage_error("attach", "--ready-fd %s: that is the log (stderr)",
-						   optarg);
-			/* Now, not once ready: a typo must not look like an attach never ready. */
-			if (fcntl((int)fd, F_SETFD, FD_CLOEXEC))
-				return usage_error("attach", "--ready-fd %s: no such open file descriptor",
-						   optarg);
-			o.ready_fd = (int)fd;
 			break;
-		}
 		case 'v':
 			udpc_log_set_level(UDPC_LOG_DEBUG);
 			break;
