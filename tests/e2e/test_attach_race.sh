@@ -6,6 +6,7 @@
 # saying the interface is already driven, and by which pid: the winner's.
 # After each round the winner still forwards, status shows one daemon, exactly
 # two filters of ours exist, and `detach` leaves no filter and no pin.
+# shellcheck disable=SC2317 # one_exited runs through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -57,8 +58,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	assert_eq "round $r: the loser says one line" 1 "$(grep -c . "$log")"
 	assert_file_contains "$log" "interface '$C_IF' is already driven by a running udpclone-bpf \\(pid ${pids[winner]}\\)$" \
 		"round $r: the loser says why, naming the winner"
-	wait_until "$UDPC_READY_TIMEOUT" udpc_ready "$E2E_TMP/a$r-$winner.ready" "${pids[winner]}" &&
-		[ -s "$E2E_TMP/a$r-$winner.ready" ] ||
+	wait_until "$UDPC_READY_TIMEOUT" udpc_ready "$E2E_TMP/a$r-$winner.ready" "${pids[winner]}"
+	[ -s "$E2E_TMP/a$r-$winner.ready" ] ||
 		fail "round $r: the winner did not come up: $(tail -c 300 "$E2E_TMP/a$r-$winner.log")"
 	assert_ok "round $r: the winner runs" pid_alive "${pids[winner]}"
 	assert_eq "round $r: status names the winner" "${pids[winner]}" \

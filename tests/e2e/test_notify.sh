@@ -15,6 +15,7 @@
 #   4. An abstract socket ("@name", Linux's abstract namespace: per network
 #      namespace, so the listener runs in the client's): the same READY=1.
 # Prints how long attach took to become ready, each time.
+# shellcheck disable=SC2317 # has_msg runs through wait_until and assert_ok
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"

@@ -232,8 +232,8 @@ EOF
 	nsx_bg "$C_NS" "$E2E_TMP/udpc-vg" attach "$C_IF" --listen "$P" --destinations "$DESTS" \
 		--resolve-interval 1 --ready-fd 3 >>"$E2E_TMP/udpc-vg.log" 2>&1 3>"$E2E_TMP/udpc-vg.ready"
 	VG=$BG_PID
-	wait_until $((3 * UDPC_READY_TIMEOUT)) udpc_ready "$E2E_TMP/udpc-vg.ready" "$VG" &&
-		[ -s "$E2E_TMP/udpc-vg.ready" ] || fail "daemon under valgrind did not come up"
+	wait_until $((3 * UDPC_READY_TIMEOUT)) udpc_ready "$E2E_TMP/udpc-vg.ready" "$VG"
+	[ -s "$E2E_TMP/udpc-vg.ready" ] || fail "daemon under valgrind did not come up"
 	VN=$((VG_SECS * 200))
 	nsx_bg "$C_NS" "$PEER" send --to "$R4_1:$P" --count $VN --rate 200 --wait-replies 5 \
 		--expect-repliers 3 >"$E2E_TMP/vsend" 2>"$E2E_TMP/vsend.log"
