@@ -33,7 +33,8 @@ static int write_owner(const char *pin_dir)
 
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/" OWNER_FILE, pin_dir);
-	snprintf(tmp, sizeof(tmp), "%s/" OWNER_FILE ".%s", pin_dir, pid);
+	/* No dot in the name: bpffs refuses those (EPERM), they are reserved to it. */
+	snprintf(tmp, sizeof(tmp), "%s/" OWNER_FILE "_new_%s", pin_dir, pid);
 	unlink(tmp);
 	if (symlink(pid, tmp))
 		return -errno;
