@@ -687,6 +687,18 @@ udpc_filter_count() {
 # udpc_pinned IFACE: true if IFACE has a pin directory.
 udpc_pinned() { [ -e "$UDPC_PIN_ROOT/$1" ]; }
 
+# udpc_nexthops_known IFACE N [FLAG=1]: true once the daemon's next-hop table
+# (udpc_nexthops) holds a next hop for each of the first N destinations: flag FLAG
+# set (UDPC_NH_V4 = 1, UDPC_NH_V6 = 2) and its "no route" flag (FLAG * 4) clear.
+# What a test waits on instead of "a daemon tick". Needs bpftool and jq.
+udpc_nexthops_known() {
+	bpftool -j map dump pinned "$UDPC_PIN_ROOT/$1/udpc_nexthops" 2>/dev/null |
+		jq -e --argjson n "$2" --argjson f "${3:-1}" '
+			def bit($b): (. / $b | floor) % 2 == 1;
+			[.[] | select(.formatted.key < $n) | .formatted.value.flags] |
+			length == $n and all(bit($f) and (bit($f * 4) | not))' >/dev/null
+}
+
 # neigh_valid NS IFACE ADDR: true if NS has a usable (has lladdr, not FAILED)
 # neighbour entry for ADDR on IFACE.
 neigh_valid() {
