@@ -34,6 +34,9 @@
  * for at most FAST_TICKS ticks: a dead neighbour falls back to TICK_MS. */
 #define FAST_TICK_MS 20
 #define FAST_TICKS 250
+/* How long detach waits for the daemon it stopped (50 ms each): loading the programs
+ * takes seconds, many more on a busy machine. */
+#define DETACH_WAIT_TRIES 600
 
 struct daemon {
 	const struct udpc_attach_opts *o;
@@ -789,8 +792,8 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 {
 	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct udpc_instance *in = &dm.in;
-	bool attached = false;
-	sigset_t mask;
+	bool attached = false, stopped = false;
+	sigset_t mask, pending;
 	int l2_len, err, ret = EXIT_FAILURE;
 
 	snprintf(in->ifname, sizeof(in->ifname), "%s", o->ifname);
@@ -846,6 +849,17 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	}
 	uplink_tick(&dm);
 	nexthop_tick(&dm);
+	/* Told to stop while loading (detach names us from the lock on): stop here,
+	 * rather than attach only to detach. Stopping means detaching all the same. */
+	sigpending(&pending);
+	if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) {
+		pr_info("%s before attaching: detaching\n",
+			strsignal(sigismember(&pending, SIGTERM) ? SIGTERM : SIGINT));
+		udpc_sd_notify("STOPPING=1");
+		stopped = true;
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
 	err = udpc_instance_attach(in);
 	if (err)
 		goto out;
@@ -859,7 +873,7 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 out:
 	/* Tear down what this run created; an adopted data path whose attach failed
 	 * keeps running on the old programs rather than stop forwarding. */
-	if (attached || !in->adopted) {
+	if (attached || stopped || !in->adopted) {
 		if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
 			pr_warn("cannot remove the filters from %s\n", in->ifname);
 		detach_uplinks(&dm);
@@ -916,7 +930,8 @@ int udpc_detach_run(const char *ifname)
 
 		if (pid > 0 && kill(pid, SIGTERM) == 0)
 			pr_info("stopping the udpclone-bpf daemon (pid %d) on %s\n", pid, ifname);
-		for (i = 0; i < 100 && err == -EBUSY; i++) {
+		/* A daemon still loading its programs stops once they are loaded. */
+		for (i = 0; i < DETACH_WAIT_TRIES && err == -EBUSY; i++) {
 			usleep(50000);
 			err = udpc_instance_lock(&in, false);
 		}
