@@ -678,8 +678,8 @@ static int take_lock(struct udpc_instance *in)
 	if (!err)
 		err = udpc_instance_lock(in, true);
 	if (err == -EBUSY) {
-		/* The owner took the lock and wrote its pid in one step, before loading: it
-		 * can be named at once. */
+		/* Named at once: the kernel says who holds the lock, and the owner wrote its
+		 * pid right after taking it, before loading. */
 		int pid = udpc_owner_pid(in->pin_dir);
 
 		if (pid)

@@ -61,12 +61,10 @@ static int lock_holder(dev_t dev, ino_t ino)
 	while (!pid && fgets(line, sizeof(line), f)) {
 		unsigned int maj, min;
 		unsigned long long i;
-		char type[16], rw[16];
 		int p;
 
 		if (strstr(line, "->") ||
-		    sscanf(line, "%*d: FLOCK %15s %15s %d %x:%x:%llu", type, rw, &p, &maj, &min,
-			   &i) != 6)
+		    sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &p, &maj, &min, &i) != 4)
 			continue;
 		if (i == ino && makedev(maj, min) == dev && p > 0)
 			pid = p;
