@@ -24,6 +24,7 @@
 #include "instance.h"
 #include "log.h"
 #include "netlink.h"
+#include "notify.h"
 #include "sys.h"
 #include "uplink.h"
 #include "udpclone.skel.h"
@@ -33,9 +34,9 @@
  * for at most FAST_TICKS ticks: a dead neighbour falls back to TICK_MS. */
 #define FAST_TICK_MS 20
 #define FAST_TICKS 250
-/* A second attach losing the lock waits this long for the winner's pid. */
-#define OWNER_WAIT_TRIES 40
-#define OWNER_WAIT_US 50000
+/* How long detach waits for the daemon it stopped (50 ms each): loading the programs
+ * takes seconds, many more on a busy machine. */
+#define DETACH_WAIT_TRIES 600
 
 struct daemon {
 	const struct udpc_attach_opts *o;
@@ -52,6 +53,9 @@ struct daemon {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* resolver thread waits here between rounds */
 	bool kick;		/* resolve now (SIGHUP) */
+	bool ready;		/* attached and told so: STATUS= changes are sent from then on */
+	int states[UDPC_STATE_STALE + 1]; /* destinations per UDPC_STATE_*, as last synced */
+	char status[128];	/* the STATUS= line last sent */
 };
 
 /* One round of answers, from udpc_resolve_all(). */
@@ -209,8 +213,46 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 		if ((int)i < dm->o->n_dests)
 			log_transition(dm, &dm->o->dests[i], &cur[i], &ci[i], &next[i], &ni[i]);
 	}
+	memset(dm->states, 0, sizeof(dm->states));
+	for (i = 0; i < (__u32)dm->o->n_dests; i++)
+		if (ni[i].state <= UDPC_STATE_STALE)
+			dm->states[ni[i].state]++;
 	/* next[] is what the map holds now: every slot was written or left as it was. */
 	return write_active(dm, next);
+}
+
+/* The service manager's one-line status (`systemctl status`): how many destinations,
+ * and in which state. Sent once ready, then again only when it changes. */
+static void notify_status(struct daemon *dm, const char *prefix)
+{
+	char line[sizeof(dm->status) + 16];
+	int n = dm->o->n_dests, err;
+
+	snprintf(line, sizeof(line), "%sSTATUS=%d destination%s on %s: %d active, %d stale, %d unresolved",
+		 prefix, n, n == 1 ? "" : "s", dm->in.ifname, dm->states[UDPC_STATE_ACTIVE],
+		 dm->states[UDPC_STATE_STALE], dm->states[UDPC_STATE_UNRESOLVED]);
+	if (!dm->ready || !strcmp(line + strlen(prefix), dm->status))
+		return;
+	snprintf(dm->status, sizeof(dm->status), "%s", line + strlen(prefix));
+	err = udpc_sd_notify(line);
+	if (err)
+		pr_debug("cannot notify the service manager: %s\n", strerror(-err));
+}
+
+/* Both programs are attached and the maps written: tell systemd and --ready-fd. */
+static void notify_ready(struct daemon *dm)
+{
+	int err;
+
+	dm->ready = true;
+	dm->status[0] = '\0';
+	notify_status(dm, "READY=1\n");
+	if (dm->o->ready_fd >= 0) {
+		err = udpc_ready_fd(dm->o->ready_fd);
+		if (err)
+			pr_warn("cannot write to --ready-fd %d: %s\n", dm->o->ready_fd,
+				strerror(-err));
+	}
 }
 
 enum nh_result {
@@ -567,19 +609,6 @@ static int write_config(struct daemon *dm, int l2_len)
 	return bpf_map_update_elem(dm->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-static int owner_pid(const char *pin_dir)
-{
-	struct udpc_pinned p;
-	struct udpc_config cfg = {};
-	__u32 zero = 0;
-
-	if (udpc_pinned_open(pin_dir, &p))
-		return 0;
-	bpf_map_lookup_elem(p.config, &zero, &cfg);
-	udpc_pinned_close(&p);
-	return cfg.owner_pid;
-}
-
 /* Checks that need no state; each failure is one line naming what is wrong. */
 static int preflight(const char *ifname, int *ifindex, int *l2_len)
 {
@@ -621,17 +650,10 @@ static int take_lock(struct udpc_instance *in)
 	if (!err)
 		err = udpc_instance_lock(in, true);
 	if (err == -EBUSY) {
-		/* The winner of a race writes its pid just after loading: give it a moment.
-		 * A pid left by a daemon that was killed is not the owner. */
-		int pid = 0, i;
+		/* Named at once: the kernel says who holds the lock, and the owner wrote its
+		 * pid right after taking it, before loading. */
+		int pid = udpc_owner_pid(in->pin_dir);
 
-		for (i = 0; i < OWNER_WAIT_TRIES; i++) {
-			pid = owner_pid(in->pin_dir);
-			if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
-				break;
-			pid = 0;
-			usleep(OWNER_WAIT_US);
-		}
 		if (pid)
 			pr_warn("interface '%s' is already driven by a running udpclone-bpf (pid %d)\n",
 				in->ifname, pid);
@@ -665,10 +687,12 @@ static void *resolver_main(void *arg)
 		resolve_all(dm->o, &a);
 
 		pthread_mutex_lock(&dm->lock);
-		if (sync_dests(dm, &a))
+		if (sync_dests(dm, &a)) {
 			pr_warn("cannot update the destination map\n");
-		else
+		} else {
 			nexthop_tick(dm); /* at once for a changed address */
+			notify_status(dm, "");
+		}
 		pthread_mutex_unlock(&dm->lock);
 	}
 	return NULL;
@@ -708,6 +732,7 @@ static int run_loop(struct daemon *dm)
 		if (poll(&pfd, 1, timeout) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
 				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+				udpc_sd_notify("STOPPING=1\nSTATUS=detaching");
 				break;
 			}
 			pthread_mutex_lock(&dm->lock);
@@ -739,20 +764,22 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 {
 	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct udpc_instance *in = &dm.in;
-	bool attached = false;
-	sigset_t mask;
+	bool attached = false, stopped = false;
+	sigset_t mask, pending;
 	int l2_len, err, ret = EXIT_FAILURE;
 
 	snprintf(in->ifname, sizeof(in->ifname), "%s", o->ifname);
-	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
-		return EXIT_FAILURE;
-
-	/* Signals are read from a signalfd; block them before anything can arrive. */
+	/* Signals are read from a signalfd; block them before taking the lock names us
+	 * as the owner: from then on, detach's SIGTERM must end in a clean detach. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A reader of the log or of --ready-fd that went away must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
+		return EXIT_FAILURE;
 
 	err = udpc_instance_load(in, o->max_flows);
 	if (err) {
@@ -794,6 +821,17 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	}
 	uplink_tick(&dm);
 	nexthop_tick(&dm);
+	/* Told to stop while loading (detach names us from the lock on): stop here,
+	 * rather than attach only to detach. Stopping means detaching all the same. */
+	sigpending(&pending);
+	if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) {
+		pr_info("%s before attaching: detaching\n",
+			strsignal(sigismember(&pending, SIGTERM) ? SIGTERM : SIGINT));
+		udpc_sd_notify("STOPPING=1");
+		stopped = true;
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
 	err = udpc_instance_attach(in);
 	if (err)
 		goto out;
@@ -801,12 +839,13 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	pr_info("attached to %s: UDP port %u%s fanned out to %d destination%s\n", in->ifname,
 		o->listen.port, o->listen.family ? " (one address)" : "", o->n_dests,
 		o->n_dests == 1 ? "" : "s");
+	notify_ready(&dm);
 
 	ret = run_loop(&dm);
 out:
 	/* Tear down what this run created; an adopted data path whose attach failed
 	 * keeps running on the old programs rather than stop forwarding. */
-	if (attached || !in->adopted) {
+	if (attached || stopped || !in->adopted) {
 		if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
 			pr_warn("cannot remove the filters from %s\n", in->ifname);
 		detach_uplinks(&dm);
@@ -859,11 +898,12 @@ int udpc_detach_run(const char *ifname)
 	err = udpc_instance_lock(&in, false);
 	if (err == -EBUSY) {
 		/* A daemon drives it: ask it to stop; it removes everything itself. */
-		int pid = owner_pid(in.pin_dir);
+		int pid = udpc_owner_pid(in.pin_dir);
 
 		if (pid > 0 && kill(pid, SIGTERM) == 0)
 			pr_info("stopping the udpclone-bpf daemon (pid %d) on %s\n", pid, ifname);
-		for (i = 0; i < 100 && err == -EBUSY; i++) {
+		/* A daemon still loading its programs stops once they are loaded. */
+		for (i = 0; i < DETACH_WAIT_TRIES && err == -EBUSY; i++) {
 			usleep(50000);
 			err = udpc_instance_lock(&in, false);
 		}

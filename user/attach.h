@@ -18,6 +18,7 @@ struct udpc_attach_opts {
 	unsigned int resolve_interval; /* s */
 	unsigned int flow_timeout;     /* s */
 	unsigned int max_flows;	       /* flow table size; 0: pinned one's, else UDPC_MAX_FLOWS */
+	int ready_fd;		       /* written "ready\n" and closed once attached; -1: none */
 	udpc_resolver_fn resolver;
 	void *resolver_ctx;
 };

@@ -4,10 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "instance.h"
@@ -15,6 +18,84 @@
 #include "udpclone.skel.h"
 
 static const char *const our_progs[] = { "udpc_egress", "udpc_ingress" };
+
+/* Who holds the lock, for messages and for detach's SIGTERM: the kernel's list of
+ * flock()s names the holder's pid. The owner file says the same in the pin
+ * directory, for people and where /proc/locks does not show the holder. */
+#define OWNER_FILE "udpc_owner"
+
+/* Record our pid as the owner's: a symlink, as bpffs holds no regular files, whose
+ * target is the pid (like `ls -l` shows it). Written under a temporary name and
+ * renamed, so a reader sees the old pid or ours, never none. */
+static int write_owner(const char *pin_dir)
+{
+	char path[192], tmp[192], pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/" OWNER_FILE, pin_dir);
+	/* No dot in the name: bpffs refuses those (EPERM), they are reserved to it. */
+	snprintf(tmp, sizeof(tmp), "%s/" OWNER_FILE "_new_%s", pin_dir, pid);
+	unlink(tmp);
+	if (symlink(pid, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		int err = -errno;
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* The pid whose flock() is on the inode (dev, ino), from /proc/locks; 0 if none shows
+ * (no /proc, or the holder is in a pid namespace we cannot see: it shows as 0). */
+static int lock_holder(dev_t dev, ino_t ino)
+{
+	char line[256];
+	FILE *f = fopen("/proc/locks", "re");
+	int pid = 0;
+
+	if (!f)
+		return 0;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 00:1c:5678 0 EOF"; waiters' lines have "->". */
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		unsigned long long i;
+		int p;
+
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &p, &maj, &min, &i) != 4)
+			continue;
+		if (i == ino && makedev(maj, min) == dev && p > 0)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+int udpc_owner_pid(const char *pin_dir)
+{
+	char path[192], target[16];
+	struct stat st;
+	ssize_t n;
+	int pid;
+
+	if (stat(pin_dir, &st))
+		return 0;
+	pid = lock_holder(st.st_dev, st.st_ino);
+	if (pid)
+		return pid;
+	/* The file may be a crashed owner's: only a live process that is not us counts. */
+	snprintf(path, sizeof(path), "%s/" OWNER_FILE, pin_dir);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	pid = atoi(target);
+	if (pid <= 0 || pid == getpid() || (kill(pid, 0) && errno == ESRCH))
+		return 0;
+	return pid;
+}
 
 int udpc_instance_lock(struct udpc_instance *in, bool create)
 {
@@ -33,6 +114,14 @@ int udpc_instance_lock(struct udpc_instance *in, bool create)
 		close(in->lock_fd);
 		in->lock_fd = -1;
 		return err;
+	}
+	/* At once, before the slow load: a second attach names us from the start. The pid
+	 * is information; the lock is what counts, so failing to write it is no failure. */
+	if (create) {
+		int err = write_owner(in->pin_dir);
+
+		if (err)
+			pr_debug("cannot write %s/" OWNER_FILE ": %s\n", in->pin_dir, strerror(-err));
 	}
 	return 0;
 }

@@ -30,8 +30,11 @@ struct udpc_pinned {
 	unsigned int max_flows;	/* the flow table's size */
 };
 
-/* Create the pin directory and take its lock; -EBUSY if another process holds it. */
+/* Take the pin directory's lock; -EBUSY if another process holds it. With create
+ * (attach), make the directory first and, once locked, record our pid as its owner. */
 int udpc_instance_lock(struct udpc_instance *in, bool create);
+/* The pid of the process holding pin_dir's lock (the daemon driving it), 0 if unknown. */
+int udpc_owner_pid(const char *pin_dir);
 /* Open and load the BPF object, reusing maps pinned by an earlier run. The flow
  * table gets max_flows entries; 0: as pinned when adopting, else UDPC_MAX_FLOWS.
  * -EEXIST: pinned with another size (in->max_flows says which). */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* udpclone-bpf: command table and option parsing; the work is in attach.c and status.c. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 #include <stdarg.h>
@@ -26,7 +29,8 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[,HOST:PORT...]\n"
-	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N] [-v]\n"
+	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N]\n"
+	"         [--ready-fd FD] [-v]\n"
 	"      Fan out UDP packets leaving IFACE for PORT (and ADDR, if given) to every\n"
 	"      destination, and map their replies back. Stays in the foreground; SIGINT or\n"
 	"      SIGTERM detaches. HOST is an IPv4 address, a bracketed IPv6 address or a name,\n"
@@ -34,6 +38,8 @@ static const char usage_text[] =
 	"      client for --flow-timeout seconds after its last packet (default 180); the\n"
 	"      flow table holds --max-flows clients (default 65536, least recently used\n"
 	"      evicted; an attach that adopts running state keeps the size it has).\n"
+	"      Once both programs are attached, it writes \"ready\" to FD and closes it, and\n"
+	"      tells systemd (READY=1 on $NOTIFY_SOCKET).\n"
 	"  detach IFACE\n"
 	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
 	"  status [IFACE] [--json | --prometheus]\n"
@@ -82,6 +88,24 @@ static int parse_uint(const char *cmd, const char *opt, const char *s, const cha
 	return 0;
 }
 
+/* --ready-fd: a descriptor the caller opened for us. Checked now: a mistake must not
+ * look like an attach that never gets ready. Not 0 (input) or 2 (the log). */
+static int parse_ready_fd(const char *s, int *fd)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!isdigit((unsigned char)s[0]) || *end || errno || v < 1 || v > INT_MAX ||
+	    v == STDERR_FILENO)
+		return usage_error("attach", "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
+	if (fcntl((int)v, F_SETFD, FD_CLOEXEC))
+		return usage_error("attach", "--ready-fd '%s': no such open file descriptor", s);
+	*fd = (int)v;
+	return 0;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -90,6 +114,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "resolve-interval", required_argument, NULL, 'r' },
 		{ "flow-timeout", required_argument, NULL, 't' },
 		{ "max-flows", required_argument, NULL, 'm' },
+		{ "ready-fd", required_argument, NULL, 'R' }, /* long only */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -97,6 +122,7 @@ static int cmd_attach(int argc, char **argv)
 	struct udpc_attach_opts o = {
 		.resolve_interval = UDPC_DEFAULT_RESOLVE_INTERVAL,
 		.flow_timeout = UDPC_DEFAULT_FLOW_TIMEOUT,
+		.ready_fd = -1,
 		.resolver = udpc_resolve_getaddrinfo,
 	};
 	const char *listen = NULL, *dests = NULL;
@@ -124,6 +150,10 @@ static int cmd_attach(int argc, char **argv)
 		case 'm':
 			if (parse_uint("attach", "--max-flows", optarg, "flows", UDPC_MIN_FLOWS,
 				       UDPC_LIMIT_FLOWS, &o.max_flows))
+				return EXIT_USAGE;
+			break;
+		case 'R':
+			if (parse_ready_fd(optarg, &o.ready_fd))
 				return EXIT_USAGE;
 			break;
 		case 'v':

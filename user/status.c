@@ -35,6 +35,7 @@ struct dest_view {
 struct iface_view {
 	char ifname[IF_NAMESIZE];
 	bool running;
+	__u32 pid;	 /* the running daemon's, else the last one's */
 	bool filters[2]; /* ingress, egress */
 	struct udpc_config cfg;
 	struct udpc_global_stats gs;
@@ -159,6 +160,11 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 	v->running = udpc_instance_lock(&probe, false) == -EBUSY;
 	if (probe.lock_fd >= 0)
 		close(probe.lock_fd);
+	/* The lock holder's pid: the configuration's is written only after loading, and
+	 * while a new daemon adopts the pins it still names the one before. */
+	v->pid = v->running ? udpc_owner_pid(pin_dir) : 0;
+	if (!v->pid)
+		v->pid = v->cfg.owner_pid;
 	v->filters[0] = udpc_filter_present(v->cfg.ifindex, false) == 1;
 	v->filters[1] = udpc_filter_present(v->cfg.ifindex, true) == 1;
 out:
@@ -324,7 +330,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 	printf("%s: UDP port %u (%s) fanned out to %d destination%s\n", v->ifname,
 	       ntohs(v->cfg.listen_port), listen, v->n, v->n == 1 ? "" : "s");
 	if (v->running)
-		printf("  daemon: pid %u running\n", v->cfg.owner_pid);
+		printf("  daemon: pid %u running\n", v->pid);
 	else
 		printf("  daemon: not running (the data path forwards to the last known addresses)\n");
 	printf("  filters: ingress %s, egress %s\n", v->filters[0] ? "attached" : "MISSING",
@@ -443,7 +449,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 	printf("{\"interface\":");
 	json_str(v->ifname);
 	printf(",\"ifindex\":%u,\"running\":%s,\"pid\":%u,", v->cfg.ifindex,
-	       v->running ? "true" : "false", v->cfg.owner_pid);
+	       v->running ? "true" : "false", v->pid);
 	printf("\"filters\":{\"ingress\":%s,\"egress\":%s},", v->filters[0] ? "true" : "false",
 	       v->filters[1] ? "true" : "false");
 	printf("\"listen\":{\"port\":%u,\"address\":", ntohs(v->cfg.listen_port));

@@ -608,33 +608,39 @@ for a in addrs:
 print(sent)' "$@"
 }
 
+# How long a daemon may take to become ready: loading the BPF object takes seconds,
+# and many more on a machine busy with other work. A bound, not a delay: every wait
+# on it ends as soon as the daemon says it is ready.
+UDPC_READY_TIMEOUT=${UDPC_READY_TIMEOUT:-60}
+
 # udpc_attach_bg NS IFACE ARGS...: starts `udpclone-bpf attach IFACE ARGS...` in the
-# background in NS, remembers it, waits (bounded) until `status IFACE` succeeds.
+# background in NS, remembers it, waits (bounded) until it says it is ready: both
+# programs attached (--ready-fd, on fd 3 into $E2E_TMP/udpc-IFACE.ready).
 # UDPC_PID is the daemon's pid; its log is $E2E_TMP/udpc-IFACE.log.
 udpc_attach_bg() {
-	local ns iface=$2 log
+	local ns iface=$2 log ready
 	ns=$(_ns "$1")
 	shift 2
 	log="$E2E_TMP/udpc-$iface.log"
+	ready="$E2E_TMP/udpc-$iface.ready"
 	iface_remember "$iface" || return 1
 	echo "$ns $iface" >>"$E2E_TMP/.attached"
-	nsx_bg "$ns" "$UDPC" attach "$iface" "$@" >>"$log" 2>&1
+	nsx_bg "$ns" "$UDPC" attach "$iface" "$@" --ready-fd 3 >>"$log" 2>&1 3>"$ready"
 	UDPC_PID=$BG_PID
-	if ! wait_until 10 _udpc_up "$ns" "$iface" "$UDPC_PID"; then
-		fail "attach $iface did not come up: $(tail -c 500 "$log" | paste -sd'|' -)"
+	if ! wait_until "$UDPC_READY_TIMEOUT" udpc_ready "$ready" "$UDPC_PID"; then
+		fail "attach $iface did not come up in ${UDPC_READY_TIMEOUT}s: $(tail -c 500 "$log" | paste -sd'|' -)"
 		return 1
 	fi
-	if ! pid_alive "$UDPC_PID"; then
+	if ! pid_alive "$UDPC_PID" || [ "$(cat "$ready")" != ready ]; then
 		fail "attach $iface exited: $(tail -c 500 "$log" | paste -sd'|' -)"
 		return 1
 	fi
 }
 
-_udpc_up() {
-	pid_alive "$3" || return 0 # exited: stop waiting, the caller reports it
-	# Up means both filters attached: the pins exist a moment earlier.
-	timeout 5 nsenter --net="/run/netns/$1" -- "$UDPC" status "$2" --json 2>/dev/null |
-		grep -q '"filters":{"ingress":true,"egress":true}'
+# udpc_ready FILE PID: true once the daemon PID wrote its --ready-fd line to FILE, or
+# has exited (it never will then: stop waiting, the caller reports it).
+udpc_ready() {
+	[ -s "$1" ] || ! pid_alive "$2"
 }
 
 # udpc NS ARGS...: runs udpclone-bpf in NS, bounded.
@@ -680,6 +686,18 @@ udpc_filter_count() {
 
 # udpc_pinned IFACE: true if IFACE has a pin directory.
 udpc_pinned() { [ -e "$UDPC_PIN_ROOT/$1" ]; }
+
+# udpc_nexthops_known IFACE N [FLAG=1]: true once the daemon's next-hop table
+# (udpc_nexthops) holds a next hop for each of the first N destinations: flag FLAG
+# set (UDPC_NH_V4 = 1, UDPC_NH_V6 = 2) and its "no route" flag (FLAG * 4) clear.
+# What a test waits on instead of "a daemon tick". Needs bpftool and jq.
+udpc_nexthops_known() {
+	bpftool -j map dump pinned "$UDPC_PIN_ROOT/$1/udpc_nexthops" 2>/dev/null |
+		jq -e --argjson n "$2" --argjson f "${3:-1}" '
+			def bit($b): (. / $b | floor) % 2 == 1;
+			[.[] | select(.formatted.key < $n) | .formatted.value.flags] |
+			length == $n and all(bit($f) and (bit($f * 4) | not))' >/dev/null
+}
 
 # neigh_valid NS IFACE ADDR: true if NS has a usable (has lladdr, not FAILED)
 # neighbour entry for ADDR on IFACE.

@@ -118,6 +118,14 @@ for v in 0 255 abc 1e6 16777217; do
 		"${A[@]}" --listen 5743 --destinations "$D1" --max-flows "$v"
 done
 
+# --- --ready-fd (exit 2): a number, not stdin or the log, and open now
+for v in 0 2 abc -3 3x; do
+	check "ready-fd $v" 2 "--ready-fd '$v': must be a file descriptor number: 1, or 3 and up" \
+		"${A[@]}" --listen 5743 --destinations "$D1" --ready-fd "$v"
+done
+check "ready-fd not open" 2 "--ready-fd '97': no such open file descriptor" \
+	"${A[@]}" --listen 5743 --destinations "$D1" --ready-fd 97
+
 # --- command line shape (exit 2)
 check "unknown command" 2 "frobnicate: unknown command" frobnicate "$C_IF"
 check "attach without IFACE" 2 "missing IFACE" attach --listen 5743 --destinations "$D1"

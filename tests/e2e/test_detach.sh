@@ -4,9 +4,9 @@
 # Every way of detaching removes exactly our filters (handle 0x55dc, pref 3088) and
 # our pins, and nothing else: a foreign clsact filter on both hooks and the clsact
 # qdisc itself survive. Ways: SIGTERM and SIGINT to the daemon; `detach` while a
-# daemon runs (it stops the daemon); `detach` after kill -9 (no daemon, filters and
-# pins left). `detach` with nothing attached, or of an unknown interface, fails
-# with one clear line.
+# daemon runs (it stops the daemon); `detach` while the daemon is still starting;
+# `detach` after kill -9 (no daemon, filters and pins left). `detach` with nothing
+# attached, or of an unknown interface, fails with one clear line.
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -90,6 +90,29 @@ rc=0
 wait "$PID" || rc=$?
 assert_eq "detach (running): daemon exit status" 0 "$rc"
 check_clean "detach (running)"
+
+# -- 2b. `detach` while the daemon is still starting (loading its programs): the
+# lock names it from the start, so detach stops it; it stops before attaching or
+# detaches after, depending on how far it got, and cleans up either way.
+iface_remember "$C_IF"
+echo "$C_NS $C_IF" >>"$E2E_TMP/.attached"
+nsx_bg "$C_NS" "$UDPC" attach "$C_IF" --listen "$P" --destinations "$DESTS" \
+	>"$E2E_TMP/starting.log" 2>&1
+PID=$BG_PID
+wait_until 10 test -L "$UDPC_PIN_ROOT/$C_IF/udpc_owner" || fail "detach (starting): no owner written"
+assert_eq "detach (starting): the owner file names it" "$PID" \
+	"$(readlink "$UDPC_PIN_ROOT/$C_IF/udpc_owner")"
+rc=0
+udpc "$C_NS" detach "$C_IF" >"$E2E_TMP/d4.out" 2>"$E2E_TMP/d4.err" || rc=$?
+assert_eq "detach (starting): exit status" 0 "$rc"
+assert_file_contains "$E2E_TMP/d4.err" "stopping the udpclone-bpf daemon \\(pid $PID\\) on $C_IF" \
+	"detach (starting): names the daemon it stops"
+rc=0
+wait "$PID" || rc=$?
+assert_eq "detach (starting): daemon exit status" 0 "$rc"
+assert_file_contains "$E2E_TMP/starting.log" "Terminated( before attaching)?: detaching" \
+	"detach (starting): the daemon says it stops"
+check_clean "detach (starting)"
 
 # -- 3. `detach` after kill -9: no daemon, so detach removes filters and pins itself
 attach_checked "detach (killed)"

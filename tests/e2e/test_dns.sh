@@ -108,11 +108,15 @@ assert_eq "phase 2: replies from c" "$N2" "$(stat_get "$E2E_TMP/send2" "replies_
 # -- 3. b moves to .3 while a stream runs
 N3=1500
 RATE3=300
+B_TX=$(dest b.udpc.test tx_packets)
 nsx_bg "$C_NS" "$PEER" send --to "$R4_1:$P" --count $N3 --rate $RATE3 --wait-replies 3 \
 	--expect-repliers 3 >"$E2E_TMP/send3" 2>"$E2E_TMP/send3.log"
 STREAM=$BG_PID
 T_START=$(_usec_now)
-sleep 1.5
+# a second's worth of the stream to the old address first
+# shellcheck disable=SC2317 # run through wait_until
+b_sent() { local v; v=$(dest b.udpc.test tx_packets); _is_int "$v" && [ "$v" -ge $((B_TX + RATE3)) ]; }
+wait_until 10 b_sent || fail "the stream does not reach b"
 set_hosts "$R4_1 a.udpc.test" "$R4_3 b.udpc.test" "$R4_3 c.udpc.test"
 took=$(waited 8 ipv4_is b.udpc.test "$R4_3")
 T_SWITCH=$(_usec_now) # status shows the new address: the data path uses it from now

@@ -11,6 +11,7 @@
 # The unsolicited datagrams come from 198.51.100.3:9002, the third destination,
 # where no echo runs; the client counts what it gets from them as replies_corrupt
 # (they carry no replier trailer).
+# shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -50,19 +51,26 @@ nsx_bg "$C_NS" "$PEER" send --to "$R4_1:$P" --from "$C4:$CPORT" --count "$COUNT"
 CLIENT=$BG_PID
 since() { echo $((($(_usec_now) - T0) / 1000)); } # ms since the client started
 
-# -- while the client is active
-sleep 1
+# d1_tx: how many of the client's datagrams have gone out (its first copies)
+d1_tx() { udpc_json "$C_NS" "$C_IF" '.destinations[0].tx_packets'; }
+is() { [ "$("$1")" = "$2" ]; }
+sent_some() { _is_int "$(d1_tx)" && [ "$(d1_tx)" -ge 1 ]; }
+
+# -- while the client is active (it has sent, and goes on for ~2 s)
+wait_until 10 sent_some || fail "the client sent nothing"
 unsolicited active
 t_active=$(since)
-sleep 0.2
+wait_until 5 is d3_rx 1
 assert_eq "active: the third destination's datagram was mapped (its rx_packets)" 1 "$(d3_rx)"
 assert_eq "active: rx_no_flow" 0 "$(no_flow)"
 
-# -- the client stops sending at ~2 s; idle for > TIMEOUT s after its last reply
-sleep 4
+# -- once the client has sent its last datagram, idle for more than TIMEOUT s (it
+# waits 6 s for replies: still listening)
+wait_until 20 is d1_tx "$COUNT" || fail "the client did not send its $COUNT datagrams"
+sleep $((TIMEOUT + 1)) # the time being tested: no state to wait on
 unsolicited idle
 t_idle=$(since)
-sleep 0.2
+wait_until 5 is no_flow 1
 assert_eq "idle: the third destination's rx_packets unchanged" 1 "$(d3_rx)"
 assert_eq "idle: rx_no_flow" 1 "$(no_flow)"
 assert_ok "idle: the client is still listening" pid_alive "$CLIENT"

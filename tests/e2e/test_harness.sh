@@ -4,6 +4,7 @@
 # Self-test of the harness and of udpc-peer, no BPF involved: the star topology
 # routes both families, the peers count and verify what they see, the helpers
 # behave, and cleanup leaves nothing behind.
+# shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +41,13 @@ assert_ok "echo4 survives SIGUSR1" pid_alive "$ECHO4"
 
 # -- integrity: a datagram that is not a valid payload counts as corrupt, no reply
 nsx "$C_NS" bash -c "printf 'not a udpc-peer payload' >/dev/udp/$R4_1/9000"
-sleep 0.2
+# echo4_received N: echo4 has counted N datagrams (SIGUSR1 makes it say)
+echo4_received() {
+	rm -f -- "$E2E_TMP/echo4"
+	kill -USR1 "$ECHO4"
+	wait_until 3 test -s "$E2E_TMP/echo4" && [ "$(stat_get "$E2E_TMP/echo4" received)" = "$1" ]
+}
+wait_until 5 echo4_received 101 || fail "echo4 did not count the datagram"
 
 assert_ok "stop echo4" bg_stop "$ECHO4"
 assert_ok "stop echo6" bg_stop "$ECHO6"

@@ -18,7 +18,7 @@ N=200
 e2e_begin iface_updown
 require_udpc
 require_peer
-require_cmd jq
+require_cmd jq bpftool
 topo_star || e2e_end
 neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 echo_receivers "$S_NS" "$R4_1:9000" "$R4_2:9001" "$R4_3:9002" || e2e_end
@@ -34,7 +34,10 @@ send before
 
 # -- 1. down and up
 ip -n "$C_NS" link set "$C_IF" down
-sleep 2
+# the daemon notices (its routes are gone) and must not take down for gone
+# shellcheck disable=SC2016 # expanded by eval, on each try
+wait_until 10 eval '! udpc_nexthops_known "$C_IF" 3' ||
+	fail "the daemon's next-hop table did not follow the link down"
 assert_ok "daemon alive while the link is down" pid_alive "$DAEMON"
 assert_eq "our filters while down" 2 "$(udpc_filter_count "$C_NS" "$C_IF")"
 ip -n "$C_NS" link set "$C_IF" up
@@ -42,7 +45,8 @@ wait_until 5 link_up "$C_NS" "$C_IF" || fail "link did not come back up"
 ip -n "$C_NS" route replace "$R4_NET" via "$S4" 2>/dev/null ||
 	fail "cannot restore the route to $R4_NET"
 neigh_warm "$C_NS" "$C_IF" "$S4"
-sleep 1.5 # one daemon tick: the next-hop table follows
+wait_until 10 udpc_nexthops_known "$C_IF" 3 ||
+	fail "the daemon's next-hop table did not follow the link up"
 assert_ok "daemon alive after down/up" pid_alive "$DAEMON"
 assert_eq "our filters after down/up" 2 "$(udpc_filter_count "$C_NS" "$C_IF")"
 assert_eq "status: filters" '{"ingress":true,"egress":true}' \

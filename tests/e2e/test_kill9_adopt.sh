@@ -6,12 +6,12 @@
 # all while a steady stream runs: no receiver misses a datagram, none gets one
 # twice, and the counters carry on across the swap. A final `detach` removes our
 # filters and pins.
+# shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-N=3000
-RATE=500 # 6 s of traffic
+RATE=500
 P=5743
 
 e2e_begin kill9_adopt
@@ -23,8 +23,14 @@ neigh_warm "$C_NS" "$C_IF" "$S4" || e2e_end
 
 echo_receivers "$S_NS" "$R4_1:9000" "$R4_2:9001" "$R4_3:9002" || e2e_end
 LOG=$E2E_TMP/udpc-$C_IF.log
+T_LOAD=$(_usec_now)
 udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 PID1=$UDPC_PID
+# The stream must outlast the kill and the second attach's load: 6 s, or longer
+# where loading took long (a busy machine); the first load says how long.
+LOAD_S=$((($(_usec_now) - T_LOAD) / 1000000 + 1))
+SECS=$((2 * LOAD_S + 4 > 6 ? 2 * LOAD_S + 4 : 6))
+N=$((RATE * SECS))
 EG1=$(udpc_filter_ids "$C_NS" "$C_IF" egress)
 IN1=$(udpc_filter_ids "$C_NS" "$C_IF" ingress)
 assert_ne "first egress program id" "" "$EG1"
@@ -38,11 +44,11 @@ echo_received() {
 	stat_get "$f" received
 }
 
-START=$SECONDS
 nsx_bg "$C_NS" "$PEER" send --to "$R4_1:$P" --count "$N" --rate "$RATE" --wait-replies 3 \
 	--expect-repliers 3 >"$E2E_TMP/send" 2>"$E2E_TMP/send.log"
 STREAM=$BG_PID
-sleep 1
+stream_flows() { local n; n=$(echo_received 1); _is_int "$n" && [ "$n" -gt 0 ]; }
+wait_until 5 stream_flows || fail "the stream does not reach r1"
 
 # -- kill -9 mid-stream: the data path keeps forwarding without its daemon
 disown "$PID1" # no "Killed" job notice
@@ -76,7 +82,7 @@ PID2=$UDPC_PID
 # shellcheck disable=SC2016 # expanded by eval, on each try
 wait_until 10 eval '[ "$(attached_lines)" -ge 2 ]' || fail "second attach did not report 'attached to'"
 assert_file_contains "$LOG" "adopting the state pinned in $UDPC_PIN_ROOT/$C_IF" "second attach adopts"
-assert_le "second attach happened mid-stream (s since start)" 5 $((SECONDS - START))
+assert_ok "the stream still runs once the second attach is ready" pid_alive "$STREAM"
 EG2=$(udpc_filter_ids "$C_NS" "$C_IF" egress)
 IN2=$(udpc_filter_ids "$C_NS" "$C_IF" ingress)
 assert_ne "egress program replaced (old id $EG1)" "$EG1" "$EG2"
@@ -86,9 +92,9 @@ assert_eq "our ingress filters after adoption" 1 "$(udpc_filter_ids "$C_NS" "$C_
 assert_eq "status pid after adoption" "$PID2" "$(udpc_json "$C_NS" "$C_IF" .pid)"
 assert_eq "status running after adoption" true "$(udpc_json "$C_NS" "$C_IF" .running)"
 
-# -- the stream ends (6 s of sending, then at most 3 s for replies)
+# -- the stream ends (SECS of sending, then at most 3 s for replies)
 # shellcheck disable=SC2016
-wait_until 20 eval '! pid_alive "$STREAM"' || fail "sender did not finish"
+wait_until $((SECS + 15)) eval '! pid_alive "$STREAM"' || fail "sender did not finish"
 wait "$STREAM" || fail "sender exited non-zero: $(head -c 300 "$E2E_TMP/send.log")"
 udpc_json_save "$C_NS" "$C_IF" "$E2E_TMP/status.json" || fail "status --json failed"
 for i in 0 1 2; do bg_stop "${ECHO[i]}"; done

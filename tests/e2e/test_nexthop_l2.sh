@@ -86,7 +86,8 @@ udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$DESTS" || e2e_end
 phase A
 
 # -- B: forwarding off, the kernel forgets the next hop under a running daemon
-sleep 1.2 # (a daemon tick: its table has every next hop by now, whatever A showed)
+# the daemon's table has every next hop (whatever A showed) before it is flushed
+wait_until 10 udpc_nexthops_known "$C_IF" 3 || fail "B: the daemon's next hops are not all known"
 flush_gw B
 phase B
 wait_until 3 neigh_valid "$C_NS" "$C_IF" "$S4" || fail "B: $S4 was not re-resolved"

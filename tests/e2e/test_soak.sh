@@ -228,11 +228,12 @@ EOF
 		peer_echo_bg "$S_NS" "$1:$2" "r$k" "$E2E_TMP/vecho-$k" || e2e_end
 		ECH[$k]=$BG_PID
 	done
-	# valgrind is slow to load the programs: a longer wait than udpc_attach_bg's
+	# valgrind is slow to load the programs: a longer bound than udpc_attach_bg's
 	nsx_bg "$C_NS" "$E2E_TMP/udpc-vg" attach "$C_IF" --listen "$P" --destinations "$DESTS" \
-		--resolve-interval 1 >>"$E2E_TMP/udpc-vg.log" 2>&1
+		--resolve-interval 1 --ready-fd 3 >>"$E2E_TMP/udpc-vg.log" 2>&1 3>"$E2E_TMP/udpc-vg.ready"
 	VG=$BG_PID
-	wait_until 60 _udpc_up "$C_NS" "$C_IF" "$VG" || fail "daemon under valgrind did not come up"
+	wait_until $((3 * UDPC_READY_TIMEOUT)) udpc_ready "$E2E_TMP/udpc-vg.ready" "$VG"
+	[ -s "$E2E_TMP/udpc-vg.ready" ] || fail "daemon under valgrind did not come up"
 	VN=$((VG_SECS * 200))
 	nsx_bg "$C_NS" "$PEER" send --to "$R4_1:$P" --count $VN --rate 200 --wait-replies 5 \
 		--expect-repliers 3 >"$E2E_TMP/vsend" 2>"$E2E_TMP/vsend.log"

@@ -10,9 +10,12 @@
 #   1. The unit starts from IFACE.conf made from the shipped example: the daemon's
 #      command line is what EnvironmentFile= and ExecStart= should make of it, and
 #      it runs with the capability bounding set and no_new_privs the unit asks for.
+#      Type=notify: the unit is active only once the daemon said READY=1, and by
+#      then both filters are attached; its status line counts the destinations.
 #   2. `systemctl reload` makes it resolve at once (last_resolved moves).
 #   3. `systemctl kill -s SIGKILL`: the filters stay attached while no daemon runs,
-#      Restart=on-failure starts one that adopts the pins and replaces both programs.
+#      Restart=on-failure starts one that adopts the pins and replaces both programs
+#      (the programs are the new ones as soon as the unit is active again).
 #   4. `systemctl stop` detaches: no filters, no pins.
 #   5. A .conf without LISTEN fails with status 2 and is not restarted; a missing
 #      .conf fails the start (AssertPathExists=) without running anything.
@@ -121,7 +124,7 @@ if ! wait_until 20 booted; then
 fi
 
 # -- 1. started from the configuration
-if ! wait_until 10 sh -c "[ \"\$(nsenter -t $SD_PID -m -p -n -C -- systemctl is-active udpclone-bpf@$IF)\" = active ]"; then
+if ! wait_until "$UDPC_READY_TIMEOUT" sh -c "[ \"\$(nsenter -t $SD_PID -m -p -n -C -- systemctl is-active udpclone-bpf@$IF)\" = active ]"; then
 	fail "udpclone-bpf@$IF did not start: $(sctl status "udpclone-bpf@$IF" --no-pager 2>&1 |
 		grep -E 'Active:|Process:' | paste -sd'|' -); its output: $(sdx tail -c 300 /run/udpclone-test.log 2>&1)"
 	end
@@ -135,7 +138,11 @@ assert_eq "command line from $IF.conf" \
 assert_eq "capability bounding set" 000000c000201000 "$(sdx awk '$1 == "CapBnd:" { print $2 }' "/proc/$MAIN/status")"
 # shellcheck disable=SC2016
 assert_eq "no_new_privs" 1 "$(sdx awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$MAIN/status")"
-wait_until 10 up_and_adopted "$MAIN" || fail "status of $IF: $(ustatus -c .)"
+assert_eq "Type" notify "$(prop "$IF" Type)"
+# active = READY=1 received: no waiting for the filters from here
+assert_ok "both filters attached once active" up_and_adopted "$MAIN"
+assert_eq "status line" "2 destinations on $IF: 2 active, 0 stale, 0 unresolved" \
+	"$(prop "$IF" StatusText)"
 assert_eq "destination states" "active active" "$(ustatus '[.destinations[].state] | join(" ")')"
 assert_eq "flow timeout from the file" 60 "$(ustatus .flow_timeout_s)"
 
@@ -153,10 +160,10 @@ assert_ok "systemctl kill -s SIGKILL" sctl kill -s SIGKILL "udpclone-bpf@$IF"
 wait_until 5 test "$(ustatus .running)" = false || fail "the daemon did not die"
 assert_eq "filters while no daemon runs" "$old" "$(ids ingress) $(ids egress)"
 if wait_until 15 sh -c "[ \"\$(nsenter -t $SD_PID -m -p -n -C -- systemctl show -P NRestarts udpclone-bpf@$IF)\" = 1 ]" &&
-	wait_until 10 sh -c "nsenter -t $SD_PID -m -p -n -C -- systemctl is-active -q udpclone-bpf@$IF"; then
+	wait_until "$UDPC_READY_TIMEOUT" sh -c "nsenter -t $SD_PID -m -p -n -C -- systemctl is-active -q udpclone-bpf@$IF"; then
 	MAIN2=$(prop "$IF" MainPID)
 	assert_ne "a new daemon" "$MAIN" "$MAIN2"
-	wait_until 10 up_and_adopted "$MAIN2" || fail "status after the restart: $(ustatus -c .)"
+	assert_ok "status once active again" up_and_adopted "$MAIN2"
 	new="$(ids ingress) $(ids egress)"
 	assert_ne "programs replaced" "$old" "$new"
 	assert_eq "still one filter per hook" 2 "$(echo "$new" | wc -w)"
@@ -172,8 +179,8 @@ assert_eq "after stop: filters" "" "$(ids ingress)$(ids egress)"
 assert_fail "after stop: pins" sdx test -e "/sys/fs/bpf/udpclone-bpf/$IF"
 
 # -- 5. configuration mistakes
-# Type=exec: the start succeeds once the binary runs; the unit fails just after.
-sctl start udpclone-bpf@bad
+# Type=notify: the start waits for READY=1, and fails when the daemon exits first.
+assert_fail "start without LISTEN fails" sctl start -q udpclone-bpf@bad 2>/dev/null
 wait_until 10 test "$(prop bad ActiveState)" = failed || fail "bad: $(prop bad ActiveState)"
 assert_eq "no LISTEN: exit status" 2 "$(prop bad ExecMainStatus)"
 sleep 6 # RestartSec= is 5 s: a restart would have happened by now

@@ -7,6 +7,7 @@
 # any link delivers it. Then: a link taken down and brought back mid-stream, a link
 # deleted and created again (new ifindex), a copy over an uplink's MTU, and the
 # strict rp_filter warning.
+# shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -82,12 +83,14 @@ M=8000 # 4 s: long enough for B to go down and come back mid-stream
 peer_send "$C_NS" "$E2E_TMP/send-updown" --to "$SA4:$P" --count "$M" --rate "$RATE" \
 	--wait-replies 1 &
 SENDER=$!
-sleep 0.5
-tx0=$(dest_json 1 tx_packets)
+# B carries the stream before it goes down
+tx_start=$(dest_json 1 tx_packets)
+more_than() { local v; v=$(dest_json "$1" "$2"); _is_int "$v" && [ "$v" -gt "$3" ]; }
+wait_until 5 more_than 1 tx_packets $((tx_start + RATE / 4)) || fail "the stream does not go by B"
 nsx "$C_NS" ip link set "$CB_IF" down
 wait_until 3 dest_is 1 uplink.state down || fail "uplink B never showed down"
 assert_eq "destination B state while down" down "$(dest_json 1 state)"
-sleep 0.3
+wait_until 3 more_than 1 down_drops 0 || fail "no copy was dropped while B was down"
 nsx "$C_NS" ip link set "$CB_IF" up
 wait_until 5 dest_is 1 uplink.state up || fail "uplink B never came back up"
 tx_back=$(dest_json 1 tx_packets)
