@@ -25,7 +25,5 @@ struct udpc_attach_opts {
 
 /* Load, attach and drive the data path until SIGINT/SIGTERM; returns an exit code. */
 int udpc_attach_run(const struct udpc_attach_opts *o);
-/* Remove our filters and pins from ifname; returns an exit code. */
-int udpc_detach_run(const char *ifname);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "instance.h"
 #include "log.h"
+#include "maps.h"
 #include "udpclone.skel.h"
 
 static const char *const our_progs[] = { "udpc_egress", "udpc_ingress" };
@@ -129,7 +130,7 @@ int udpc_instance_lock(struct udpc_instance *in, bool create)
 int udpc_instance_load(struct udpc_instance *in, unsigned int max_flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = in->pin_dir);
-	struct udpc_pinned p;
+	struct udpc_maps p;
 	unsigned int pinned = 0;
 	char path[192];
 	int err;
@@ -137,9 +138,9 @@ int udpc_instance_load(struct udpc_instance *in, unsigned int max_flows)
 	snprintf(path, sizeof(path), "%s/udpc_config", in->pin_dir);
 	in->adopted = access(path, F_OK) == 0;
 	/* Pins of another layout are left for the load to refuse. */
-	if (in->adopted && !udpc_pinned_open(in->pin_dir, &p)) {
+	if (in->adopted && !udpc_maps_open(&p, in->pin_dir)) {
 		pinned = p.max_flows;
-		udpc_pinned_close(&p);
+		udpc_maps_close(&p);
 	}
 	if (pinned && max_flows && pinned != max_flows) {
 		in->max_flows = pinned;
@@ -358,66 +359,4 @@ void udpc_instance_close(struct udpc_instance *in)
 	if (in->lock_fd >= 0)
 		close(in->lock_fd);
 	in->lock_fd = -1;
-}
-
-int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p)
-{
-	/* Sizes too: maps pinned by a build with other layouts must not be read
-	 * into this one's structs. */
-	struct {
-		const char *name;
-		int *fd;
-		__u32 key_size, value_size;
-	} maps[] = {
-		{ "udpc_config", &p->config, 4, sizeof(struct udpc_config) },
-		{ "udpc_dests", &p->dests, 4, sizeof(struct udpc_dest) },
-		{ "udpc_dest_info", &p->dest_info, 4, sizeof(struct udpc_dest_info) },
-		{ "udpc_dest_stats", &p->dest_stats, 4, sizeof(struct udpc_dest_stats) },
-		{ "udpc_global", &p->global, 4, sizeof(struct udpc_global_stats) },
-		{ "udpc_flows", &p->flows, sizeof(struct udpc_flow_key), sizeof(struct udpc_flow) },
-		{ "udpc_uplinks", &p->uplinks, 4, sizeof(struct udpc_uplink) },
-	};
-	char path[192];
-	size_t i;
-	int err;
-
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		*maps[i].fd = -1;
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i].name);
-		*maps[i].fd = bpf_obj_get(path);
-		if (*maps[i].fd < 0) {
-			err = -errno;
-			goto fail;
-		}
-		err = bpf_obj_get_info_by_fd(*maps[i].fd, &info, &len);
-		if (err)
-			goto fail;
-		if (info.key_size != maps[i].key_size || info.value_size != maps[i].value_size) {
-			err = -EPROTO;
-			goto fail;
-		}
-		if (maps[i].fd == &p->flows)
-			p->max_flows = info.max_entries;
-	}
-	return 0;
-fail:
-	udpc_pinned_close(p);
-	return err;
-}
-
-void udpc_pinned_close(struct udpc_pinned *p)
-{
-	int *fds[] = { &p->config, &p->dests,	&p->dest_info, &p->dest_stats,
-		       &p->global, &p->flows, &p->uplinks };
-	size_t i;
-
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
 }

@@ -24,12 +24,6 @@ struct udpc_instance {
 	struct udpclone *skel;
 };
 
-/* Map fds by pin path, for commands that only read or clean up (status, detach). */
-struct udpc_pinned {
-	int config, dests, dest_info, dest_stats, global, flows, uplinks;
-	unsigned int max_flows;	/* the flow table's size */
-};
-
 /* Take the pin directory's lock; -EBUSY if another process holds it. With create
  * (attach), make the directory first and, once locked, record our pid as its owner. */
 int udpc_instance_lock(struct udpc_instance *in, bool create);
@@ -51,9 +45,5 @@ int udpc_detach_filters(int ifindex, const char *ifname);
 int udpc_unpin_dir(const char *pin_dir);
 /* Is a udpclone-bpf TC filter attached at this hook? 1 yes, 0 no, -errno. */
 int udpc_filter_present(int ifindex, bool egress);
-
-/* -EPROTO: the pins are from a build with other map layouts. */
-int udpc_pinned_open(const char *pin_dir, struct udpc_pinned *p);
-void udpc_pinned_close(struct udpc_pinned *p);
 
 #endif

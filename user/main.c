@@ -16,6 +16,7 @@
 #include <stdarg.h>
 
 #include "attach.h"
+#include "detach.h"
 #include "log.h"
 #include "resolve.h"
 #include "status.h"

@@ -17,6 +17,7 @@
 #include "fmt.h"
 #include "instance.h"
 #include "log.h"
+#include "maps.h"
 #include "status.h"
 #include "sys.h"
 
@@ -109,13 +110,13 @@ static void uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
 static int read_view(const char *pin_dir, struct iface_view *v)
 {
 	struct udpc_instance probe = { .lock_fd = -1 };
-	struct udpc_pinned p;
+	struct udpc_maps p;
 	struct udpc_flow_key k, nk;
 	int ncpu = libbpf_num_possible_cpus();
 	__u32 i, zero = 0;
 	int err, c;
 
-	err = udpc_pinned_open(pin_dir, &p);
+	err = udpc_maps_open(&p, pin_dir);
 	if (err)
 		return err;
 	if (bpf_map_lookup_elem(p.config, &zero, &v->cfg)) {
@@ -168,7 +169,7 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 	v->filters[0] = udpc_filter_present(v->cfg.ifindex, false) == 1;
 	v->filters[1] = udpc_filter_present(v->cfg.ifindex, true) == 1;
 out:
-	udpc_pinned_close(&p);
+	udpc_maps_close(&p);
 	return err;
 }
 

@@ -7,8 +7,6 @@
 #include <stdint.h>
 
 #include "udpclone.h"
-/* attach.c takes the address formatters from here until it includes fmt.h itself. */
-#include "fmt.h"
 
 /* 0 if we hold CAP_NET_ADMIN and CAP_SYS_ADMIN (see sys.c for why), else -EPERM. */
 int udpc_check_caps(void);
