@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* Text for people: HOST:PORT[@IFACE|@table=N] (IPv6 always bracketed) and addresses. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>

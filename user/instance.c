@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * One interface driven by udpclone-bpf: the pin directory and its lock (whose holder
+ * is the daemon), loading or adopting the BPF object, and our TC filters.
+ */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* The map registry (maps.h): one table of names and layouts for both ways in. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/* Facts about the host: privileges, bpffs, an interface's link type and MAC, the clock. */
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
