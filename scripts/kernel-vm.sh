@@ -6,7 +6,7 @@
 # the kernels people run, not only on the one this machine boots.
 #   scripts/kernel-vm.sh fetch KERNEL...           download and unpack (cached)
 #   scripts/kernel-vm.sh run [-t SECS] [-e VAR=VALUE]... KERNEL [--] CMD [ARG]...
-#   scripts/kernel-vm.sh test [-t SECS] KERNEL     run `tests/run.sh bpf` (OUT=$OUT)
+#   scripts/kernel-vm.sh test [-t SECS] KERNEL     run `tests/run.sh bpf` (OUT, UDPC_*)
 #   scripts/kernel-vm.sh package KERNEL            print the Debian package KERNEL means
 # KERNEL is 6.1 (what linux-image-amd64 depends on: Debian 12's own kernel), another
 # MAJOR.MINOR (the newest linux-image-MAJOR.MINOR.N+debNN-amd64 apt knows, e.g. 6.12
@@ -17,12 +17,14 @@
 #
 # How: the .deb is unpacked with `dpkg -x`, never installed, into $KERNEL_CACHE
 # (/var/cache/udpclone-bpf/kernels as root, else $OUT/kernels). qemu boots it under
-# TCG (the nested /dev/kvm here cannot run a stock kernel; see
-# /work/shared/kernel-vm-notes.md) with a throwaway initramfs: busybox-static and the
+# TCG (a nested /dev/kvm may not run a stock kernel: docs/KERNELS.md) with a
+# throwaway initramfs: busybox-static and the
 # kernel's own virtio/9p/overlay modules. That mounts the host's / read-only over 9p,
 # puts a tmpfs overlay on top and switch_roots into it, so the guest runs this
 # very tree, build and tools. A second, writable 9p share carries the job in and the
 # output and exit status out. After switch_root this script is PID 1 (`guest`).
+# VM_MODULES (default: veth sch_ingress cls_bpf) are loaded before CMD runs; VM_KEEP=1
+# keeps the work directory (console.log, share/output); VM_APPEND adds kernel arguments.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +44,7 @@ SHARE_TAG=udpcvm	# the writable share's tag, and where the guest mounts it: /udp
 
 die() { echo "kernel-vm: $*" >&2; exit 1; }
 skip() { echo "kernel-vm: SKIP: $*" >&2; exit 77; }
-usage() { sed -n '5,18s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+usage() { sed -n '4,/^#$/{/^#$/d;s/^# \{0,1\}//p}' "$SELF" >&2; exit 2; }
 
 # --- kernels: which package, fetched once ------------------------------------------
 
@@ -78,7 +80,7 @@ package() {
 # The directory is named after package and version, so a new security update is a new
 # directory, fetched once; old ones are left for the cache's owner to prune.
 fetch() {
-	local pkg ver dir tmp deb kver
+	local pkg ver dir tmp deb kver lock
 	pkg=$(package "$1")
 	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
 	if [ -z "$ver" ]; then
@@ -96,6 +98,13 @@ fetch() {
 	fi
 	command -v depmod >/dev/null || skip "depmod not found (apt-get install kmod)"
 	mkdir -p "$KERNEL_CACHE"
+	# Two runs sharing the cache (two worktrees, say) fetch one at a time.
+	exec {lock}>"$KERNEL_CACHE/.lock"
+	flock "$lock"
+	if [ -f "$dir/ready" ]; then
+		echo "$dir"
+		return
+	fi
 	tmp=$(mktemp -d "$KERNEL_CACHE/.fetch.XXXXXX")
 	# shellcheck disable=SC2064 # expand now: $tmp is local
 	trap "rm -rf '$tmp'" EXIT
@@ -108,8 +117,9 @@ fetch() {
 	dpkg -x "$deb" "$tmp/root"
 	rm -f "$deb"
 	kver=$(ls "$tmp/root/lib/modules")
-	[ -n "$kver" ] && [ -f "$tmp/root/boot/vmlinuz-$kver" ] ||
+	if [ -z "$kver" ] || [ ! -f "$tmp/root/boot/vmlinuz-$kver" ]; then
 		die "$pkg: no boot/vmlinuz-VERSION with lib/modules/VERSION"
+	fi
 	# The package ships no modules.dep (the postinst makes it): modprobe needs one.
 	depmod -b "$tmp/root" "$kver"
 	echo "$kver" >"$tmp/root/kver"
@@ -127,7 +137,7 @@ fetch() {
 # initramfs KDIR DEST: the stage-1 root: busybox, the modules that reach the host's /,
 # and an /init that mounts it and switch_roots into `$SELF guest`.
 initramfs() {
-	local kdir=$1 dest=$2 kver stage dep kind path m
+	local kdir=$1 dest=$2 kver stage kind path m
 	kver=$(cat "$kdir/kver")
 	stage=$(dirname "$dest")/initramfs
 	mkdir -p "$stage"/{bin,dev,proc,lower,rw,newroot,modules}
@@ -175,8 +185,29 @@ EOF
 	rm -rf "$stage"
 }
 
-qemu_pid= tail_pid= work=
+# A rejected program's reason ends its verifier log, maybe thousands of lines up in
+# the output: repeat the last lines of each distinct log at the end.
+verifier_tails() {
+	awk '
+	/-- BEGIN PROG LOAD LOG --/ { prog = $0; sub(/: *-- BEGIN.*/, "", prog); n = 0; inlog = 1; next }
+	/-- END PROG LOAD LOG --/ {
+		inlog = 0
+		tail = ""
+		for (i = (n > 4 ? n - 4 : 0); i < n; i++)
+			tail = tail "  |   " substr(buf[i % 4], 1, 160) "\n"
+		if (seen[prog tail]++)
+			next
+		if (!shown++)
+			print "kernel-vm: the verifier rejected:"
+		printf "  | %s\n%s", prog, tail
+		next
+	}
+	inlog { buf[n++ % 4] = $0 }'
+}
+
+qemu_pid='' tail_pid='' work=''
 cleanup() {
+	set +e # whatever is already gone, remove the rest
 	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
 	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
 		kill "$qemu_pid" 2>/dev/null
@@ -208,6 +239,8 @@ run() {
 	[ $# -ge 1 ] || usage
 	[[ $limit =~ ^[0-9]+$ ]] || die "-t $limit: not a number of seconds"
 
+	# The guest runs this host's binaries.
+	[ "$(uname -m)" = x86_64 ] || skip "the kernels are amd64 ones; this host is $(uname -m)"
 	q=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 	[ -x /bin/busybox ] || skip "/bin/busybox not found (apt-get install busybox-static)"
 	command -v modprobe >/dev/null || skip "modprobe not found (apt-get install kmod)"
@@ -239,13 +272,14 @@ run() {
 	# -no-reboot: the guest's poweroff, and a panic (panic=-1), end qemu.
 	"$q" -accel tcg,thread=multi -cpu max -m "$VM_MEM" -smp "$VM_CPUS" -nographic -no-reboot \
 		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initramfs.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 ${VM_APPEND:-}" \
+		-append "console=ttyS0 rdinit=/init panic=-1 ${VM_APPEND:-}" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$work/share,mount_tag=$SHARE_TAG,security_model=none" \
 		-nic none </dev/null >"$work/console.log" 2>&1 &
 	qemu_pid=$!
-	# The guest writes the command's output straight to the share: show it as it comes.
-	tail -s 0.2 -n +1 -f --pid="$qemu_pid" "$work/share/output" &
+	# The guest writes the command's output straight to the share: show it as it comes,
+	# marked as the guest's (its own "tests: N passed" is not the caller's summary).
+	tail -s 0.2 -n +1 -f --pid="$qemu_pid" "$work/share/output" | sed -u "s/^/$k| /" &
 	tail_pid=$!
 	rc=0
 	while kill -0 "$qemu_pid" 2>/dev/null; do
@@ -271,10 +305,12 @@ run() {
 	elif ! [[ $status =~ ^[0-9]+$ ]]; then
 		echo "kernel-vm: $kver: the guest stopped without reporting a status (qemu exit $rc). Console's last lines:"
 	else
+		[ "$status" = 0 ] || verifier_tails <"$work/share/output"
 		echo "kernel-vm: $kver: exit $status after $((SECONDS - start))s"
 		return "$status"
 	fi
-	tail -n 40 "$work/console.log" | sed 's/^/  | /'
+	# without SeaBIOS's terminal escapes and the serial line's carriage returns
+	tail -n 40 "$work/console.log" | sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\r//g' -e 's/^/  | /'
 	return 1
 }
 
@@ -291,7 +327,7 @@ guest() {
 	mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 	mount -t tmpfs tmpfs /dev/shm
 	mount -t tmpfs -o mode=0755 tmpfs /run
-	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	# /tmp stays the host's (through the overlay, writable): a build there must be seen
 	mount -t bpf bpf /sys/fs/bpf
 	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 	# devtmpfs has none of these; bash's <(...) and many tools want /dev/fd
@@ -299,10 +335,12 @@ guest() {
 	ln -sfn /proc/self/fd/0 /dev/stdin
 	ln -sfn /proc/self/fd/1 /dev/stdout
 	ln -sfn /proc/self/fd/2 /dev/stderr
+	# KVER, MODDIR, CWD, MODULES, CMD and the -e variables
 	# shellcheck source=/dev/null
 	. "/$SHARE_TAG/job"
 	exec >>"$out" 2>&1 </dev/null
 	# The host has no modules for this kernel: lend it the unpacked ones.
+	# shellcheck disable=SC2153 # from the job
 	mkdir -p "/lib/modules/$KVER" && mount --bind "$MODDIR" "/lib/modules/$KVER"
 	for m in $MODULES; do
 		modprobe "$m" || echo "kernel-vm guest: modprobe $m failed"
@@ -325,7 +363,7 @@ cmd=${1:-}
 case $cmd in
 fetch)
 	[ $# -ge 1 ] || usage
-	for k in "$@"; do fetch "$k" >/dev/null; done
+	for k in "$@"; do (fetch "$k") >/dev/null; done # a subshell each: its lock goes with it
 	;;
 package)
 	[ $# -eq 1 ] || usage
@@ -333,15 +371,19 @@ package)
 	;;
 run) run "$@" ;;
 test)
-	args=()
-	while [ "${1:-}" = -t ]; do args+=("$1" "$2"); shift 2; done
+	limit=600
+	if [ "${1:-}" = -t ]; then
+		limit=$2
+		shift 2
+	fi
 	[ $# -eq 1 ] || usage
 	cd "$ROOT"
-	# The guest is slower (TCG) than the limits tests/run.sh sets for this host, and
-	# the time limit that matters is this VM's: let the inner one be generous.
-	run "${args[@]}" -e "OUT=$OUT" -e "BPF_LIMIT=${VM_BPF_LIMIT:-3600}" \
-		${UDPC_FUZZ_FRAMES:+-e "UDPC_FUZZ_FRAMES=$UDPC_FUZZ_FRAMES"} \
-		"$1" -- tests/run.sh bpf
+	# The guest is slower (TCG) than the per-test limit tests/run.sh sets for this
+	# host; the limit that matters is this VM's, which also covers its boot.
+	envs=(-e "OUT=$OUT" -e "BPF_LIMIT=$limit")
+	# the tests' own knobs (UDPC_FUZZ_FRAMES, UDPC_FUZZ_SEED, ...) go along
+	while read -r v; do envs+=(-e "$v=${!v}"); done < <(compgen -e | grep '^UDPC_' || true)
+	run -t "$limit" "${envs[@]}" "$1" -- tests/run.sh bpf
 	;;
 guest)
 	[ $$ = 1 ] || die "guest: only PID 1 in the VM runs this"
