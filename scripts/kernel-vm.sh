@@ -80,40 +80,39 @@ package() {
 # The directory is named after package and version, so a new security update is a new
 # directory, fetched once; old ones are left for the cache's owner to prune.
 fetch() {
-	local pkg ver dir tmp deb kver lock
-	pkg=$(package "$1")
-	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
-	if [ -z "$ver" ]; then
-		# fresh machine without package lists (a CI image): one update, then retry
-		echo "kernel-vm: $pkg unknown to apt; apt-get update" >&2
-		apt-get update -qq >&2 || true
-		pkg=$(package "$1")
-		ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
-		[ -n "$ver" ] || die "apt knows no package $pkg"
-	fi
-	dir=$KERNEL_CACHE/${pkg}_$ver
-	if [ -f "$dir/ready" ]; then
-		echo "$dir"
-		return
-	fi
+	local pkg ver dir tmp deb kver lock try
 	command -v depmod >/dev/null || skip "depmod not found (apt-get install kmod)"
 	mkdir -p "$KERNEL_CACHE"
 	# Two runs sharing the cache (two worktrees, say) fetch one at a time.
 	exec {lock}>"$KERNEL_CACHE/.lock"
 	flock "$lock"
-	if [ -f "$dir/ready" ]; then
-		echo "$dir"
-		return
-	fi
 	tmp=$(mktemp -d "$KERNEL_CACHE/.fetch.XXXXXX")
 	# shellcheck disable=SC2064 # expand now: $tmp is local
 	trap "rm -rf '$tmp'" EXIT
-	echo "kernel-vm: fetching $pkg $ver" >&2
-	# as root apt drops to _apt, who cannot write here: download as ourselves
-	(cd "$tmp" && apt-get -qq -o APT::Sandbox::User="$(id -un)" download "$pkg=$ver" >&2) ||
-		die "apt-get download $pkg=$ver failed"
+	# Package lists may be missing (a fresh CI image) or stale (the version they name
+	# left the mirror after a security update): then one apt-get update, and again.
+	for try in 1 2; do
+		if [ "$try" = 2 ]; then
+			echo "kernel-vm: apt-get update" >&2
+			apt-get update -qq >&2 || true
+		fi
+		pkg=$(package "$1") || continue
+		ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null |
+			sed -n 's/^Version: //p' | head -n1 || true)
+		[ -n "$ver" ] || continue
+		dir=$KERNEL_CACHE/${pkg}_$ver
+		if [ -f "$dir/ready" ]; then
+			rm -rf "$tmp"
+			echo "$dir"
+			return
+		fi
+		echo "kernel-vm: fetching $pkg $ver" >&2
+		# as root apt drops to _apt, who cannot write here: download as ourselves
+		(cd "$tmp" && apt-get -qq -o APT::Sandbox::User="$(id -un)" download "$pkg=$ver" >&2) &&
+			break
+	done
 	deb=$(echo "$tmp"/*.deb)
-	[ -f "$deb" ] || die "apt-get download $pkg=$ver left no .deb"
+	[ -f "$deb" ] || die "cannot download the package of kernel $1 (${pkg:-unknown} ${ver:-})"
 	dpkg -x "$deb" "$tmp/root"
 	rm -f "$deb"
 	kver=$(ls "$tmp/root/lib/modules")

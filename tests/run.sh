@@ -168,7 +168,7 @@ suite_kernels() {
 		matches "kernel-$k" || continue
 		# Fetching is set-up (a download the first time, cached after), outside the limit.
 		fetch_rc=0
-		timeout 900 scripts/kernel-vm.sh fetch "$k" || fetch_rc=$?
+		timeout 900 scripts/kernel-vm.sh fetch "$k" 2>&1 || fetch_rc=$?
 		case $fetch_rc in
 		0) ;;
 		77)
