@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # udpclone-bpf: one Makefile, everything built out of tree in $(OUT).
-#   make            build the tool          make check   deps + build + all tests
+#   make            build the tool          make check   build + all tests (as root; the
+#                                           packages: scripts/install-deps.sh, or test.sh)
 #   make demo       run the namespace demo  make V=1     show full commands
 
 OUT      ?= build
@@ -36,7 +37,7 @@ SKEL     := $(OUT)/udpclone.skel.h
 BIN      := $(OUT)/udpclone-bpf
 
 # Control-plane modules with no libbpf dependency: unit-tested without root.
-PURE_SRCS := user/spec.c user/reconcile.c user/log.c
+PURE_SRCS := user/spec.c user/reconcile.c user/log.c user/fmt.c
 USER_SRCS := $(wildcard user/*.c)
 PURE_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(PURE_SRCS))
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
@@ -90,7 +91,7 @@ tools: $(TOOLS)
 deps:
 	$(Q)scripts/install-deps.sh
 
-check: deps
+check:
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(UNIT_TESTS) $(BPF_TESTS) $(TOOLS) $(BENCH_TOOLS) \
 		fuzz-build lint
 	$(Q)OUT=$(OUT) tests/run.sh all

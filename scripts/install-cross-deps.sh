@@ -3,7 +3,8 @@
 # Install what `make ARCH=arm64` needs (mk/cross.mk), on top of what the native build
 # needs: Debian's aarch64 cross compiler, qemu-user-static for the smoke test
 # (tests/e2e/test_cross_arm64.sh), and a sysroot with the arm64 static libraries.
-# Not part of scripts/install-deps.sh: CI does not build for routers.
+# Not part of scripts/install-deps.sh (a native build needs none of it); the test
+# command, scripts/test.sh, runs it so that CI builds and tests the router binary.
 #
 # The sysroot ($CROSS_SYSROOT, default /opt/udpclone-bpf/sysroot-arm64) is
 # libbpf-dev, libelf-dev and zlib1g-dev for arm64, downloaded with apt-get download

@@ -54,40 +54,15 @@ struct daemon {
 	bool kick;		/* resolve now (SIGHUP) */
 };
 
-/* One round of answers, handed to reconcile through table_resolver(). */
+/* One round of answers, from udpc_resolve_all(). */
 struct answers {
-	const struct udpc_attach_opts *o;
 	struct udpc_resolved res[UDPC_MAX_DESTS];
 };
-
-static int table_resolver(const char *host, struct udpc_resolved *out, void *ctx)
-{
-	const struct answers *a = ctx;
-	int i;
-
-	for (i = 0; i < a->o->n_dests; i++)
-		if (!strcmp(a->o->dests[i].host, host)) {
-			*out = a->res[i];
-			return 0;
-		}
-	return -ENOENT;
-}
 
 /* The slow part, done holding no lock: a lookup may wait for DNS timeouts. */
 static void resolve_all(const struct udpc_attach_opts *o, struct answers *a)
 {
-	int i, j;
-
-	memset(a, 0, sizeof(*a));
-	a->o = o;
-	for (i = 0; i < o->n_dests; i++) {
-		for (j = 0; j < i && strcmp(o->dests[j].host, o->dests[i].host); j++)
-			;
-		if (j < i)
-			a->res[i] = a->res[j]; /* same name, another port: one lookup */
-		else if (o->resolver(o->dests[i].host, &a->res[i], o->resolver_ctx) < 0)
-			a->res[i].error = EAI_SYSTEM;
-	}
+	udpc_resolve_all(o->dests, o->n_dests, o->resolver, o->resolver_ctx, a->res);
 }
 
 /* One line per event that matters; repeated failures stay at debug level. */
@@ -136,10 +111,7 @@ static void log_transition(const struct daemon *dm, const struct udpc_dest_spec 
 static bool slot_reused(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
 			const struct udpc_dest_info *ci)
 {
-	if (ci->state == UDPC_STATE_UNUSED)
-		return false;
-	return !spec || !udpc_host_equal(ci->host, spec->host) || cur->port != htons(spec->port) ||
-	       strncmp(ci->uplink, spec->uplink, sizeof(ci->uplink)) || ci->table != spec->table;
+	return ci->state != UDPC_STATE_UNUSED && (!spec || !udpc_slot_is_dest(spec, cur, ci));
 }
 
 static void reset_slot(struct daemon *dm, __u32 i)
@@ -217,8 +189,8 @@ static int sync_dests(struct daemon *dm, struct answers *a)
 	for (i = 0; i < UDPC_MAX_DESTS; i++)
 		if (slot_reused((int)i < dm->o->n_dests ? &dm->o->dests[i] : NULL, &cur[i], &ci[i]))
 			reset_slot(dm, i);
-	udpc_reconcile_all(dm->o->dests, dm->o->n_dests, cur, ci, table_resolver, a,
-			   (uint64_t)time(NULL), next, ni, changed);
+	udpc_reconcile_all(dm->o->dests, dm->o->n_dests, cur, ci, a->res, (uint64_t)time(NULL),
+			   next, ni, changed);
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		if (!changed[i])
 			continue;

@@ -19,9 +19,8 @@ static int clamp_count(int n)
 	return n > UDPC_RESOLVE_MAX ? UDPC_RESOLVE_MAX : n;
 }
 
-/* Is the slot still about this destination (and not adopted from a different list)? */
-static bool same_dest(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
-		      const struct udpc_dest_info *cur_info)
+bool udpc_slot_has_hostport(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
+			    const struct udpc_dest_info *cur_info)
 {
 	char host[UDPC_HOST_MAX];
 
@@ -31,6 +30,14 @@ static bool same_dest(const struct udpc_dest_spec *spec, const struct udpc_dest 
 	memcpy(host, cur_info->host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	return udpc_host_equal(spec->host, host);
+}
+
+bool udpc_slot_is_dest(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
+		       const struct udpc_dest_info *cur_info)
+{
+	return udpc_slot_has_hostport(spec, cur, cur_info) &&
+	       !strncmp(cur_info->uplink, spec->uplink, sizeof(cur_info->uplink)) &&
+	       cur_info->table == spec->table;
 }
 
 int udpc_reconcile_slot(const struct udpc_dest_spec *spec,
@@ -47,7 +54,7 @@ int udpc_reconcile_slot(const struct udpc_dest_spec *spec,
 	/* Whole structs zeroed, padding included: the memcmp()s below rely on it. */
 	memset(&d, 0, sizeof(d));
 	memset(&info, 0, sizeof(info));
-	if (same_dest(spec, cur, cur_info)) {
+	if (udpc_slot_has_hostport(spec, cur, cur_info)) {
 		d.flags = cur->flags & (UDPC_DEST_V4 | UDPC_DEST_V6);
 		if (d.flags & UDPC_DEST_V4)
 			d.addr4 = cur->addr4;
@@ -124,15 +131,33 @@ void udpc_active_of(const struct udpc_dest *dests, struct udpc_active *out)
 	}
 }
 
+void udpc_resolve_all(const struct udpc_dest_spec *specs, int n, udpc_resolver_fn resolver,
+		      void *ctx, struct udpc_resolved *res)
+{
+	int i, j;
+
+	for (i = 0; i < n && i < UDPC_MAX_DESTS; i++) {
+		for (j = 0; j < i; j++)
+			if (udpc_host_equal(specs[j].host, specs[i].host))
+				break;
+		if (j < i) {
+			res[i] = res[j];
+			continue;
+		}
+		memset(&res[i], 0, sizeof(res[i]));
+		if (resolver(specs[i].host, &res[i], ctx) < 0 && !res[i].error)
+			res[i].error = EAI_SYSTEM;
+	}
+}
+
 int udpc_reconcile_all(const struct udpc_dest_spec *specs, int n,
 		       const struct udpc_dest *cur, const struct udpc_dest_info *cur_info,
-		       udpc_resolver_fn resolver, void *ctx, uint64_t now_unix,
+		       const struct udpc_resolved *res, uint64_t now_unix,
 		       struct udpc_dest *next, struct udpc_dest_info *next_info, int *changed)
 {
-	struct udpc_resolved res[UDPC_MAX_DESTS];
 	struct udpc_dest_info info;
 	struct udpc_dest d;
-	int i, j, mask;
+	int i, mask;
 
 	if (n < 0 || n > UDPC_MAX_DESTS)
 		return -EINVAL;
@@ -148,17 +173,6 @@ int udpc_reconcile_all(const struct udpc_dest_spec *specs, int n,
 			next[i] = d;
 			next_info[i] = info;
 		} else {
-			/* One lookup per name: "h:1,h:2" must not see two different answers. */
-			for (j = 0; j < i; j++)
-				if (udpc_host_equal(specs[j].host, specs[i].host))
-					break;
-			if (j < i) {
-				res[i] = res[j];
-			} else {
-				memset(&res[i], 0, sizeof(res[i]));
-				if (resolver(specs[i].host, &res[i], ctx) < 0 && !res[i].error)
-					res[i].error = EAI_SYSTEM;
-			}
 			mask = udpc_reconcile_slot(&specs[i], &cur[i], &cur_info[i], &res[i],
 						   now_unix, &next[i], &next_info[i]);
 		}

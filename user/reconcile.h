@@ -42,15 +42,33 @@ int udpc_reconcile_slot(const struct udpc_dest_spec *spec,
 			struct udpc_dest *next, struct udpc_dest_info *next_info);
 
 /*
- * All UDPC_MAX_DESTS slots: specs[0..n) are resolved with resolver() (once per
- * distinct host) and reconciled, slots >= n become unused (zero dest, zero info,
- * state UDPC_STATE_UNUSED). changed[i] gets the bitmask for slot i.
+ * One round of lookups for specs[0..n), into res[0..n): once per distinct host
+ * ("h:1,H.:2" is one name), so that two ports of one name never see two different
+ * answers. The daemon runs it holding no lock: a lookup may wait for DNS timeouts.
+ * A resolver that could not even ask (negative return) counts as a failed lookup.
+ */
+void udpc_resolve_all(const struct udpc_dest_spec *specs, int n, udpc_resolver_fn resolver,
+		      void *ctx, struct udpc_resolved *res);
+
+/*
+ * All UDPC_MAX_DESTS slots: specs[0..n) are reconciled with their answers
+ * res[0..n) (from udpc_resolve_all()), slots >= n become unused (zero dest, zero
+ * info, state UDPC_STATE_UNUSED). changed[i] gets the bitmask for slot i.
  * Returns 0, or -EINVAL if n is out of 0..UDPC_MAX_DESTS.
  */
 int udpc_reconcile_all(const struct udpc_dest_spec *specs, int n,
 		       const struct udpc_dest *cur, const struct udpc_dest_info *cur_info,
-		       udpc_resolver_fn resolver, void *ctx, uint64_t now_unix,
+		       const struct udpc_resolved *res, uint64_t now_unix,
 		       struct udpc_dest *next, struct udpc_dest_info *next_info, int *changed);
+
+/* Does the slot (cur, cur_info) hold spec's HOST:PORT? Then its addresses are
+ * spec's too, whatever the uplink: a name keeps its address across a restart. */
+bool udpc_slot_has_hostport(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
+			    const struct udpc_dest_info *cur_info);
+/* ... by the same uplink or table: the same destination, whose counters and next hop
+ * carry over; otherwise the slot is being reused for another one. */
+bool udpc_slot_is_dest(const struct udpc_dest_spec *spec, const struct udpc_dest *cur,
+		       const struct udpc_dest_info *cur_info);
 
 /* udpc_active as it follows from the destinations (dests[0..UDPC_MAX_DESTS)): per
  * family, the slots with an address of that family, in slot order. */

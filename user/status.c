@@ -14,10 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "instance.h"
 #include "log.h"
 #include "status.h"
 #include "sys.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct dest_view {
 	__u32 slot; /* index in udpc_dests: the position in --destinations */
@@ -25,6 +28,8 @@ struct dest_view {
 	struct udpc_dest_info info;
 	struct udpc_dest_stats st; /* summed over CPUs; last_rx_ns is the max */
 	struct udpc_uplink up;	   /* flags without UDPC_UPLINK_VIA: the attached interface */
+	char name[UDPC_DEST_STR_MAX]; /* HOST:PORT[@IFACE|@table=N], as the user wrote it */
+	char via[IF_NAMESIZE];	   /* with an uplink: the interface copies leave by now, or "-" */
 };
 
 struct iface_view {
@@ -34,7 +39,7 @@ struct iface_view {
 	struct udpc_config cfg;
 	struct udpc_global_stats gs;
 	__u64 flows;
-	unsigned int max_flows;	/* the flow table's size */
+	__u64 max_flows;	/* the flow table's size */
 	int n;
 	struct dest_view dests[UDPC_MAX_DESTS];
 };
@@ -48,7 +53,7 @@ static const char *const state_names[] = {
 
 static const char *state_name(__u32 s)
 {
-	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+	return s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
 }
 
 static int sum_percpu(int fd, __u32 key, void *out, size_t size, size_t n_u64_max)
@@ -76,6 +81,28 @@ static int sum_percpu(int fd, __u32 key, void *out, size_t size, size_t n_u64_ma
 	}
 	free(buf);
 	return 0;
+}
+
+/* "up", "down" or "missing" for a destination with an uplink, NULL otherwise. */
+static const char *uplink_state(const struct dest_view *dv)
+{
+	if (!(dv->up.flags & UDPC_UPLINK_VIA))
+		return NULL;
+	if (!dv->up.ifindex)
+		return "missing";
+	return dv->up.flags & UDPC_UPLINK_UP ? "up" : "down";
+}
+
+/* The interface the destination's copies leave by now: named, or its table's choice. */
+static void uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
+{
+	if (!dv->info.table) {
+		/* Kernel names have at most IF_NAMESIZE - 1 bytes; attach refused longer ones. */
+		memcpy(buf, dv->info.uplink, IF_NAMESIZE - 1);
+		buf[IF_NAMESIZE - 1] = '\0';
+	} else if (!dv->up.ifindex || !if_indextoname(dv->up.ifindex, buf)) {
+		snprintf(buf, IF_NAMESIZE, "-");
+	}
 }
 
 static int read_view(const char *pin_dir, struct iface_view *v)
@@ -114,6 +141,11 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 				if (all[c].last_rx_ns > dv->st.last_rx_ns)
 					dv->st.last_rx_ns = all[c].last_rx_ns;
 		free(all);
+		/* A name too long for the buffer is still shown, cut short. */
+		udpc_fmt_dest(dv->info.host, ntohs(dv->d.port), dv->info.uplink, dv->info.table,
+			      dv->name, sizeof(dv->name));
+		if (uplink_state(dv))
+			uplink_ifname(dv, dv->via);
 		v->n++;
 	}
 	v->max_flows = p.max_flows;
@@ -134,49 +166,10 @@ out:
 	return err;
 }
 
-/* Only the LRU removes flows: what was created and is not there was evicted. */
-static __u64 flows_evicted(const struct iface_view *v)
-{
-	return v->gs.flow_new > v->flows ? v->gs.flow_new - v->flows : 0;
-}
-
-static void dest_name(const struct dest_view *dv, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, strchr(dv->info.host, ':') ? "[%s]:%u" : "%s:%u",
-			 dv->info.host, ntohs(dv->d.port));
-
-	if (n <= 0 || (size_t)n >= len)
-		return;
-	if (dv->info.table)
-		snprintf(buf + n, len - n, "@table=%u", dv->info.table);
-	else if (dv->info.uplink[0])
-		snprintf(buf + n, len - n, "@%.*s", (int)sizeof(dv->info.uplink), dv->info.uplink);
-}
-
-/* The interface the destination's copies leave by now: named, or its table's choice. */
-static const char *uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
-{
-	if (!dv->info.table)
-		return memcpy(buf, dv->info.uplink, IF_NAMESIZE);
-	if (dv->up.ifindex && if_indextoname(dv->up.ifindex, buf))
-		return buf;
-	return "-";
-}
-
 /* Seconds since the last reply; one stamped after `now` was read is 0 s old. */
 static double reply_age(const struct dest_view *dv, __u64 now)
 {
 	return now > dv->st.last_rx_ns ? (now - dv->st.last_rx_ns) / 1e9 : 0;
-}
-
-/* "up", "down" or "missing" for a destination with an uplink, NULL otherwise. */
-static const char *uplink_state(const struct dest_view *dv)
-{
-	if (!(dv->up.flags & UDPC_UPLINK_VIA))
-		return NULL;
-	if (!dv->up.ifindex)
-		return "missing";
-	return dv->up.flags & UDPC_UPLINK_UP ? "up" : "down";
 }
 
 /* The state to show: the uplink's when it stops the copies, else the resolution's. */
@@ -187,9 +180,143 @@ static const char *dest_state(const struct dest_view *dv)
 	return up && strcmp(up, "up") ? up : state_name(dv->info.state);
 }
 
+/*
+ * Every number `status` shows is one row of a table below: the text columns, the
+ * JSON printer and the Prometheus printer all walk the same rows, so a counter
+ * added to the data path is added once and the three outputs cannot drift apart.
+ * Rows are in output order: JSON members as docs/STATUS.md lists them, metric
+ * families as printed. What is not a number (names, addresses, states, labelled
+ * samples) is written out by each printer.
+ */
+#define F_ERRORS (1U << 0)	 /* adds up into the text output's ERRORS column */
+#define F_PROM_NONZERO (1U << 1) /* no sample while 0: a time that has not come yet */
+
+struct field {
+	const char *json;	/* member name; NULL: not in --json */
+	const char *group;	/* the JSON object it sits in ("counters"); NULL: none */
+	const char *prom;	/* metric name; NULL: not in --prometheus */
+	const char *type;	/* the metric's TYPE: "counter" or "gauge" */
+	const char *help;	/* the metric's HELP */
+	const char *column;	/* text: the column's heading; NULL: no column of its own */
+	int width;		/* text: the column's width */
+	unsigned int flags;	/* F_* */
+	size_t off;		/* of a __u64 in the view (iface_view or dest_view)... */
+	__u64 (*get)(const void *view); /* ...unless it is worked out from the view */
+};
+
+static __u64 field_value(const struct field *f, const void *view)
+{
+	__u64 x;
+
+	if (f->get)
+		return f->get(view);
+	memcpy(&x, (const char *)view + f->off, sizeof(x));
+	return x;
+}
+
+static __u64 flow_timeout_s(const void *view)
+{
+	return ((const struct iface_view *)view)->cfg.flow_timeout_ns / 1000000000ULL;
+}
+
+/* Only the LRU removes flows: what was created and is not there was evicted. */
+static __u64 flows_evicted(const void *view)
+{
+	const struct iface_view *v = view;
+
+	return v->gs.flow_new > v->flows ? v->gs.flow_new - v->flows : 0;
+}
+
+#define IFV(m) offsetof(struct iface_view, m)
+#define IFACE_COUNTER(j, p, h, m) \
+	{ .json = (j), .group = "counters", .prom = (p), .type = "counter", .help = (h), .off = IFV(m) }
+
+static const struct field iface_fields[] = {
+	{ .json = "flow_timeout_s", .get = flow_timeout_s },
+	{ .json = "flows", .prom = "udpclone_bpf_flows", .type = "gauge",
+	  .help = "Client flows remembered for the return path.", .off = IFV(flows) },
+	{ .json = "max_flows", .prom = "udpclone_bpf_flows_max", .type = "gauge",
+	  .help = "Size of the flow table (attach --max-flows): beyond it the least recently used flow is evicted.",
+	  .off = IFV(max_flows) },
+	IFACE_COUNTER("matched", "udpclone_bpf_matched_packets_total",
+		      "UDP packets to the listen port caught for fan-out (including those dropped for want of a destination).",
+		      gs.matched),
+	IFACE_COUNTER("no_dest", "udpclone_bpf_no_destination_drops_total",
+		      "Matched packets dropped because no destination had an address of their family.",
+		      gs.no_dest),
+	IFACE_COUNTER("skipped", "udpclone_bpf_skipped_packets_total",
+		      "UDP packets to the listen port passed untouched: first fragments, IPv4 with options, IPv6 with extension headers.",
+		      gs.skipped),
+	IFACE_COUNTER("flow_errors", "udpclone_bpf_flow_errors_total",
+		      "Client flows that could not be recorded.", gs.flow_errors),
+	IFACE_COUNTER("rx_no_flow", "udpclone_bpf_replies_no_flow_total",
+		      "Packets from a destination to no known (or an idle) client flow, passed untouched.",
+		      gs.rx_no_flow),
+	IFACE_COUNTER("flows_created", "udpclone_bpf_flows_created_total",
+		      "Client flows created; created minus udpclone_bpf_flows is the number evicted by the LRU.",
+		      gs.flow_new),
+	{ .json = "flows_evicted", .group = "counters", .get = flows_evicted },
+};
+
+static __u64 dest_errors(const void *view);
+
+#define DV(m) offsetof(struct dest_view, m)
+#define DEST_COUNTER(j, p, h, m, ...) \
+	{ .json = (j), .prom = (p), .type = "counter", .help = (h), .off = DV(st.m), __VA_ARGS__ }
+
+static const struct field dest_fields[] = {
+	{ .json = "last_resolved", .prom = "udpclone_bpf_destination_last_resolved_timestamp_seconds",
+	  .type = "gauge",
+	  .help = "Unix time of the destination's last successful resolution (absent if never).",
+	  .flags = F_PROM_NONZERO, .off = DV(info.last_resolved) },
+	DEST_COUNTER("tx_packets", "udpclone_bpf_tx_packets_total",
+		     "Copies sent to the destination (the original packet counts as one).", tx_packets,
+		     .column = "TX_PKTS", .width = 10),
+	DEST_COUNTER("tx_bytes", "udpclone_bpf_tx_bytes_total",
+		     "Bytes of the copies sent to the destination, as seen at TC.", tx_bytes,
+		     .column = "TX_BYTES", .width = 12),
+	DEST_COUNTER("tx_errors", "udpclone_bpf_tx_errors_total",
+		     "Copies lost because rewriting or cloning the packet failed.", tx_errors,
+		     .flags = F_ERRORS),
+	DEST_COUNTER("fib_errors", "udpclone_bpf_fib_errors_total",
+		     "Copies dropped because there is no usable route to the destination.", fib_errors,
+		     .flags = F_ERRORS),
+	DEST_COUNTER("mtu_errors", "udpclone_bpf_mtu_errors_total",
+		     "Copies dropped because they exceed the uplink's MTU.", mtu_errors,
+		     .flags = F_ERRORS),
+	DEST_COUNTER("down_drops", "udpclone_bpf_down_drops_total",
+		     "Copies dropped because the destination's uplink was down or missing.", down_drops,
+		     .flags = F_ERRORS),
+	{ .column = "ERRORS", .width = 7, .get = dest_errors },
+	DEST_COUNTER("icmp_errors", "udpclone_bpf_icmp_errors_total",
+		     "ICMP unreachable errors about copies to the destination, kept from the client's socket.",
+		     icmp_errors),
+	DEST_COUNTER("neigh_missing", "udpclone_bpf_neigh_missing_total",
+		     "Copies sent with the original packet's Ethernet header because the next hop was not known yet.",
+		     neigh_missing, .column = "NEIGH", .width = 7),
+	DEST_COUNTER("rx_packets", "udpclone_bpf_rx_packets_total",
+		     "Replies from the destination mapped back to a client.", rx_packets,
+		     .column = "RX_PKTS", .width = 10),
+	DEST_COUNTER("rx_bytes", "udpclone_bpf_rx_bytes_total",
+		     "Bytes of the replies from the destination mapped back to a client.", rx_bytes),
+};
+
+/* Copies that did not go out: the rows marked F_ERRORS (docs/STATUS.md: ERRORS). */
+static __u64 dest_errors(const void *view)
+{
+	__u64 sum = 0;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(dest_fields); k++)
+		if (dest_fields[k].flags & F_ERRORS)
+			sum += field_value(&dest_fields[k], view);
+	return sum;
+}
+
 static void print_text(const struct iface_view *v, __u64 now)
 {
 	char listen[INET6_ADDRSTRLEN + 16] = "any address";
+	size_t k;
 	int i;
 
 	if (v->cfg.flags & UDPC_CFG_LISTEN_ADDR)
@@ -205,37 +332,35 @@ static void print_text(const struct iface_view *v, __u64 now)
 	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment, IP options or IPv6 extension headers)\n",
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
-	printf("  flows: %llu of at most %u (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
-	       (unsigned long long)v->flows, v->max_flows,
-	       (unsigned long long)(v->cfg.flow_timeout_ns / 1000000000ULL),
-	       (unsigned long long)flows_evicted(v), (unsigned long long)v->gs.flow_errors,
-	       (unsigned long long)v->gs.rx_no_flow);
-	printf("  %-28s %-10s %-28s %10s %12s %7s %7s %10s %10s\n", "DESTINATION", "STATE",
-	       "ADDRESS", "TX_PKTS", "TX_BYTES", "ERRORS", "NEIGH", "RX_PKTS", "LAST_REPLY");
+	printf("  flows: %llu of at most %llu (idle timeout %llu s), %llu evicted, %llu flow errors, %llu replies to no known flow\n",
+	       (unsigned long long)v->flows, (unsigned long long)v->max_flows,
+	       (unsigned long long)flow_timeout_s(v), (unsigned long long)flows_evicted(v),
+	       (unsigned long long)v->gs.flow_errors, (unsigned long long)v->gs.rx_no_flow);
+	printf("  %-28s %-10s %-28s", "DESTINATION", "STATE", "ADDRESS");
+	for (k = 0; k < ARRAY_SIZE(dest_fields); k++)
+		if (dest_fields[k].column)
+			printf(" %*s", dest_fields[k].width, dest_fields[k].column);
+	printf(" %10s\n", "LAST_REPLY");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
-		char name[UDPC_HOST_MAX + 16], addr[INET6_ADDRSTRLEN * 2 + 4], a4[INET_ADDRSTRLEN],
-			a6[INET6_ADDRSTRLEN], age[32] = "never";
+		char addr[INET6_ADDRSTRLEN * 2 + 4], a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN],
+			age[32] = "never";
 
-		dest_name(dv, name, sizeof(name));
 		udpc_dest_addrs(&dv->d, ",", "-", addr, sizeof(addr));
 		if (dv->st.last_rx_ns)
 			snprintf(age, sizeof(age), "%.1fs ago", reply_age(dv, now));
-		printf("  %-28s %-10s %-28s %10llu %12llu %7llu %7llu %10llu %10s\n", name,
-		       dest_state(dv), addr, (unsigned long long)dv->st.tx_packets,
-		       (unsigned long long)dv->st.tx_bytes,
-		       (unsigned long long)(dv->st.tx_errors + dv->st.fib_errors +
-					    dv->st.mtu_errors + dv->st.down_drops),
-		       (unsigned long long)dv->st.neigh_missing, (unsigned long long)dv->st.rx_packets,
-		       age);
+		printf("  %-28s %-10s %-28s", dv->name, dest_state(dv), addr);
+		for (k = 0; k < ARRAY_SIZE(dest_fields); k++)
+			if (dest_fields[k].column)
+				printf(" %*llu", dest_fields[k].width,
+				       (unsigned long long)field_value(&dest_fields[k], dv));
+		printf(" %10s\n", age);
 		if (dv->info.last_error)
 			printf("  %-28s last resolution failed: %s\n", "", gai_strerror(dv->info.last_error));
 		if (uplink_state(dv)) {
 			struct udpc_addr s4 = { .w = { dv->up.src4 } };
 
-			char ifn[IF_NAMESIZE];
-
-			printf("  %-28s via %s (%s", "", uplink_ifname(dv, ifn), uplink_state(dv));
+			printf("  %-28s via %s (%s", "", dv->via, uplink_state(dv));
 			if (dv->up.flags & UDPC_UPLINK_SRC4)
 				printf(", from %s", udpc_addr_str(UDPC_AF_INET, &s4, a4, sizeof(a4)));
 			if (dv->up.flags & UDPC_UPLINK_SRC6)
@@ -280,7 +405,36 @@ static void json_addr(int family, const struct udpc_addr *a, bool valid)
 		fputs("null", stdout);
 }
 
-#define JU64(name, val) printf("\"%s\":%llu", name, (unsigned long long)(val))
+static bool same_group(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* A table's members, each after a comma (the caller has printed a member before),
+ * rows of one group gathered in one nested object. */
+static void json_fields(const struct field *f, size_t n, const void *view)
+{
+	const char *group = NULL, *sep = ",";
+
+	for (; n; n--, f++) {
+		if (!f->json)
+			continue;
+		if (!same_group(f->group, group)) {
+			if (group)
+				putchar('}');
+			sep = ",";
+			if (f->group) {
+				printf(",\"%s\":{", f->group);
+				sep = "";
+			}
+			group = f->group;
+		}
+		printf("%s\"%s\":%llu", sep, f->json, (unsigned long long)field_value(f, view));
+		sep = ",";
+	}
+	if (group)
+		putchar('}');
+}
 
 static void print_json(const struct iface_view *v, __u64 now)
 {
@@ -294,27 +448,9 @@ static void print_json(const struct iface_view *v, __u64 now)
 	       v->filters[1] ? "true" : "false");
 	printf("\"listen\":{\"port\":%u,\"address\":", ntohs(v->cfg.listen_port));
 	json_addr(v->cfg.listen_family, &v->cfg.listen_addr, v->cfg.flags & UDPC_CFG_LISTEN_ADDR);
-	printf("},");
-	JU64("flow_timeout_s", v->cfg.flow_timeout_ns / 1000000000ULL);
-	putchar(',');
-	JU64("flows", v->flows);
-	putchar(',');
-	JU64("max_flows", v->max_flows);
-	printf(",\"counters\":{");
-	JU64("matched", v->gs.matched);
-	putchar(',');
-	JU64("no_dest", v->gs.no_dest);
-	putchar(',');
-	JU64("skipped", v->gs.skipped);
-	putchar(',');
-	JU64("flow_errors", v->gs.flow_errors);
-	putchar(',');
-	JU64("rx_no_flow", v->gs.rx_no_flow);
-	putchar(',');
-	JU64("flows_created", v->gs.flow_new);
-	putchar(',');
-	JU64("flows_evicted", flows_evicted(v));
-	printf("},\"destinations\":[");
+	putchar('}');
+	json_fields(iface_fields, ARRAY_SIZE(iface_fields), v);
+	printf(",\"destinations\":[");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
 		struct udpc_addr v4 = { .w = { dv->d.addr4 } };
@@ -331,28 +467,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 			json_str(gai_strerror(dv->info.last_error));
 		else
 			fputs("null", stdout);
-		printf(",");
-		JU64("last_resolved", dv->info.last_resolved);
-		putchar(',');
-		JU64("tx_packets", dv->st.tx_packets);
-		putchar(',');
-		JU64("tx_bytes", dv->st.tx_bytes);
-		putchar(',');
-		JU64("tx_errors", dv->st.tx_errors);
-		putchar(',');
-		JU64("fib_errors", dv->st.fib_errors);
-		putchar(',');
-		JU64("mtu_errors", dv->st.mtu_errors);
-		putchar(',');
-		JU64("down_drops", dv->st.down_drops);
-		putchar(',');
-		JU64("icmp_errors", dv->st.icmp_errors);
-		putchar(',');
-		JU64("neigh_missing", dv->st.neigh_missing);
-		putchar(',');
-		JU64("rx_packets", dv->st.rx_packets);
-		putchar(',');
-		JU64("rx_bytes", dv->st.rx_bytes);
+		json_fields(dest_fields, ARRAY_SIZE(dest_fields), dv);
 		printf(",\"last_reply_age_s\":");
 		if (dv->st.last_rx_ns)
 			printf("%.3f", reply_age(dv, now));
@@ -362,10 +477,8 @@ static void print_json(const struct iface_view *v, __u64 now)
 		if (uplink_state(dv)) {
 			struct udpc_addr s4 = { .w = { dv->up.src4 } };
 
-			char ifn[IF_NAMESIZE];
-
 			printf("{\"interface\":");
-			json_str(uplink_ifname(dv, ifn));
+			json_str(dv->via);
 			printf(",\"table\":%u", dv->info.table);
 			printf(",\"ifindex\":%u,\"state\":\"%s\",\"source4\":", dv->up.ifindex,
 			       uplink_state(dv));
@@ -386,56 +499,6 @@ static void print_json(const struct iface_view *v, __u64 now)
  * follow its HELP and TYPE lines in one group, so this prints metric by metric over
  * all interfaces rather than interface by interface.
  */
-struct prom_counter {
-	const char *name, *help;
-	size_t off; /* of a __u64 in udpc_global_stats or udpc_dest_stats */
-};
-
-static const struct prom_counter prom_iface_counters[] = {
-	{ "udpclone_bpf_matched_packets_total",
-	  "UDP packets to the listen port caught for fan-out (including those dropped for want of a destination).",
-	  offsetof(struct udpc_global_stats, matched) },
-	{ "udpclone_bpf_no_destination_drops_total",
-	  "Matched packets dropped because no destination had an address of their family.",
-	  offsetof(struct udpc_global_stats, no_dest) },
-	{ "udpclone_bpf_skipped_packets_total",
-	  "UDP packets to the listen port passed untouched: first fragments, IPv4 with options, IPv6 with extension headers.",
-	  offsetof(struct udpc_global_stats, skipped) },
-	{ "udpclone_bpf_flow_errors_total", "Client flows that could not be recorded.",
-	  offsetof(struct udpc_global_stats, flow_errors) },
-	{ "udpclone_bpf_replies_no_flow_total",
-	  "Packets from a destination to no known (or an idle) client flow, passed untouched.",
-	  offsetof(struct udpc_global_stats, rx_no_flow) },
-	{ "udpclone_bpf_flows_created_total",
-	  "Client flows created; created minus udpclone_bpf_flows is the number evicted by the LRU.",
-	  offsetof(struct udpc_global_stats, flow_new) },
-};
-
-static const struct prom_counter prom_dest_counters[] = {
-	{ "udpclone_bpf_tx_packets_total", "Copies sent to the destination (the original packet counts as one).",
-	  offsetof(struct udpc_dest_stats, tx_packets) },
-	{ "udpclone_bpf_tx_bytes_total", "Bytes of the copies sent to the destination, as seen at TC.",
-	  offsetof(struct udpc_dest_stats, tx_bytes) },
-	{ "udpclone_bpf_tx_errors_total", "Copies lost because rewriting or cloning the packet failed.",
-	  offsetof(struct udpc_dest_stats, tx_errors) },
-	{ "udpclone_bpf_fib_errors_total", "Copies dropped because there is no usable route to the destination.",
-	  offsetof(struct udpc_dest_stats, fib_errors) },
-	{ "udpclone_bpf_mtu_errors_total", "Copies dropped because they exceed the uplink's MTU.",
-	  offsetof(struct udpc_dest_stats, mtu_errors) },
-	{ "udpclone_bpf_down_drops_total", "Copies dropped because the destination's uplink was down or missing.",
-	  offsetof(struct udpc_dest_stats, down_drops) },
-	{ "udpclone_bpf_icmp_errors_total",
-	  "ICMP unreachable errors about copies to the destination, kept from the client's socket.",
-	  offsetof(struct udpc_dest_stats, icmp_errors) },
-	{ "udpclone_bpf_neigh_missing_total",
-	  "Copies sent with the original packet's Ethernet header because the next hop was not known yet.",
-	  offsetof(struct udpc_dest_stats, neigh_missing) },
-	{ "udpclone_bpf_rx_packets_total", "Replies from the destination mapped back to a client.",
-	  offsetof(struct udpc_dest_stats, rx_packets) },
-	{ "udpclone_bpf_rx_bytes_total", "Bytes of the replies from the destination mapped back to a client.",
-	  offsetof(struct udpc_dest_stats, rx_bytes) },
-};
-
 static void prom_family(const char *name, const char *type, const char *help)
 {
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -466,21 +529,46 @@ static void prom_iface(const char *name, const struct iface_view *v)
  * when one HOST:PORT is listed twice). */
 static void prom_dest(const char *name, const struct iface_view *v, const struct dest_view *dv)
 {
-	char dest[UDPC_HOST_MAX + 16];
-
-	dest_name(dv, dest, sizeof(dest));
 	prom_iface(name, v);
 	fputs(",destination=\"", stdout);
-	prom_str(dest);
+	prom_str(dv->name);
 	printf("\",slot=\"%u\"", dv->slot);
 }
 
-static __u64 prom_u64(const void *stats, size_t off)
+/* One sample of a table row: of the interface when dv is NULL, else of destination dv. */
+static void prom_sample(const struct field *f, const struct iface_view *v,
+			const struct dest_view *dv)
 {
-	__u64 x;
+	__u64 x = field_value(f, dv ? (const void *)dv : v);
 
-	memcpy(&x, (const char *)stats + off, sizeof(x));
-	return x;
+	if ((f->flags & F_PROM_NONZERO) && !x)
+		return;
+	if (dv)
+		prom_dest(f->prom, v, dv);
+	else
+		prom_iface(f->prom, v);
+	printf("} %llu\n", (unsigned long long)x);
+}
+
+/* The table's metrics, each one family over all interfaces (per_dest: all their destinations). */
+static void prom_fields(const struct field *f, size_t nf, struct iface_view **views, size_t n,
+			bool per_dest)
+{
+	size_t i;
+	int j;
+
+	for (; nf; nf--, f++) {
+		if (!f->prom)
+			continue;
+		prom_family(f->prom, f->type, f->help);
+		for (i = 0; i < n; i++) {
+			if (!per_dest)
+				prom_sample(f, views[i], NULL);
+			else
+				for (j = 0; j < views[i]->n; j++)
+					prom_sample(f, views[i], &views[i]->dests[j]);
+		}
+	}
 }
 
 static int iface_cmp(const void *a, const void *b)
@@ -517,26 +605,7 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			prom_iface("udpclone_bpf_filter_attached", views[i]);
 			printf(",hook=\"%s\"} %d\n", j ? "egress" : "ingress", views[i]->filters[j]);
 		}
-	prom_family("udpclone_bpf_flows", "gauge", "Client flows remembered for the return path.");
-	for (i = 0; i < n; i++) {
-		prom_iface("udpclone_bpf_flows", views[i]);
-		printf("} %llu\n", (unsigned long long)views[i]->flows);
-	}
-	prom_family("udpclone_bpf_flows_max", "gauge",
-		    "Size of the flow table (attach --max-flows): beyond it the least recently used flow is evicted.");
-	for (i = 0; i < n; i++) {
-		prom_iface("udpclone_bpf_flows_max", views[i]);
-		printf("} %u\n", views[i]->max_flows);
-	}
-	for (k = 0; k < sizeof(prom_iface_counters) / sizeof(prom_iface_counters[0]); k++) {
-		const struct prom_counter *m = &prom_iface_counters[k];
-
-		prom_family(m->name, "counter", m->help);
-		for (i = 0; i < n; i++) {
-			prom_iface(m->name, views[i]);
-			printf("} %llu\n", (unsigned long long)prom_u64(&views[i]->gs, m->off));
-		}
-	}
+	prom_fields(iface_fields, ARRAY_SIZE(iface_fields), views, n, false);
 
 	prom_family("udpclone_bpf_destination_info", "gauge",
 		    "A destination and the addresses its copies go to (empty: none of that family).");
@@ -559,35 +628,14 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 		    "1 for the destination's current state (active, unresolved or stale), 0 for the others.");
 	for (i = 0; i < n; i++)
 		for (j = 0; j < views[i]->n; j++)
-			for (k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+			for (k = 0; k < ARRAY_SIZE(states); k++) {
 				const struct dest_view *dv = &views[i]->dests[j];
 
 				prom_dest("udpclone_bpf_destination_state", views[i], dv);
 				printf(",state=\"%s\"} %d\n", state_name(states[k]),
 				       dv->info.state == states[k]);
 			}
-	prom_family("udpclone_bpf_destination_last_resolved_timestamp_seconds", "gauge",
-		    "Unix time of the destination's last successful resolution (absent if never).");
-	for (i = 0; i < n; i++)
-		for (j = 0; j < views[i]->n; j++) {
-			const struct dest_view *dv = &views[i]->dests[j];
-
-			if (!dv->info.last_resolved)
-				continue;
-			prom_dest("udpclone_bpf_destination_last_resolved_timestamp_seconds", views[i], dv);
-			printf("} %llu\n", (unsigned long long)dv->info.last_resolved);
-		}
-	for (k = 0; k < sizeof(prom_dest_counters) / sizeof(prom_dest_counters[0]); k++) {
-		const struct prom_counter *m = &prom_dest_counters[k];
-
-		prom_family(m->name, "counter", m->help);
-		for (i = 0; i < n; i++)
-			for (j = 0; j < views[i]->n; j++) {
-				prom_dest(m->name, views[i], &views[i]->dests[j]);
-				printf("} %llu\n",
-				       (unsigned long long)prom_u64(&views[i]->dests[j].st, m->off));
-			}
-	}
+	prom_fields(dest_fields, ARRAY_SIZE(dest_fields), views, n, true);
 	prom_family("udpclone_bpf_uplink_up", "gauge",
 		    "For destinations sent by an uplink (HOST:PORT@IFACE): 1 while it is up, 0 while it is down or missing.");
 	for (i = 0; i < n; i++)
@@ -597,10 +645,8 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			if (!uplink_state(dv))
 				continue;
 			prom_dest("udpclone_bpf_uplink_up", views[i], dv);
-			char ifn[IF_NAMESIZE];
-
 			fputs(",uplink=\"", stdout);
-			prom_str(uplink_ifname(dv, ifn));
+			prom_str(dv->via);
 			printf("\"} %d\n", !strcmp(uplink_state(dv), "up"));
 		}
 	prom_family("udpclone_bpf_last_reply_age_seconds", "gauge",

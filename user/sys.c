@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -62,23 +61,31 @@ int udpc_ensure_bpffs(void)
 	return 0;
 }
 
-/* SIOCGIFHWADDR: the link type (sa_family, an ARPHRD_*) and hardware address. */
-static int iface_hwaddr(const char *ifname, struct sockaddr *hw)
+int udpc_iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 {
-	struct ifreq ifr = {};
 	int fd, err = 0;
 
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+	memset(ifr, 0, sizeof(*ifr));
+	if (strlen(ifname) >= sizeof(ifr->ifr_name))
 		return -ENAMETOOLONG;
+	strcpy(ifr->ifr_name, ifname);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+	if (ioctl(fd, req, ifr))
 		err = -errno;
-	else
-		*hw = ifr.ifr_hwaddr;
 	close(fd);
+	return err;
+}
+
+/* SIOCGIFHWADDR: the link type (sa_family, an ARPHRD_*) and hardware address. */
+static int iface_hwaddr(const char *ifname, struct sockaddr *hw)
+{
+	struct ifreq ifr;
+	int err = udpc_iface_ioctl(ifname, SIOCGIFHWADDR, &ifr);
+
+	if (!err)
+		*hw = ifr.ifr_hwaddr;
 	return err;
 }
 
@@ -116,31 +123,6 @@ uint64_t udpc_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len)
-{
-	if (!inet_ntop(family == UDPC_AF_INET6 ? AF_INET6 : AF_INET, a->w, buf, len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-const char *udpc_dest_addrs(const struct udpc_dest *d, const char *sep, const char *none,
-			    char *buf, size_t len)
-{
-	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-	struct udpc_addr v4 = { .w = { d->addr4 } };
-
-	if ((d->flags & UDPC_DEST_V4) && (d->flags & UDPC_DEST_V6))
-		snprintf(buf, len, "%s%s%s", udpc_addr_str(UDPC_AF_INET, &v4, a4, sizeof(a4)), sep,
-			 udpc_addr_str(UDPC_AF_INET6, &d->addr6, a6, sizeof(a6)));
-	else if (d->flags & UDPC_DEST_V4)
-		udpc_addr_str(UDPC_AF_INET, &v4, buf, len);
-	else if (d->flags & UDPC_DEST_V6)
-		udpc_addr_str(UDPC_AF_INET6, &d->addr6, buf, len);
-	else
-		snprintf(buf, len, "%s", none);
-	return buf;
 }
 
 int udpc_iface_mac(const char *ifname, __u8 mac[6])

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "udpclone.h"
+/* attach.c takes the address formatters from here until it includes fmt.h itself. */
+#include "fmt.h"
 
 /* 0 if we hold CAP_NET_ADMIN and CAP_SYS_ADMIN (see sys.c for why), else -EPERM. */
 int udpc_check_caps(void);
@@ -18,11 +20,9 @@ int udpc_iface_l2_len(const char *ifname, int *l2_len);
 int udpc_pin_dir(const char *ifname, char *buf, size_t len);
 /* Kernel's CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
 uint64_t udpc_mono_ns(void);
-/* Text form of an address of family UDPC_AF_*. */
-const char *udpc_addr_str(int family, const struct udpc_addr *a, char *buf, size_t len);
-/* A destination's addresses: "v4", "v6", "v4<sep>v6", or none. */
-const char *udpc_dest_addrs(const struct udpc_dest *d, const char *sep, const char *none,
-			    char *buf, size_t len);
+/* One ioctl about ifname (SIOCGIF*) on a throwaway socket; *ifr holds the answer. */
+struct ifreq;
+int udpc_iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr);
 /* The interface's hardware (MAC) address. */
 int udpc_iface_mac(const char *ifname, __u8 mac[6]);
 

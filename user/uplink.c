@@ -12,23 +12,6 @@
 #include "sys.h"
 #include "uplink.h"
 
-static int iface_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
-{
-	int fd, err = 0;
-
-	memset(ifr, 0, sizeof(*ifr));
-	if (strlen(ifname) >= sizeof(ifr->ifr_name))
-		return -ENAMETOOLONG;
-	strcpy(ifr->ifr_name, ifname);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, req, ifr))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* First IPv4 and first global IPv6 address of ifname in ifa (getifaddrs()): the
  * source of its copies. */
 static void uplink_addrs(const char *ifname, const struct ifaddrs *ifa, struct udpc_uplink *up)
@@ -64,7 +47,7 @@ int udpc_uplink_probe(const char *ifname, const struct ifaddrs *ifa, struct udpc
 	up->ifindex = if_nametoindex(ifname);
 	if (!up->ifindex)
 		return -ENODEV;
-	err = iface_ioctl(ifname, SIOCGIFMTU, &ifr);
+	err = udpc_iface_ioctl(ifname, SIOCGIFMTU, &ifr);
 	if (err)
 		goto gone;
 	up->mtu = ifr.ifr_mtu > 0xffff ? 0xffff : ifr.ifr_mtu;
@@ -74,7 +57,7 @@ int udpc_uplink_probe(const char *ifname, const struct ifaddrs *ifa, struct udpc
 	up->l2_len = l2_len;
 	if (l2_len)
 		udpc_iface_mac(ifname, mac);
-	err = iface_ioctl(ifname, SIOCGIFFLAGS, &ifr);
+	err = udpc_iface_ioctl(ifname, SIOCGIFFLAGS, &ifr);
 	if (err)
 		goto gone;
 	/* Up and with carrier: a modem without signal is as good as down. */

@@ -237,10 +237,12 @@ static void reconcile(struct slots *m, const struct udpc_dest_spec *specs, int n
 {
 	struct udpc_dest next[UDPC_MAX_DESTS];
 	struct udpc_dest_info next_info[UDPC_MAX_DESTS];
+	struct udpc_resolved res[UDPC_MAX_DESTS];
 	int i;
 
-	assert_int_equal(udpc_reconcile_all(specs, n, m->d, m->info, fake_resolver, f, now, next,
-					    next_info, m->changed), 0);
+	udpc_resolve_all(specs, n, fake_resolver, f, res);
+	assert_int_equal(udpc_reconcile_all(specs, n, m->d, m->info, res, now, next, next_info,
+					    m->changed), 0);
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		if (m->changed[i] & UDPC_RC_DEST_CHANGED)
 			m->d[i] = next[i];

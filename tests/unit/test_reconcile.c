@@ -102,8 +102,11 @@ static void step(struct maps *m, struct fake *f, uint64_t now)
 	struct udpc_dest_info next_info[UDPC_MAX_DESTS];
 	int i;
 
+	struct udpc_resolved res[UDPC_MAX_DESTS];
+
 	memset(m->changed, 0xff, sizeof(m->changed));
-	assert_int_equal(udpc_reconcile_all(m->specs, m->n, m->dest, m->info, fake_resolver, f, now,
+	udpc_resolve_all(m->specs, m->n, fake_resolver, f, res);
+	assert_int_equal(udpc_reconcile_all(m->specs, m->n, m->dest, m->info, res, now,
 					    next, next_info, m->changed), 0);
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		assert_int_equal(m->changed[i] & ~BOTH, 0);
@@ -673,10 +676,42 @@ static void test_counts_clamped(void **state)
 	assert_v4(&next, "192.0.2.1");
 	assert_no_v6(&next);
 
-	assert_int_equal(udpc_reconcile_all(&spec, UDPC_MAX_DESTS + 1, NULL, NULL, fake_resolver,
-					    NULL, 0, NULL, NULL, NULL), -EINVAL);
-	assert_int_equal(udpc_reconcile_all(&spec, -1, NULL, NULL, fake_resolver, NULL, 0, NULL,
+	assert_int_equal(udpc_reconcile_all(&spec, UDPC_MAX_DESTS + 1, NULL, NULL, NULL, 0, NULL,
 					    NULL, NULL), -EINVAL);
+	assert_int_equal(udpc_reconcile_all(&spec, -1, NULL, NULL, NULL, 0, NULL, NULL, NULL),
+			 -EINVAL);
+}
+
+/* The two questions about a slot: same HOST:PORT (its addresses carry over), and the
+ * same destination, by the same uplink or table (its counters carry over too). */
+static void test_slot_is_dest(void **state)
+{
+	struct udpc_dest cur = { .port = htons(9000) };
+	struct udpc_dest_info info = { .state = UDPC_STATE_ACTIVE };
+	struct maps m = { 0 };
+
+	strcpy(info.host, "Vpn.Example.");
+	set_specs(&m, "vpn.example:9000@wwan0,vpn.example:9000@table=7,vpn.example:9001");
+	strcpy(info.uplink, "wwan0");
+	assert_true(udpc_slot_has_hostport(&m.specs[0], &cur, &info));
+	assert_true(udpc_slot_is_dest(&m.specs[0], &cur, &info));
+	/* another uplink or a table: the same address, another destination */
+	assert_true(udpc_slot_has_hostport(&m.specs[1], &cur, &info));
+	assert_false(udpc_slot_is_dest(&m.specs[1], &cur, &info));
+	info.uplink[0] = '\0';
+	info.table = 7;
+	assert_true(udpc_slot_is_dest(&m.specs[1], &cur, &info));
+	assert_false(udpc_slot_is_dest(&m.specs[0], &cur, &info));
+	/* another port */
+	assert_false(udpc_slot_has_hostport(&m.specs[2], &cur, &info));
+	/* an unused slot holds nothing, whatever is left in it */
+	info.state = UDPC_STATE_UNUSED;
+	assert_false(udpc_slot_has_hostport(&m.specs[1], &cur, &info));
+	assert_false(udpc_slot_is_dest(&m.specs[1], &cur, &info));
+	/* a pinned host with no terminating NUL is compared within its bounds */
+	info.state = UDPC_STATE_ACTIVE;
+	memset(info.host, 'a', sizeof(info.host));
+	assert_false(udpc_slot_is_dest(&m.specs[1], &cur, &info));
 }
 
 /* The list egress visits: per family, the slots with an address of it, in slot order. */
@@ -734,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_slot_exact_compare),
 		cmocka_unit_test(test_counts_clamped),
 		cmocka_unit_test(test_active_of),
+		cmocka_unit_test(test_slot_is_dest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/* Client flows, remembered on the way out for the replies. */
+#ifndef UDPC_BPF_LIB_FLOW_H
+#define UDPC_BPF_LIB_FLOW_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* A flow's last_seen_ns is rewritten at most this often: every packet would bounce
+ * its cache line between CPUs, and idle timeouts are counted in seconds. */
+#define FLOW_REFRESH_NS 100000000ULL
+
+/*
+ * Remember that replies to (addr, port) belong to the client of p, who sent to
+ * p's destination. Refreshed in place on every packet, rewritten only on change.
+ */
+static __always_inline void remember_flow(const struct pkt *p, const struct udpc_addr *addr,
+					  __u64 now)
+{
+	struct udpc_flow_key key = { .addr = *addr, .port = p->sport, .family = p->family };
+	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
+	struct udpc_global_stats *gs;
+
+	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
+	    addr_eq(&flow->client, &p->saddr)) {
+		if ((__s64)(now - flow->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
+			flow->last_seen_ns = now;
+	} else {
+		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
+					.orig_dport = p->dport, .last_seen_ns = now };
+		long err = bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY);
+
+		gs = global_stats();
+		if (!gs)
+			return;
+		if (err)
+			gs->flow_errors++;
+		else if (!flow)
+			gs->flow_new++;
+	}
+}
+
+#endif /* UDPC_BPF_LIB_FLOW_H */
