@@ -3,7 +3,8 @@
 # own / (scripts/kernel-vm.sh, docs/KERNELS.md). Part of `make check`.
 #   make check-kernels               tests/run.sh bpf under Debian 12's 6.1 and newest 6.12
 #   make check-kernels KERNELS=6.12  just one (any MAJOR.MINOR Debian ships, or a package)
-#   make kernels                     only download and unpack them (cached; CI warms it)
+#   make kernels                     only download and unpack them (the tests do it too;
+#                                    quick once cached)
 # Kernels are unpacked, never installed, into KERNEL_CACHE (as root
 # /var/cache/udpclone-bpf/kernels, else $(OUT)/kernels).
 
