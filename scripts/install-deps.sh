@@ -14,6 +14,7 @@ PKGS=(
 	systemd                         # systemd-analyze and a real systemd for the unit tests
 	libclang-rt-14-dev              # libFuzzer, ASan, UBSan runtimes (not pulled by clang here)
 	dnsmasq-base python3 valgrind   # DNS fault tests, flow-table filler, soak under valgrind
+	qemu-system-x86 busybox-static kmod xz-utils cpio   # make check-kernels: Debian's kernels in qemu
 )
 
 missing=()

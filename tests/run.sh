@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #
 # The test runner behind `make check`:
-#   OUT=build tests/run.sh [all|unit|bpf|e2e]... [NAME-SUBSTRING]...
+#   OUT=build tests/run.sh [all|unit|bpf|e2e|fuzz|kernels]... [NAME-SUBSTRING]...
 # unit: $OUT/tests/test_X for each tests/unit/test_X.c (cmocka, no root)
 # bpf:  $OUT/tests/test_X for each tests/bpf/test_X.c  (BPF_PROG_TEST_RUN, root)
 # fuzz: libFuzzer over the --listen/--destinations parsers, 20 s (FUZZ_SECS)
 # e2e:  each tests/e2e/test_*.sh (namespaces, root), 300 s each
+# kernels: the bpf group again under each of KERNELS (default "6.1 6.12": Debian 12's
+#       kernel and the newest 6.12 it ships) booted in qemu, one test kernel-K each
+#       (scripts/kernel-vm.sh; KERNEL_LIMIT_6_1 / _6_12 seconds, KERNEL_LIMIT otherwise)
 # A test passes with exit 0, is skipped with exit 77, fails otherwise. The last
 # line is always "tests: N passed, M failed[, K skipped]"; the exit status is 1 if
 # anything failed.
@@ -29,7 +32,7 @@ child=
 interrupted=0
 
 usage() {
-	echo "usage: OUT=build $0 [all|unit|bpf|e2e]... [NAME-SUBSTRING]..." >&2
+	echo "usage: OUT=build $0 [all|unit|bpf|e2e|fuzz|kernels]... [NAME-SUBSTRING]..." >&2
 	exit 2
 }
 
@@ -153,12 +156,49 @@ suite_fuzz() {
 	run_one fuzz/fuzz_spec "$FUZZ_LIMIT" tests/fuzz/run.sh "${FUZZ_SECS:-20}"
 }
 
+# The BPF object must load and pass its tests on the kernels people run, not only on
+# this host's: each kernel in qemu (TCG), on this host's own / (scripts/kernel-vm.sh).
+KERNELS=${KERNELS:-6.1 6.12}
+suite_kernels() {
+	local ks=() k var limit fetch_rc
+	read -ra ks <<<"$KERNELS"
+	echo "==== kernels tests (${#ks[@]}) ===="
+	for k in "${ks[@]}"; do
+		[ "$interrupted" = 1 ] && return
+		matches "kernel-$k" || continue
+		# Fetching is set-up (a download the first time, cached after), outside the limit.
+		fetch_rc=0
+		timeout 900 scripts/kernel-vm.sh fetch "$k" 2>&1 || fetch_rc=$?
+		case $fetch_rc in
+		0) ;;
+		77)
+			echo "--- SKIP kernel-$k"
+			skipped=$((skipped + 1))
+			continue
+			;;
+		*)
+			echo "--- FAIL kernel-$k: cannot fetch the kernel (exit $fetch_rc)"
+			failed=$((failed + 1))
+			failed_names+=("kernel-$k")
+			continue
+			;;
+		esac
+		# Emulated (TCG), the guest runs 10 to 50 times slower than this host, and
+		# boots first: about 1 min measured for each (docs/KERNELS.md).
+		var=KERNEL_LIMIT_${k//[.-]/_}
+		limit=${!var:-${KERNEL_LIMIT:-$([ "$k" = 6.1 ] && echo 300 || echo 450)}}
+		# kernel-vm.sh kills the guest at the limit and shows its console; the outer
+		# limit is only a backstop.
+		run_one "kernel-$k" "$((limit + 60))" scripts/kernel-vm.sh test -t "$limit" "$k"
+	done
+}
+
 suites=()
 filters=()
 for arg in "$@"; do
 	case $arg in
-	all) suites+=(unit bpf fuzz e2e) ;;
-	unit | bpf | e2e | fuzz) suites+=("$arg") ;;
+	all) suites+=(unit bpf fuzz e2e kernels) ;;
+	unit | bpf | e2e | fuzz | kernels) suites+=("$arg") ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) filters+=("$arg") ;;
