@@ -20,8 +20,9 @@
 #include "maps.h"
 #include "sys.h"
 
-/* How long detach waits for the daemon it stopped (50 ms each): loading the programs
- * takes seconds, many more on a busy machine. */
+/* How long detach waits for the daemon it stopped (50 ms each). A daemon stops
+ * once its programs are loaded: tens of milliseconds here, but a first DNS round
+ * against a dead server, or a slow router CPU, can make it seconds. */
 #define DETACH_WAIT_TRIES 600
 
 /* The uplinks a killed daemon left our ingress program on, from its pins. */
