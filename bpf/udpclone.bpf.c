@@ -105,7 +105,6 @@ int udpc_ingress(struct __sk_buff *skb)
 	struct udpc_global_stats *gs;
 	struct udpc_dest_stats *st;
 	struct udpc_config *cfg;
-	struct udpc_flow_key fkey = {};
 	struct udpc_flow *flow;
 	struct udpc_addr orig, client;
 	struct pkt p = {};
@@ -128,10 +127,7 @@ int udpc_ingress(struct __sk_buff *skb)
 	if (slot >= UDPC_MAX_DESTS)
 		return TC_ACT_OK;
 
-	fkey.addr = p.daddr;
-	fkey.port = p.dport;
-	fkey.family = p.family;
-	flow = bpf_map_lookup_elem(&udpc_flows, &fkey);
+	flow = flow_lookup(&p.daddr, p.dport, p.family);
 	now = bpf_ktime_get_ns();
 	/* Signed: egress on another CPU may have stamped the flow just after `now`. */
 	if (!flow || (__s64)(now - flow->last_seen_ns) > (__s64)cfg->flow_timeout_ns) {

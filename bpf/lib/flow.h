@@ -10,6 +10,19 @@
  * its cache line between CPUs, and idle timeouts are counted in seconds. */
 #define FLOW_REFRESH_NS 100000000ULL
 
+/* The flow that replies to (addr, port) of family belong to, or NULL. The key is
+ * zeroed whole: its padding is hashed too. */
+static __always_inline struct udpc_flow *flow_lookup(const struct udpc_addr *addr, __be16 port,
+						     __u8 family)
+{
+	struct udpc_flow_key key = {};
+
+	key.addr = *addr;
+	key.port = port;
+	key.family = family;
+	return bpf_map_lookup_elem(&udpc_flows, &key);
+}
+
 /*
  * Remember that replies to (addr, port) belong to the client of p, who sent to
  * p's destination. Refreshed in place on every packet, rewritten only on change.

@@ -6,6 +6,7 @@
 #include <linux/pkt_cls.h>
 
 #include "addr.h"
+#include "flow.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -157,7 +158,6 @@ static __always_inline __u32 reply_slot_of(struct __sk_buff *skb, const struct u
 static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct udpc_config *cfg,
 					   __u32 l2_len)
 {
-	struct udpc_flow_key key = {};
 	struct pkt inner = {}, from_dest = {};
 	struct udpc_dest_stats *st;
 	__u32 slot;
@@ -171,10 +171,7 @@ static __always_inline int icmp_about_copy(struct __sk_buff *skb, const struct u
 	slot = reply_slot_of(skb, cfg, &from_dest);
 	if (slot >= UDPC_MAX_DESTS)
 		return TC_ACT_OK;
-	key.addr = inner.saddr;
-	key.port = inner.sport;
-	key.family = inner.family;
-	if (!bpf_map_lookup_elem(&udpc_flows, &key))
+	if (!flow_lookup(&inner.saddr, inner.sport, inner.family))
 		return TC_ACT_OK; /* not from one of our flows */
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
 	if (st)
