@@ -4,13 +4,14 @@
 # The e2e harness, the bottom layer of tests/e2e/lib.sh: a test's start and end
 # (run id, $E2E_TMP, traps, cleanup, the PASS/FAIL/SKIP verdict), require_*,
 # processes, this run's names and commands in its namespaces, bounded waits,
-# assertions. Depends on nothing; lib/topo.sh (namespaces, links) and
-# lib/drivers.sh (udpc-peer, udpclone-bpf) build on it. Source tests/e2e/lib.sh
-# for all three, then:
+# assertions. Sources no other file; it names the programs under test ($UDPC,
+# $PEER, $TUNPAIR) because cleanup detaches $UDPC and removes its pins.
+# lib/topo.sh (namespaces, links) and lib/drivers.sh (udpc-peer, udpclone-bpf)
+# build on it. Source tests/e2e/lib.sh for all three, then:
 #
 #   e2e_begin my_test          # root check, run id, cleanup trap
 #   topo_star                  # client + server namespaces (topo.sh)
-#   udpc_attach_bg "$C_NS" "$C_IF" --listen 9000 --destinations ...
+#   udpc_attach_bg "$C_NS" "$C_IF" --listen 9000 --destinations ...  # (drivers.sh)
 #   ... assert_eq / assert_ge / assert_file_contains ...
 #   e2e_end                    # cleanup, verify nothing is left, PASS/FAIL, exit
 #
