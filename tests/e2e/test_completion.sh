@@ -6,17 +6,17 @@
 # them (at blanks, and at the ':' and '=' of COMP_WORDBREAKS), then COMPREPLY is
 # compared with what should be offered. Interfaces and pins come from a fake
 # /sys/class/net and pin directory, plus one check against the real one. Needs
-# neither root nor namespaces; exits 0 (PASS) or 1 (FAIL).
+# neither root nor namespaces (e2e_begin --no-root); exits 0 (PASS) or 1 (FAIL).
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib/harness.sh
+. "$(dirname "$0")/lib/harness.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-COMP=$ROOT/dist/bash-completion/udpclone-bpf
-TMP=$(mktemp -d /tmp/uc-completion.XXXXXX) || exit 1
-trap 'rm -rf -- "$TMP"' EXIT
-fails=0
+e2e_begin completion --no-root
+COMP=$E2E_ROOT/dist/bash-completion/udpclone-bpf
+TMP=$E2E_TMP
 
 # shellcheck source-path=SCRIPTDIR source=../../dist/bash-completion/udpclone-bpf
-. "$COMP" || { echo "FAIL completion: cannot source $COMP"; exit 1; }
+. "$COMP" || { fail "cannot source $COMP"; e2e_end; }
 
 mkdir -p "$TMP/net/eth0" "$TMP/net/lo" "$TMP/net/wlan0" "$TMP/net/wwan0" "$TMP/pins/wlan0"
 _udpclone_bpf_net=$TMP/net
@@ -48,10 +48,9 @@ expect() {
 	local got
 	got=$(comp "$1")
 	if [ "$got" = "$2" ]; then
-		[ "${E2E_VERBOSE:-0}" = 1 ] && echo "  ok: '$1' -> '$got'"
+		_ok "'$1' -> '$got'"
 	else
-		echo "  FAIL: '$1': expected '$2', got '$got'"
-		fails=$((fails + 1))
+		fail "'$1': expected '$2', got '$got'"
 	fi
 }
 
@@ -100,15 +99,10 @@ expect "$P status w" "wlan0 wwan0"
 unset _udpclone_bpf_net
 case " $(comp "$P attach l") " in
 *" lo "*) ;;
-*) echo "  FAIL: 'attach l' on the real /sys/class/net did not offer lo"; fails=$((fails + 1)) ;;
+*) fail "'attach l' on the real /sys/class/net did not offer lo" ;;
 esac
 # and the function is registered for the command
 complete -p udpclone-bpf 2>/dev/null | grep -q -- '-F _udpclone_bpf udpclone-bpf$' ||
-	{ echo "  FAIL: not registered: $(complete -p udpclone-bpf 2>&1)"; fails=$((fails + 1)); }
+	fail "not registered: $(complete -p udpclone-bpf 2>&1)"
 
-if [ "$fails" = 0 ]; then
-	echo "PASS completion"
-	exit 0
-fi
-echo "FAIL completion: $fails checks failed"
-exit 1
+e2e_end

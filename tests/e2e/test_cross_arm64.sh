@@ -6,49 +6,35 @@
 # option parsing. Loading BPF cannot be tried there (qemu-user has no bpf(2)).
 # Skips (77) unless scripts/install-cross-deps.sh has run. Needs no root.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib/harness.sh
+. "$(dirname "$0")/lib/harness.sh"
 
-NAME=test_cross_arm64
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+e2e_begin cross_arm64 --no-root
 CROSS_COMPILE=${CROSS_COMPILE:-aarch64-linux-gnu-}
 SYSROOT=${CROSS_SYSROOT:-/opt/udpclone-bpf/sysroot-arm64}
-FAILS=()
-
-skip() {
-	echo "SKIP $NAME: $*"
-	exit 77
-}
-fail() {
-	FAILS+=("$*")
-	printf '  FAIL: %s\n' "$*" >&2
-}
-log() { printf '  %s\n' "$*" >&2; }
 
 for c in make clang bpftool file python3 "${CROSS_COMPILE}gcc" "${CROSS_COMPILE}readelf"; do
 	command -v "$c" >/dev/null 2>&1 ||
-		skip "needs '$c' (scripts/install-cross-deps.sh installs what the cross build needs)"
+		e2e_skip "needs '$c' (scripts/install-cross-deps.sh installs what the cross build needs)"
 done
 [ -f "$SYSROOT/usr/lib/aarch64-linux-gnu/libbpf.a" ] ||
-	skip "no arm64 sysroot in $SYSROOT (scripts/install-cross-deps.sh unpacks it)"
+	e2e_skip "no arm64 sysroot in $SYSROOT (scripts/install-cross-deps.sh unpacks it)"
 
-TMP=$(mktemp -d /tmp/uc-cross.XXXXXX) || exit 1
-trap 'rm -rf -- "$TMP"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+TMP=$E2E_TMP
 X=$TMP/build
 BIN=$X/udpclone-bpf
 
 # make as a person types it, from the top; OUT from the test runner names the native
 # build directory, which a cross build must leave alone.
 xmake() {
-	env -u OUT timeout 240 make -C "$ROOT" --no-print-directory CROSS_OUT="$X" \
+	env -u OUT timeout 240 make -C "$E2E_ROOT" --no-print-directory CROSS_OUT="$X" \
 		CROSS_SYSROOT="$SYSROOT" "$@"
 }
 
 # 1. Build: everything goes to $X, nothing to build/.
 if ! xmake -j2 ARCH=arm64 >"$TMP/make.log" 2>&1; then
 	fail "make ARCH=arm64 failed: $(tail -n 5 "$TMP/make.log" | paste -sd'|' -)"
-	echo "FAIL $NAME: ${FAILS[*]}"
-	exit 1
+	e2e_end
 fi
 if grep -E '^  [A-Z-]+ +build/' "$TMP/make.log" >&2; then
 	fail "make ARCH=arm64 wrote to the native build/"
@@ -67,12 +53,12 @@ xmake -n ARCH=arm64 OUT=build >/dev/null 2>&1 && fail "make ARCH=arm64 OUT=build
 
 # 2. What was built.
 desc=$(file -b "$BIN")
-log "file: $desc"
+e2e_log "file: $desc"
 case $desc in *"ARM aarch64"*"statically linked"*) ;; *) fail "not a static aarch64 ELF: $desc" ;; esac
 "${CROSS_COMPILE}readelf" -h "$BIN" | grep -q 'Machine: *AArch64' || fail "readelf: machine is not AArch64"
 dyn=$("${CROSS_COMPILE}readelf" -d "$BIN" 2>&1)
 case $dyn in *"no dynamic section"*) ;; *) fail "has a dynamic section: $(echo "$dyn" | grep NEEDED | paste -sd, -)" ;; esac
-log "size: $(stat -c %s "$BIN") bytes; $("${CROSS_COMPILE}size" "$BIN" | tail -n 1 | awk '{print "text " $1 ", data " $2 ", bss " $3}')"
+e2e_log "size: $(stat -c %s "$BIN") bytes; $("${CROSS_COMPILE}size" "$BIN" | tail -n 1 | awk '{print "text " $1 ", data " $2 ", bss " $3}')"
 obj=$(file -b "$X/udpclone.bpf.o")
 case $obj in *"LSB relocatable, eBPF"*) ;; *) fail "BPF object is not little-endian eBPF: $obj" ;; esac
 python3 - "$X/udpclone.bpf.o" "$BIN" <<'EOF' || fail "the BPF object is not embedded in the binary"
@@ -84,12 +70,12 @@ EOF
 # 3. It runs: under qemu-user, everything up to the first bpf(2) call.
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 if [ -z "$QEMU" ]; then
-	log "no qemu-aarch64-static: the binary was not run"
+	e2e_log "no qemu-aarch64-static: the binary was not run"
 else
 	run() { timeout 30 "$QEMU" "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"; }
 	run --version
 	rc=$?
-	want="udpclone-bpf $(cat "$ROOT/VERSION")"
+	want="udpclone-bpf $(cat "$E2E_ROOT/VERSION")"
 	if [ "$rc" != 0 ] || [ "$(cat "$TMP/out")" != "$want" ]; then
 		fail "--version: exit $rc, '$(cat "$TMP/out" "$TMP/err")', want '$want'"
 	fi
@@ -114,13 +100,7 @@ else
 			fail "'$args': exit $rc (want 2), stderr '$(head -n 1 "$TMP/err")'"
 		fi
 	done
-	log "ran under $QEMU: --version, --help, four usage errors"
+	e2e_log "ran under $QEMU: --version, --help, four usage errors"
 fi
 
-if [ ${#FAILS[@]} -eq 0 ]; then
-	echo "PASS $NAME"
-	exit 0
-fi
-msg=$(printf '%s; ' "${FAILS[@]}")
-echo "FAIL $NAME: ${msg%; }"
-exit 1
+e2e_end

@@ -3,7 +3,8 @@
 #
 # Self-test of the harness and of udpc-peer, no BPF involved: the star topology
 # routes both families, the peers count and verify what they see, the helpers
-# behave, and cleanup leaves nothing behind.
+# behave, cleanup leaves nothing behind, and the unprivileged start (e2e_begin
+# --no-root, in child scripts run as nobody) gives the same verdicts and cleanup.
 # shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
@@ -117,6 +118,105 @@ assert_le "wait_until 0.5 false took (s)" 2 $((SECONDS - start))
 assert_ok "wait_until true" wait_until 1 true
 assert_fail "interface name without run id refused" _ifname_ok eth0 2>/dev/null
 assert_fail "interface name over 15 chars refused" _ifname_ok "abcdefghijklmno$RUNID" 2>/dev/null
+
+# -- the unprivileged start (e2e_begin NAME --no-root), in child scripts run as
+#    nobody: verdicts and exit codes, $E2E_TMP and remembered processes gone after
+#    a pass or a skip, logs kept after a failure, and no namespace ever made
+require_cmd setpriv
+# child ID [AS]: runs the script on stdin under bash, as nobody (or as root with
+# AS=root); its stdout, stderr and exit status go to $E2E_TMP/child-ID.{out,err,rc}.
+child() {
+	local rc=0 as=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+	[ "${2:-}" = root ] && as=()
+	timeout -k 5 60 "${as[@]}" bash -s -- "$E2E_ROOT/tests/e2e" \
+		>"$E2E_TMP/child-$1.out" 2>"$E2E_TMP/child-$1.err" || rc=$?
+	echo "$rc" >"$E2E_TMP/child-$1.rc"
+}
+# child_tmp ID: the child's $E2E_TMP, as its e2e_begin logged it.
+child_tmp() {
+	sed -n 's|^  [^ ]*: run id [0-9a-f]*, files in \(/tmp/uc-e2e-[^ ]*\)$|\1|p' "$E2E_TMP/child-$1.err"
+}
+# check_child ID RC FIRST_LINE gone|kept: exit status, first line of stdout, and
+# whether its $E2E_TMP is left (then removed here).
+check_child() {
+	local t
+	t=$(child_tmp "$1")
+	assert_eq "child $1: exit status" "$2" "$(cat "$E2E_TMP/child-$1.rc")"
+	assert_eq "child $1: verdict" "$3" "$(head -n 1 "$E2E_TMP/child-$1.out")"
+	if [[ $t != /tmp/uc-e2e-* ]]; then
+		fail "child $1: no run id and files logged: $(paste -sd'|' "$E2E_TMP/child-$1.err")"
+	elif [ "$4" = gone ]; then
+		assert_fail "child $1: $t removed" test -e "$t"
+	else
+		assert_ok "child $1: $t kept" test -d "$t"
+	fi
+	[[ $t == /tmp/uc-e2e-* ]] && rm -rf -- "$t"
+	return 0
+}
+
+child pass <<'EOF'
+. "$1/lib/harness.sh"
+e2e_begin nr-pass --no-root
+e2e_log "uid $(id -u)"
+sleep 600 &
+bg_remember $!
+e2e_log "sleeper $!"
+assert_eq "one" 1 1
+e2e_end
+EOF
+check_child pass 0 "PASS nr-pass" gone
+assert_file_contains "$E2E_TMP/child-pass.err" '^  uid 65534$' "child pass ran unprivileged"
+SLEEPER=$(sed -n 's/^  sleeper //p' "$E2E_TMP/child-pass.err")
+if _is_int "$SLEEPER"; then
+	assert_fail "child pass: remembered process stopped by cleanup" pid_alive "$SLEEPER"
+else
+	fail "child pass: logged no sleeper pid"
+fi
+
+child fail <<'EOF'
+. "$1/lib/harness.sh"
+e2e_begin nr-fail --no-root
+assert_eq "one" 1 2
+e2e_end
+EOF
+check_child fail 1 "FAIL nr-fail: one: expected '1', got '2'" kept
+
+child skip <<'EOF'
+. "$1/lib/harness.sh"
+e2e_begin nr-skip --no-root
+e2e_skip "no widget"
+EOF
+check_child skip 77 "SKIP nr-skip: no widget" gone
+
+child noend <<'EOF'
+. "$1/lib/harness.sh"
+e2e_begin nr-noend --no-root
+true
+EOF
+check_child noend 1 "FAIL nr-noend: script ended (status 0) before e2e_end" kept
+
+# the same unprivileged user without --no-root is skipped, before any file is made
+child root <<'EOF'
+. "$1/lib/harness.sh"
+e2e_begin nr-root
+e2e_end
+EOF
+assert_eq "child root: exit status" 77 "$(cat "$E2E_TMP/child-root.rc")"
+assert_eq "child root: verdict" "SKIP nr-root: needs root (network namespaces, BPF)" \
+	"$(cat "$E2E_TMP/child-root.out")"
+
+# a --no-root test makes no namespaces, even as root
+child ns root <<'EOF'
+. "$1/lib.sh"
+e2e_begin nr-ns --no-root
+ns_new a && e2e_log "made uc-$RUNID-a"
+e2e_end
+EOF
+NS_RUNID=$(sed -n 's/^  nr-ns: run id \([0-9a-f]*\),.*/\1/p' "$E2E_TMP/child-ns.err")
+check_child ns 1 "FAIL nr-ns: ns_new: the test started with e2e_begin --no-root" kept
+assert_ne "child ns: run id" "" "$NS_RUNID"
+assert_eq "child ns: namespaces" "" "$(ip netns list | grep "^uc-$NS_RUNID-")" ||
+	ip netns del "uc-$NS_RUNID-a" 2>/dev/null
 
 # -- cleanup: idempotent, and leaves nothing of this run
 SLEEPER_NS=$C_NS

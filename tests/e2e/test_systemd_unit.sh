@@ -6,35 +6,30 @@
 # and configuration, `systemd-analyze verify` finds nothing to say about the unit
 # (its binary and man page included), and `make uninstall` removes every file
 # again. Whether the unit works under a real systemd is test_systemd_boot's part.
-# Needs neither root nor namespaces; skipped (77) without systemd-analyze.
+# Needs neither root nor namespaces (e2e_begin --no-root); skipped (77) without
+# systemd-analyze.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib/harness.sh
+. "$(dirname "$0")/lib/harness.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-build}
-case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
-fails=0
+e2e_begin systemd_unit --no-root
+require_cmd systemd-analyze
+[ -x "$OUT/udpclone-bpf" ] || { fail "$OUT/udpclone-bpf not built (make)"; e2e_end; }
 
-fail() {
-	echo "  FAIL: $*"
-	fails=$((fails + 1))
-}
-
-command -v systemd-analyze >/dev/null 2>&1 || { echo "SKIP systemd_unit: needs systemd-analyze"; exit 77; }
-[ -x "$OUT/udpclone-bpf" ] || { echo "FAIL systemd_unit: $OUT/udpclone-bpf not built (make)"; exit 1; }
-
-TMP=$(mktemp -d /tmp/uc-unit.XXXXXX) || exit 1
-trap 'rm -rf -- "$TMP"' EXIT
-P=$TMP/prefix E=$TMP/etc
+# Everything install writes goes under $T, the logs next to it.
+T=$E2E_TMP/root
+mkdir "$T" || { fail "cannot create $T"; e2e_end; }
+P=$T/prefix E=$T/etc
 
 # A real prefix (no DESTDIR), so that the paths written into the unit exist.
-make -s -C "$ROOT" OUT="$OUT" PREFIX="$P" SYSCONFDIR="$E" install >"$TMP/install.log" 2>&1 ||
-	fail "make install: $(tail -c 300 "$TMP/install.log")"
+make -s -C "$E2E_ROOT" OUT="$OUT" PREFIX="$P" SYSCONFDIR="$E" install >"$E2E_TMP/install.log" 2>&1 ||
+	fail "make install: $(tail -c 300 "$E2E_TMP/install.log")"
 expected="$E/udpclone-bpf/udpclone-bpf.conf.example
 $P/lib/systemd/system/udpclone-bpf@.service
 $P/sbin/udpclone-bpf
 $P/share/bash-completion/completions/udpclone-bpf
 $P/share/man/man8/udpclone-bpf.8"
-got=$(find "$TMP" -type f ! -name install.log | sort)
+got=$(find "$T" -type f | sort)
 [ "$got" = "$expected" ] || fail "installed files: $(echo "$got" | paste -sd' ' -)"
 [ -x "$P/sbin/udpclone-bpf" ] || fail "the binary is not executable"
 cmp -s "$OUT/udpclone-bpf" "$P/sbin/udpclone-bpf" || fail "the installed binary differs from the built one"
@@ -46,9 +41,9 @@ grep -qx "EnvironmentFile=$E/udpclone-bpf/%i.conf" "$U" || fail "EnvironmentFile
 
 # verify: syntax, unknown keys, the executables and Documentation=man: (found via
 # MANPATH). Anything it prints is a finding.
-(cd "$TMP" && MANPATH=$P/share/man systemd-analyze verify "$U") >"$TMP/verify.out" 2>&1 ||
+(cd "$T" && MANPATH=$P/share/man systemd-analyze verify "$U") >"$E2E_TMP/verify.out" 2>&1 ||
 	fail "systemd-analyze verify exited $?"
-[ -s "$TMP/verify.out" ] && fail "systemd-analyze verify: $(paste -sd'|' "$TMP/verify.out")"
+[ -s "$E2E_TMP/verify.out" ] && fail "systemd-analyze verify: $(paste -sd'|' "$E2E_TMP/verify.out")"
 
 # The example configuration parses as the unit's EnvironmentFile would read it, and
 # sets what ExecStart needs.
@@ -57,16 +52,11 @@ for k in LISTEN DESTINATIONS; do
 		fail "the example sets no $k"
 done
 
-make -s -C "$ROOT" OUT="$OUT" PREFIX="$P" SYSCONFDIR="$E" uninstall >"$TMP/uninstall.log" 2>&1 ||
-	fail "make uninstall: $(tail -c 300 "$TMP/uninstall.log")"
-left=$(find "$TMP" -type f ! -name '*.log' ! -name verify.out)
+make -s -C "$E2E_ROOT" OUT="$OUT" PREFIX="$P" SYSCONFDIR="$E" uninstall >"$E2E_TMP/uninstall.log" 2>&1 ||
+	fail "make uninstall: $(tail -c 300 "$E2E_TMP/uninstall.log")"
+left=$(find "$T" -type f)
 if [ -n "$left" ] || [ -e "$E/udpclone-bpf" ]; then
 	fail "left after uninstall: $(echo "$left" | paste -sd' ' -) $(ls -d "$E/udpclone-bpf" 2>/dev/null)"
 fi
 
-if [ "$fails" = 0 ]; then
-	echo "PASS systemd_unit"
-	exit 0
-fi
-echo "FAIL systemd_unit: $fails checks failed"
-exit 1
+e2e_end
