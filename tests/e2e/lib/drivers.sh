@@ -73,9 +73,10 @@ for a in addrs:
 print(sent)' "$@"
 }
 
-# How long a daemon may take to become ready: loading the BPF object takes seconds,
-# and many more on a machine busy with other work. A bound, not a delay: every wait
-# on it ends as soon as the daemon says it is ready.
+# How long a daemon may take to become ready: tens of milliseconds here, but a first
+# DNS round against a dead server, valgrind or a machine busy with other work can make
+# it seconds. A bound, not a delay: every wait on it ends as soon as the daemon says
+# it is ready.
 UDPC_READY_TIMEOUT=${UDPC_READY_TIMEOUT:-60}
 UDPC_PID=
 
