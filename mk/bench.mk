@@ -2,7 +2,7 @@
 # Benchmark: udpclone-bpf against a userspace relay and against no relay at all.
 #   make bench-quick   N = 1 and 3, 512-byte payloads, under 2 minutes
 #   make bench         the full sweep (N = 1..16, 64/512/1400 bytes, 100,000 flows)
-# Both write build/bench/results.md, results.tsv and results.png (scripts/bench.sh,
+# Both write build/bench/results.md, results.tsv and results.png (tests/bench/bench.sh,
 # docs/PERFORMANCE.md).
 
 .PHONY: bench bench-quick bench-tools
@@ -27,11 +27,11 @@ bench-tools: $(BIN) $(BENCH_TOOLS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-tools
-	$(Q)OUT=$(OUT) scripts/bench.sh full
+	$(Q)OUT=$(OUT) tests/bench/bench.sh full
 
 bench-quick: deps
 	$(Q)$(MAKE) --no-print-directory $(BIN) $(BENCH_TOOLS)
-	$(Q)OUT=$(OUT) scripts/bench.sh quick
+	$(Q)OUT=$(OUT) tests/bench/bench.sh quick
 
 -include $(wildcard $(BENCH_DIR)/*.d)
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #
-# The report of scripts/bench.sh: reads $BD/results-*.tsv, writes $BD/results.md
+# The report of tests/bench/bench.sh: reads $BD/results-*.tsv, writes $BD/results.md
 # (Markdown tables, every figure also as a ratio to the baselines of the same run)
 # and $BD/results.png (gnuplot). Environment: BD, MODE, ELAPSED, NICE, REPS, TRIAL,
-# RTT_ROUNDS, RTT_LIGHT_SEC, RTT_SEC (set by scripts/bench.sh).
+# RTT_ROUNDS, RTT_LIGHT_SEC, RTT_SEC (set by tests/bench/bench.sh).
 set -u
 BD=${BD:?} MODE=${MODE:-?}
 T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv

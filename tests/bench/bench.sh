@@ -16,8 +16,8 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   scripts/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
-#   scripts/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
+#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
+#   tests/bench/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
 #
 # Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
 # numbers), logs/ (every tool's output) and, in full mode, profile-*.txt (perf).
@@ -28,7 +28,7 @@
 # BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES (override the mode's
 # lists), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode).
 set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 MODE=${1:-quick}
 case $MODE in quick | full) ;; *) echo "usage: $0 quick|full" >&2; exit 2 ;; esac
