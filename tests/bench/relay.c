@@ -29,7 +29,7 @@
  * is what the fastest userspace UDP senders do (QUIC stacks, wireguard-go); it
  * only pays when consecutive datagrams have the same size. Where the kernel
  * refuses it (a device without checksum offload), the relay falls back to one
- * message per datagram.
+ * message per datagram (or for one run only, when its datagrams exceed the MTU).
  *
  * Prints "key value" totals at exit: received, copies_sent, send_errors, replies,
  * reply_errors, flows, flows_refused, gso_sends (UDP_SEGMENT messages sent).
@@ -140,13 +140,17 @@ static int flow_get(const struct sockaddr_in *client)
 	return (int)(nflows - 1);
 }
 
-/* A UDP_SEGMENT message the kernel refused: no more GSO, its datagrams one by one. */
+/* A UDP_SEGMENT message the kernel refused: its datagrams go one by one. EIO: the
+ * path cannot segment (no checksum offload, xfrm): no more GSO. EMSGSIZE, EINVAL:
+ * these datagrams are too large to be segments on this path (alone, IP fragments
+ * them). */
 static void gso_refused(int fd, const struct msghdr *h, uint64_t *ok, uint64_t *errs)
 {
-	if (gso)
+	if (errno == EIO && gso) {
 		fprintf(stderr, "%s: UDP_SEGMENT refused (%s): one message per datagram from now on\n",
-			prog, strerror(errno));
-	gso = 0;
+			prog, strerror(EIO));
+		gso = 0;
+	}
 	for (size_t i = 0; i < h->msg_iovlen; i++) {
 		struct msghdr one = { .msg_name = h->msg_name, .msg_namelen = h->msg_namelen,
 				      .msg_iov = &h->msg_iov[i], .msg_iovlen = 1 };
@@ -172,7 +176,7 @@ static void send_all(int fd, struct mmsghdr *v, int n, uint64_t *ok, uint64_t *e
 		if (s <= 0) {
 			const struct msghdr *h = &v[done].msg_hdr;
 
-			if (h->msg_control && (errno == EIO || errno == EINVAL))
+			if (h->msg_control && (errno == EIO || errno == EMSGSIZE || errno == EINVAL))
 				gso_refused(fd, h, ok, errs);
 			else
 				*errs += h->msg_iovlen;
