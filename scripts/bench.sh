@@ -18,7 +18,7 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   scripts/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
+#   scripts/bench.sh quick   N = 3 (and direct), 512-byte payloads: 2-3 minutes
 #   scripts/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
 #
 # Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
