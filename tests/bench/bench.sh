@@ -7,8 +7,10 @@
 #
 #   client ns: udpc-loadgen (CPU 0)                    server ns: udpc-sink (CPU 1)
 #     kernel: udpclone-bpf on $C_IF, client sends to 198.51.100.1:5743
-#     relay:  udpc-relay on 127.0.0.1:5743 (CPU 1), client sends to it
+#     relay:  udpc-relay on 127.0.0.1:5743 (CPU 0), client sends to it
 #     direct: client sends to 198.51.100.1:9000
+#   Every configuration has the same CPUs: the client host's work (the sender and
+#   the fan-out, in the kernel or in the relay) on CPU 0, the receivers on CPU 1.
 #   pair A ($C_IF): destinations 198.51.100.1..N port 9000 (counting sink) or 9001
 #   (echo, for RTT); pair B ($CP_IF, no programs ever): 203.0.113.129..128+N, the
 #   same, for the light-load RTT run, which interleaves the three configurations
@@ -16,7 +18,7 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads: < 2 minutes
+#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads: 2-3 minutes
 #   tests/bench/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
 #
 # Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
@@ -26,7 +28,10 @@
 #
 # Environment: BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
 # BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES (override the mode's
-# lists), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode).
+# lists), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
+# (udpc-relay's options; default "--connect --gso"), BENCH_LAYOUT=fair|old (old: the
+# relay and the daemon on CPU 1 with the receivers, as in the runs before 2026-12-04;
+# with BENCH_RELAY_OPTS=--connect it reproduces them).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
@@ -44,6 +49,11 @@ LOADGEN=$BD/udpc-loadgen SINK=$BD/udpc-sink RELAY=$BD/udpc-relay
 for t in "$UDPC" "$LOADGEN" "$SINK" "$RELAY"; do
 	[ -x "$t" ] || { echo "bench: $t not built (make bench-tools)" >&2; exit 1; }
 done
+if ! command -v ethtool >/dev/null 2>&1; then
+	echo "bench: installing ethtool (the client's veths must not pass UDP GSO through)" >&2
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends ethtool; } >/dev/null 2>&1 || { echo "bench: no ethtool" >&2; exit 1; }
+fi
 if ! command -v gnuplot >/dev/null 2>&1; then
 	echo "bench: installing gnuplot-nox (for the chart)" >&2
 	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -51,6 +61,13 @@ if ! command -v gnuplot >/dev/null 2>&1; then
 fi
 
 NICE=${BENCH_NICE:--10}
+read -ra RELAY_OPTS <<<"${BENCH_RELAY_OPTS:---connect --gso}"
+LAYOUT=${BENCH_LAYOUT:-fair}
+case $LAYOUT in
+fair) HOST_CPU=0 ;; # the relay and the daemon with the client
+old) HOST_CPU=1 ;;  # ... with the receivers
+*) echo "bench: BENCH_LAYOUT is fair or old" >&2; exit 2 ;;
+esac
 REPS=${BENCH_REPS:-3}
 LISTEN=5743
 if [ "$MODE" = quick ]; then
@@ -107,6 +124,17 @@ addr_add "$C_NS" "$C_IF" "192.0.2.11/24" || exit 1 # more client flows than one 
 neigh_warm "$C_NS" "$C_IF" "$S4" || exit 1
 link_plain 16 || exit 1
 neigh_warm "$C_NS" "$CP_IF" "$SP4" || exit 1
+# The relay sends runs of datagrams as UDP_SEGMENT messages (--gso). A veth that
+# offers UDP segmentation passes them whole to the receivers' stack, which would
+# then route each run once and cut it into datagrams only at the socket: cheaper
+# receive work, charged to the client's CPU, than real receivers' would be. With
+# the offload off, the client's stack cuts them up before the veth (as a NIC
+# without segmentation offload would need; one with it would do it in hardware),
+# and the receivers get separate datagrams, as from udpclone-bpf and direct.
+for dev in "$C_IF" "$CP_IF"; do
+	nsx "$C_NS" ethtool -K "$dev" tx-udp-segmentation off >/dev/null 2>&1 ||
+		{ fail "cannot turn tx-udp-segmentation off on $dev"; e2e_end; }
+done
 
 dests() { # dests N PORT: 198.51.100.1:PORT,...,198.51.100.N:PORT
 	local i out=
@@ -130,8 +158,11 @@ rtt_dests() { # rtt_dests N first|last [plain]
 	echo "$out"
 }
 
-# Pinning: the client on CPU 0; receivers, relay and daemon on CPU 1. The kernel
-# path runs in the client's context (CPU 0); the relay has CPU 1 (with the sinks).
+# Pinning: the client on CPU 0, the receivers on CPU 1, the relay and the daemon on
+# HOST_CPU. Fair (0): the client host's work shares one CPU whichever does the
+# fan-out (the kernel path does it in the client's context anyway), as on a router
+# or laptop, and the receivers stand for other machines. Old (1): the relay had a
+# CPU of its own besides the client's (shared with the receivers).
 nsx_bg "$S_NS" nice -n "$NICE" taskset -c 1 "$SINK" --bind 0.0.0.0:9000 --poll-us 100 \
 	--page "$E2E_TMP/sink.page" --ready "$E2E_TMP/sink.ready" >"$BD/logs/sink.log" 2>&1
 SINK_PID=$BG_PID
@@ -152,7 +183,7 @@ relay_start() { # relay_start DESTINATIONS [rt]
 	local prio=(nice -n "$NICE")
 	[ "${2:-}" = rt ] && prio=(chrt -f 50)
 	rm -f "$E2E_TMP/relay.ready"
-	nsx_bg "$C_NS" "${prio[@]}" taskset -c 1 "$RELAY" --connect --listen "127.0.0.1:$LISTEN" \
+	nsx_bg "$C_NS" "${prio[@]}" taskset -c "$HOST_CPU" "$RELAY" "${RELAY_OPTS[@]}" --listen "127.0.0.1:$LISTEN" \
 		--destinations "$1" --max-flows 1024 --ready "$E2E_TMP/relay.ready" \
 		>>"$BD/logs/relay.log" 2>&1
 	RELAY_PID=$BG_PID
@@ -165,7 +196,7 @@ kernel_start() { # kernel_start DESTINATIONS [ATTACH OPTIONS...]
 	shift
 	udpc_attach_bg "$C_NS" "$C_IF" --listen "$LISTEN" --destinations "$d" "$@" ||
 		return 1
-	taskset -pc 1 "$UDPC_PID" >/dev/null && renice -n "$NICE" -p "$UDPC_PID" >/dev/null
+	taskset -pc "$HOST_CPU" "$UDPC_PID" >/dev/null && renice -n "$NICE" -p "$UDPC_PID" >/dev/null
 	KERNEL_ON=1
 }
 kernel_stop() {
@@ -370,6 +401,6 @@ fi
 log "writing $BD/results.md"
 MODE=$MODE BD=$BD ELAPSED=$((SECONDS - START)) NICE=$NICE REPS=$REPS TRIAL=$TRIAL \
 	RTT_ROUNDS=$RTT_ROUNDS RTT_LIGHT_SEC=$RTT_LIGHT_SEC RTT_SEC=$RTT_SEC RTT_SLICE_MS=$RTT_SLICE_MS \
-	BURST_US=$BURST_US \
+	BURST_US=$BURST_US LAYOUT=$LAYOUT RELAY_OPTS="${RELAY_OPTS[*]}" \
 	"$ROOT/tests/bench/report.sh" || fail "report failed"
 e2e_end

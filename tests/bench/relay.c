@@ -11,23 +11,36 @@
  *     copies of consecutive datagrams of one client in one sendmmsg;
  *   - replies arriving on an upstream socket go back to its client from the listen
  *     socket (recvmmsg + sendmmsg), so a connected client socket accepts them;
- *   - large socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE), epoll, no busy polling.
+ *   - large socket buffers (SO_RCVBUFFORCE/SO_SNDBUFFORCE), epoll, no busy polling
+ *     (the benchmark runs the relay on the sender's CPU: spinning would take that
+ *     CPU from the sender).
  *
- *   udpc-relay --listen ADDR:PORT --destinations A:P[,...] [--connect] [--batch N]
- *              [--rcvbuf BYTES] [--max-flows N] [--ready FILE] [--duration SEC]
+ *   udpc-relay --listen ADDR:PORT --destinations A:P[,...] [--connect] [--gso]
+ *              [--batch N] [--rcvbuf BYTES] [--max-flows N] [--ready FILE]
+ *              [--duration SEC]
  *
  * --connect gives each client one connected upstream socket per destination
  * (no route lookup per datagram, one sendmmsg per destination) instead of one
  * unconnected socket (one sendmmsg carrying every copy).
+ * --gso sends each run of a client's consecutive datagrams of one size (the
+ * last of a run may be shorter) to a destination as one message with UDP_SEGMENT,
+ * up to 64 datagrams or 64 KB: one pass through the stack for the run, which is
+ * cut into datagrams on the way (by the device, or in software before it). This
+ * is what the fastest userspace UDP senders do (QUIC stacks, wireguard-go); it
+ * only pays when consecutive datagrams have the same size. Where the kernel
+ * refuses it (a device without checksum offload), the relay falls back to one
+ * message per datagram (or for one run only, when its datagrams exceed the MTU).
  *
  * Prints "key value" totals at exit: received, copies_sent, send_errors, replies,
- * reply_errors, flows, flows_refused. Flows never expire (runs are bounded).
+ * reply_errors, flows, flows_refused, gso_sends (UDP_SEGMENT messages sent).
+ * Flows never expire (runs are bounded).
  * Ends on SIGTERM/SIGINT or after --duration (default and limit 3600 s).
  */
 #include "bench.h"
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/udp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -37,6 +50,8 @@ const char *prog = "udpc-relay";
 #define LISTEN_TAG UINT64_MAX
 #define BUF_SIZE 2048
 #define REPLY_BATCH 64
+#define GSO_MAX_SEGS 64		/* the kernel's UDP_MAX_SEGMENTS is at least this */
+#define GSO_MAX_BYTES 65000	/* payload of one UDP_SEGMENT message: 64 KiB less headers */
 
 struct flow {
 	struct sockaddr_in client;
@@ -50,14 +65,21 @@ static struct flow *flows;
 static uint32_t *table;	/* open addressing: flow index + 1, 0 = empty */
 static uint32_t table_mask, nflows, max_flows;
 static struct sockaddr_in dests[MAX_DESTS];
-static int ndests, nfds = 1, lfd, efd, sock_bufs = 4 << 20;
+static int ndests, nfds = 1, lfd, efd, sock_bufs = 4 << 20, gso;
+/* One control buffer (UDP_SEGMENT) per outgoing message of a batch. */
+static union {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+} *gso_cmsg;
 static uint64_t received, copies_sent, send_errors, replies, reply_errors, flows_refused;
+static uint64_t gso_sends;	/* messages sent that carried more than one datagram */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s --listen ADDR:PORT --destinations A:P[,...] [--connect] [--batch N]\n"
-		"                  [--rcvbuf BYTES] [--max-flows N] [--ready FILE] [--duration SEC]\n",
+		"usage: %s --listen ADDR:PORT --destinations A:P[,...] [--connect] [--gso]\n"
+		"                  [--batch N] [--rcvbuf BYTES] [--max-flows N] [--ready FILE]\n"
+		"                  [--duration SEC]\n",
 		prog);
 }
 
@@ -118,9 +140,32 @@ static int flow_get(const struct sockaddr_in *client)
 	return (int)(nflows - 1);
 }
 
+/* A UDP_SEGMENT message the kernel refused: its datagrams go one by one. EIO: the
+ * path cannot segment (no checksum offload, xfrm): no more GSO. EMSGSIZE, EINVAL:
+ * these datagrams are too large to be segments on this path (alone, IP fragments
+ * them). */
+static void gso_refused(int fd, const struct msghdr *h, uint64_t *ok, uint64_t *errs)
+{
+	if (errno == EIO && gso) {
+		fprintf(stderr, "%s: UDP_SEGMENT refused (%s): one message per datagram from now on\n",
+			prog, strerror(EIO));
+		gso = 0;
+	}
+	for (size_t i = 0; i < h->msg_iovlen; i++) {
+		struct msghdr one = { .msg_name = h->msg_name, .msg_namelen = h->msg_namelen,
+				      .msg_iov = &h->msg_iov[i], .msg_iovlen = 1 };
+
+		if (sendmsg(fd, &one, 0) < 0)
+			(*errs)++;
+		else
+			(*ok)++;
+	}
+}
+
 /* sendmmsg all of v[0..n), retrying the rest after a short count; a message that
  * fails is counted and skipped. Blocking socket: a full buffer waits, as a relay
- * that must not drop would. */
+ * that must not drop would. A message carries one datagram per iovec (several
+ * with UDP_SEGMENT): ok and errs count datagrams. */
 static void send_all(int fd, struct mmsghdr *v, int n, uint64_t *ok, uint64_t *errs)
 {
 	for (int done = 0; done < n;) {
@@ -129,13 +174,53 @@ static void send_all(int fd, struct mmsghdr *v, int n, uint64_t *ok, uint64_t *e
 		if (s < 0 && errno == EINTR)
 			continue;
 		if (s <= 0) {
-			(*errs)++;
+			const struct msghdr *h = &v[done].msg_hdr;
+
+			if (h->msg_control && (errno == EIO || errno == EMSGSIZE || errno == EINVAL))
+				gso_refused(fd, h, ok, errs);
+			else
+				*errs += h->msg_iovlen;
 			done++;
 			continue;
 		}
-		*ok += (uint64_t)s;
+		for (int i = done; i < done + s; i++) {
+			*ok += v[i].msg_hdr.msg_iovlen;
+			gso_sends += v[i].msg_hdr.msg_iovlen > 1;
+		}
 		done += s;
 	}
+}
+
+/* Appends to out[m..] the messages that send the k datagrams of oiov[] to one
+ * destination (to = NULL: the socket is connected to it); returns the new count.
+ * Without --gso one message per datagram; with it one per run of equal sizes. */
+static int copies_to(struct sockaddr_in *to, struct iovec *oiov, int k, struct mmsghdr *out, int m)
+{
+	for (int i = 0, j; i < k; i = j, m++) {
+		size_t seg = oiov[i].iov_len, total = seg;
+		struct msghdr *h = &out[m].msg_hdr;
+		struct cmsghdr *c;
+		uint16_t size = (uint16_t)seg;
+
+		for (j = i + 1; gso && j < k && j - i < GSO_MAX_SEGS && oiov[j].iov_len <= seg &&
+				total + oiov[j].iov_len <= GSO_MAX_BYTES;) {
+			total += oiov[j].iov_len;
+			if (oiov[j++].iov_len < seg)
+				break; /* only the last segment may be shorter */
+		}
+		*h = (struct msghdr){ .msg_name = to, .msg_namelen = to ? sizeof(*to) : 0,
+				      .msg_iov = &oiov[i], .msg_iovlen = (size_t)(j - i) };
+		if (j - i == 1)
+			continue;
+		c = &gso_cmsg[m].align;
+		h->msg_control = c;
+		h->msg_controllen = sizeof(gso_cmsg[m].buf);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(size));
+		memcpy(CMSG_DATA(c), &size, sizeof(size));
+	}
+	return m;
 }
 
 /* Sends the k datagrams in[first..first+k) of one flow to every destination. */
@@ -148,11 +233,15 @@ static void fan_out(const struct flow *f, struct mmsghdr *in, int first, int k,
 		oiov[i] = (struct iovec){ in[first + i].msg_hdr.msg_iov->iov_base, in[first + i].msg_len };
 	if (nfds > 1) {
 		/* Connected sockets: one sendmmsg per destination, no per-datagram route lookup. */
-		for (int d = 0; d < ndests; d++) {
-			for (int i = 0; i < k; i++)
-				out[i].msg_hdr = (struct msghdr){ .msg_iov = &oiov[i], .msg_iovlen = 1 };
-			send_all(f->fd[d], out, k, &copies_sent, &send_errors);
-		}
+		for (int d = 0; d < ndests; d++)
+			send_all(f->fd[d], out, copies_to(NULL, oiov, k, out, 0), &copies_sent,
+				 &send_errors);
+		return;
+	}
+	if (gso) {
+		for (int d = 0; d < ndests; d++)
+			m = copies_to(&dests[d], oiov, k, out, m);
+		send_all(f->fd[0], out, m, &copies_sent, &send_errors);
 		return;
 	}
 	for (int i = 0; i < k; i++)
@@ -232,6 +321,7 @@ int main(int argc, char **argv)
 		{ "rcvbuf", required_argument, NULL, 'r' },
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "connect", no_argument, NULL, 'c' },
+		{ "gso", no_argument, NULL, 'g' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "duration", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -259,6 +349,7 @@ int main(int argc, char **argv)
 		case 'n': batch = (int)parse_u64("--batch", optarg, 1, MAX_BATCH / MAX_DESTS); break;
 		case 'r': rcvbuf = (int)parse_u64("--rcvbuf", optarg, 4096, 1 << 30); break;
 		case 'c': connected = 1; break;
+		case 'g': gso = 1; break;
 		case 'm': max_flows = (uint32_t)parse_u64("--max-flows", optarg, 1, 1 << 20); break;
 		case 'R': ready = optarg; break;
 		case 'D': duration = parse_double("--duration", optarg, 0.001, MAX_SECONDS); break;
@@ -305,8 +396,9 @@ int main(int argc, char **argv)
 	oiov = calloc((size_t)batch, sizeof(*oiov));
 	from = calloc((size_t)batch, sizeof(*from));
 	out = calloc((size_t)batch * MAX_DESTS, sizeof(*out));
+	gso_cmsg = calloc((size_t)batch * MAX_DESTS, sizeof(*gso_cmsg));
 	bufs = malloc((size_t)nin * BUF_SIZE);
-	if (!table || !flows || !in || !iov || !oiov || !from || !out || !bufs)
+	if (!table || !flows || !in || !iov || !oiov || !from || !out || !gso_cmsg || !bufs)
 		die("out of memory");
 
 	efd = epoll_create1(EPOLL_CLOEXEC);
@@ -351,7 +443,9 @@ int main(int argc, char **argv)
 	}
 
 	printf("received %" PRIu64 "\ncopies_sent %" PRIu64 "\nsend_errors %" PRIu64
-	       "\nreplies %" PRIu64 "\nreply_errors %" PRIu64 "\nflows %u\nflows_refused %" PRIu64 "\n",
-	       received, copies_sent, send_errors, replies, reply_errors, nflows, flows_refused);
+	       "\nreplies %" PRIu64 "\nreply_errors %" PRIu64 "\nflows %u\nflows_refused %" PRIu64
+	       "\ngso_sends %" PRIu64 "\n",
+	       received, copies_sent, send_errors, replies, reply_errors, nflows, flows_refused,
+	       gso_sends);
 	return 0;
 }

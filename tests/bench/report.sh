@@ -4,7 +4,8 @@
 # The report of tests/bench/bench.sh: reads $BD/results-*.tsv, writes $BD/results.md
 # (Markdown tables, every figure also as a ratio to the baselines of the same run)
 # and $BD/results.png (gnuplot). Environment: BD, MODE, ELAPSED, NICE, REPS, TRIAL,
-# RTT_ROUNDS, RTT_LIGHT_SEC, RTT_SEC (set by tests/bench/bench.sh).
+# RTT_ROUNDS, RTT_LIGHT_SEC, RTT_SEC, RTT_SLICE_MS, BURST_US, LAYOUT, RELAY_OPTS (set by
+# tests/bench/bench.sh).
 set -u
 BD=${BD:?} MODE=${MODE:-?}
 T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
@@ -67,9 +68,16 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 	echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED:-?} s. Machine: $(nproc) CPUs ($CPU_MODEL), $(free -g | awk '/^Mem:/ { print $2 }') GiB," \
 		"kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")$(grep -q hypervisor /proc/cpuinfo && echo ", a virtual machine")."
 	echo
-	echo "Pinning: the client (udpc-loadgen) on CPU 0; the receivers (udpc-sink), the relay and the"
-	echo "udpclone-bpf daemon on CPU 1; all at nice ${NICE:-?}. **The kernel path does its fan-out in the"
-	echo "client's context, on CPU 0, while the relay has CPU 1 to itself (shared with the receivers only).**"
+	if [ "${LAYOUT:-fair}" = old ]; then
+		echo "Pinning (old layout): the client (udpc-loadgen) on CPU 0; the receivers (udpc-sink), the relay"
+		echo "and the udpclone-bpf daemon on CPU 1; all at nice ${NICE:-?}. **The kernel path does its fan-out in"
+		echo "the client's context, on CPU 0, while the relay has CPU 1 to itself (shared with the receivers only).**"
+	else
+		echo "Pinning (fair layout): the client host's work on CPU 0 (the client, udpc-loadgen, and whatever"
+		echo "fans out: the kernel path in the client's context, or the relay; the udpclone-bpf daemon too),"
+		echo "the receivers (udpc-sink) on CPU 1; all at nice ${NICE:-?}."
+	fi
+	echo "Relay: udpc-relay ${RELAY_OPTS:-?}."
 	echo "The client sends bursts (one sendmmsg of up to 32 datagrams) every ${BURST_US:-?} us. Each throughput"
 	echo "figure is the median of ${REPS:-?} searches (trials of ${TRIAL:-?} s); each CPU figure the median of ${REPS:-?}"
 	echo "runs. RTT: the three configurations interleaved in one run, at light load packet by packet (one"
@@ -118,8 +126,8 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 	echo
 	echo "Input = datagrams the client sent per second; output = copies delivered per second. *limit*"
 	echo "says what stopped the next step up: \`sender\` = the client could not send faster (its CPU,"
-	echo "which also runs the kernel fan-out, was full), \`backlog\` = copies queued up faster than they"
-	echo "were delivered (a relay that cannot keep up), \`loss\` = datagrams were dropped."
+	echo "which also runs the kernel fan-out$([ "${LAYOUT:-fair}" = fair ] && echo " and the relay"), was full), \`backlog\` = copies queued up faster"
+	echo "than they were delivered (a relay that cannot keep up), \`loss\` = datagrams were dropped."
 	echo
 	echo "| payload | N | udpclone-bpf in | out | limit | relay in | out | limit | udpclone-bpf / relay | udpclone-bpf / direct (in) |"
 	echo "| --: | --: | --: | --: | --- | --: | --: | --- | --: | --: |"
