@@ -9,7 +9,7 @@
 #     every datagram is answered once, each on its own socket, with sane percentiles;
 #   - the same in time slices (--slice-ms): equal shares, all answered;
 #   - run through the relay and through udpclone-bpf: every copy counted by the sink,
-#     result "pass"; through the relay also with --gso, in bursts that it sends as
+#     result "pass" (or "sender" where other work kept the load generator from its rate); through the relay also with --gso, in bursts that it sends as
 #     UDP_SEGMENT messages (the benchmark's relay);
 #   - a bad target name is refused (exit 2).
 set -u
@@ -87,11 +87,24 @@ assert_eq "udpclone-bpf's datagrams only: matched" 1500 \
 bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
 bg_stop "$RELAY_PID"
 
+# run_ok LOG WHAT: a run's verdict. "sender" (the load generator did not get the CPU
+# to offer 97% of the rate: other work on the machine) says nothing of the tools, so
+# it passes here as long as every copy that was sent was counted (the loss checks).
+run_ok() {
+	local r
+	r=$(stat_get "$E2E_TMP/$1" run_result)
+	case $r in
+	pass) _ok "$2: result pass" ;;
+	sender) e2e_log "$2: the sender could not keep the rate on this busy machine" ;;
+	*) fail "$2: result: expected 'pass', got '$r'" ;;
+	esac
+}
+
 # -- run: every copy reaches the counting sink, through the relay and through the kernel
 relay_bg "$P4_1:9000,203.0.113.130:9000" --connect
 loadgen run-relay run --to "127.0.0.1:$P" --copies 2 --rate 2000 --duration 0.5 \
 	--page "$E2E_TMP/sink.page" --retries 0
-assert_eq "run through the relay: result" pass "$(stat_get "$E2E_TMP/run-relay" run_result)"
+run_ok run-relay "run through the relay"
 assert_eq "run through the relay: loss" 0.000000 "$(stat_get "$E2E_TMP/run-relay" run_loss)"
 bg_stop "$RELAY_PID"
 # --gso: bursts of 20 datagrams (one every 2 ms), each sent on as one message per
@@ -99,7 +112,7 @@ bg_stop "$RELAY_PID"
 relay_bg "$P4_1:9000,203.0.113.130:9000" --connect --gso
 loadgen run-gso run --to "127.0.0.1:$P" --copies 2 --rate 10000 --burst-us 2000 \
 	--duration 0.5 --page "$E2E_TMP/sink.page" --retries 0
-assert_eq "run through the relay, --gso: result" pass "$(stat_get "$E2E_TMP/run-gso" run_result)"
+run_ok run-gso "run through the relay, --gso"
 assert_eq "run through the relay, --gso: loss" 0.000000 "$(stat_get "$E2E_TMP/run-gso" run_loss)"
 bg_stop "$RELAY_PID"
 assert_eq "--gso: send errors" 0 "$(stat_get "$E2E_TMP/relay.log" send_errors)"
@@ -110,7 +123,7 @@ udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --destinations "$R4_1:9000,$R4_2:90
 	e2e_end
 loadgen run-kernel run --to "$R4_1:$P" --copies 3 --rate 2000 --duration 0.5 \
 	--page "$E2E_TMP/sink.page" --retries 0
-assert_eq "run through udpclone-bpf: result" pass "$(stat_get "$E2E_TMP/run-kernel" run_result)"
+run_ok run-kernel "run through udpclone-bpf"
 assert_eq "run through udpclone-bpf: loss" 0.000000 "$(stat_get "$E2E_TMP/run-kernel" run_loss)"
 bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
 
