@@ -87,7 +87,7 @@ int udpc_egress(struct __sk_buff *skb)
 	f.remaining = n;
 	f.verdict = TC_ACT_OK;
 	for (i = 0; i < UDPC_MAX_DESTS; i++)
-		if (i >= n || fanout_one(skb, &f, i))
+		if (i >= n || fanout_one(skb, &f, guard, i))
 			break;
 	return f.verdict;
 }

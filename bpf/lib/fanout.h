@@ -32,13 +32,10 @@ struct fanout {
 };
 
 /* Clone the packet out of ifindex, with the recursion guard set around the call. */
-static __always_inline long clone_out(struct __sk_buff *skb, __u32 ifindex)
+static __always_inline long clone_out(struct __sk_buff *skb, __u32 ifindex, __u32 *guard)
 {
-	__u32 zero = 0, *guard = bpf_map_lookup_elem(&udpc_guard, &zero);
 	long err;
 
-	if (!guard)
-		return -1;
 	*guard = 1;
 	err = bpf_clone_redirect(skb, ifindex, 0);
 	*guard = 0;
@@ -55,8 +52,10 @@ static __always_inline long clone_out(struct __sk_buff *skb, __u32 ifindex)
  * stays a few instructions per iteration. Every kernel treats a global function
  * alike, where a bpf_loop() callback is verified once on older kernels and as a
  * loop, state by state, on newer ones (hundreds of thousands of instructions here).
+ * guard is udpc_guard's value, looked up once per packet by the caller (a global
+ * function takes a map value as plain memory).
  */
-__noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 i)
+__noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard, __u32 i)
 {
 	const struct udpc_addr *dst, *src;
 	struct udpc_dest_stats *st;
@@ -67,7 +66,7 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 i)
 	__u32 ifindex, l2_len, slot;
 	__be16 dport;
 
-	if (!f || i >= UDPC_MAX_DESTS)
+	if (!f || !guard || i >= UDPC_MAX_DESTS)
 		return 1;
 	src = &f->p.saddr;
 	ifindex = f->ifindex;
@@ -150,7 +149,7 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 i)
 		return 1;
 	}
 
-	if (clone_out(skb, ifindex)) {
+	if (clone_out(skb, ifindex, guard)) {
 		st->tx_errors++;
 	} else {
 		st->tx_packets++;
