@@ -25,16 +25,22 @@ ns_new() {
 	return 0
 }
 
+# _link_ends WHO IF_A IF_B: both ends of a new link carry this run's id (see
+# _ifname_ok) and are remembered for cleanup; WHO names the caller in the failure.
+_link_ends() {
+	if ! _ifname_ok "$2" || ! _ifname_ok "$3"; then
+		fail "$1: bad interface names"
+		return 1
+	fi
+	iface_remember "$2"
+	iface_remember "$3"
+}
+
 # link_veth NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.
 link_veth() {
 	local na nb
 	na=$(_ns "$1") nb=$(_ns "$3")
-	if ! _ifname_ok "$2" || ! _ifname_ok "$4"; then
-		fail "link_veth: bad interface names"
-		return 1
-	fi
-	iface_remember "$2"
-	iface_remember "$4"
+	_link_ends link_veth "$2" "$4" || return 1
 	ip link add "$2" netns "$na" type veth peer name "$4" netns "$nb" ||
 		{ fail "cannot create veth $2/$4"; return 1; }
 	ip -n "$na" link set "$2" up && ip -n "$nb" link set "$4" up
@@ -130,12 +136,7 @@ link_plain() {
 link_tun() {
 	local na nb ready
 	na=$(_ns "$1") nb=$(_ns "$3")
-	if ! _ifname_ok "$2" || ! _ifname_ok "$4"; then
-		fail "link_tun: bad interface names"
-		return 1
-	fi
-	iface_remember "$2"
-	iface_remember "$4"
+	_link_ends link_tun "$2" "$4" || return 1
 	ready=$E2E_TMP/tun-$2.ready
 	"$TUNPAIR" "$na" "$2" "$nb" "$4" --ready "$ready" 2>>"$E2E_TMP/tun-$2.log" &
 	bg_remember $!
