@@ -24,6 +24,7 @@
 #include "log.h"
 #include "notify.h"
 #include "sys.h"
+#include "tc.h"
 #include "udpclone.skel.h"
 
 #define TICK_MS 1000

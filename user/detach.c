@@ -19,6 +19,7 @@
 #include "log.h"
 #include "maps.h"
 #include "sys.h"
+#include "tc.h"
 
 /* How long detach waits for the daemon it stopped (50 ms each). A daemon stops
  * once its programs are loaded: tens of milliseconds here, but a first DNS round

@@ -39,11 +39,7 @@ int udpc_instance_attach(struct udpc_instance *in);
 int udpc_instance_attach_uplink(struct udpc_instance *in, int ifindex, const char *ifname);
 void udpc_instance_close(struct udpc_instance *in);
 
-/* Remove our filters from ifindex (never anyone else's); returns how many, or -errno. */
-int udpc_detach_filters(int ifindex, const char *ifname);
 /* Unpin our maps in pin_dir and remove the directory. */
 int udpc_unpin_dir(const char *pin_dir);
-/* Is a udpclone-bpf TC filter attached at this hook? 1 yes, 0 no, -errno. */
-int udpc_filter_present(int ifindex, bool egress);
 
 #endif

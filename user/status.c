@@ -20,6 +20,7 @@
 #include "maps.h"
 #include "status.h"
 #include "sys.h"
+#include "tc.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

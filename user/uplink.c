@@ -21,6 +21,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "sys.h"
+#include "tc.h"
 #include "uplink.h"
 
 /* First IPv4 and first global IPv6 address of ifname in ifa (getifaddrs()): the
