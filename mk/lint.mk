@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-# Static analysis of the control plane, part of `make check`: cppcheck and
-# clang-tidy (clang's static analyser and bugprone checks) must report nothing.
+# Static analysis, part of `make check`: cppcheck and clang-tidy (clang's static
+# analyser and bugprone checks) on the control plane, and shellcheck (warnings and
+# errors) on every shell script, must report nothing.
 # Turned off, with the reason:
 #   clang-analyzer-valist.Uninitialized   clang 14 flags every va_list right after
 #                                         va_start (false positive)
@@ -30,3 +31,6 @@ lint: $(SKEL)
 		-Iinclude -Iuser -I$(OUT) -std=gnu11 -DUDPC_VERSION='"$(VERSION)"' \
 		>$(OUT)/tidy.log 2>&1 || rc=$$?; \
 		grep -v 'warnings\? generated\.$$' $(OUT)/tidy.log; exit $$rc
+	$(call msg,SHCHECK,scripts/ tests/)
+	$(Q)shellcheck -x -S warning scripts/*.sh tests/run.sh tests/fuzz/run.sh \
+		tests/e2e/*.sh tests/e2e/lib/*.sh tests/bench/*.sh

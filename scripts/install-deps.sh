@@ -9,7 +9,7 @@ PKGS=(
 	clang llvm                      # BPF objects
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcmocka-dev                   # unit and BPF tests
-	cppcheck clang-tidy             # make lint (part of make check)
+	cppcheck clang-tidy shellcheck  # make lint (part of make check)
 	iproute2 nftables util-linux procps jq   # namespaces, tc, nsenter, unshare; JSON in tests
 	systemd                         # systemd-analyze and a real systemd for the unit tests
 	libclang-rt-14-dev              # libFuzzer, ASan, UBSan runtimes (not pulled by clang here)

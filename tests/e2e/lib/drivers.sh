@@ -182,6 +182,7 @@ neigh_warm() {
 # echo_receivers NS BIND...: one echo receiver per BIND (ids r0, r1, ...; stats in
 # $E2E_TMP/echoI). Sets BINDS, DESTS (the binds joined by commas, ready for
 # --destinations) and ECHO (their pids).
+# shellcheck disable=SC2034 # DESTS and ECHO are for the test that called it
 echo_receivers() {
 	local ns=$1 i
 	shift
