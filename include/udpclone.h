@@ -207,7 +207,8 @@ struct udpc_flow {
 	__u16 _pad0;
 	__u32 _pad1;
 	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet either way */
+	__u64 session;		/* attach --peer: the flow's session id (udpc_peer.h), else 0 */
 };
-_Static_assert(sizeof(struct udpc_flow) == 48, "udpc_flow layout");
+_Static_assert(sizeof(struct udpc_flow) == 56, "udpc_flow layout");
 
 #endif /* UDPCLONE_H */

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * Peer mode (`attach --peer` on the client, `serve` on the server): the header each
+ * copy carries on the wire, and the maps both ends keep about sessions. Same rules
+ * as udpclone.h: fixed-width fields, explicit padding, sizes checked at compile time.
+ * The protocol is described in docs/PEER.md.
+ */
+#ifndef UDPC_PEER_H
+#define UDPC_PEER_H
+
+#include <linux/types.h>
+
+#include "udpclone.h"
+
+/*
+ * The peer header, right after the UDP header of every copy (16 bytes):
+ *
+ *   0       ver_type   version (high 4 bits, UDPC_PEER_VERSION) and type (low 4)
+ *   1       path       path id: the client's destination slot the copy went by
+ *   2..5    seq        per session and direction, from 1; 0 is never sent
+ *   6..13   session    random, chosen by the client per client flow
+ *   14..15  check      the application datagram's UDP checksum, carried through:
+ *                      it covers bytes 8..15 of this header and the payload, with a
+ *                      pseudo-header of protocol and UDP length only (no addresses).
+ *                      0: the sender's datagram had none (IPv4 only).
+ *
+ * Bytes 8..15 are where the application's own UDP header was: the sender inserts
+ * 16 bytes after the IP header, and the original checksum field stays in place, so
+ * a CHECKSUM_PARTIAL packet is still completed by the device (or the stack) at
+ * the same place. The outer UDP checksum covers the whole header and payload as
+ * usual; it is computed without reading the payload, from the carried checksum.
+ */
+#define UDPC_PEER_VERSION 1
+#define UDPC_PEER_T_DATA 1	/* an application datagram */
+#define UDPC_PEER_T_KEEPALIVE 2	/* reserved: per-path health probes (daemon to daemon) */
+#define UDPC_PEER_HDR_LEN 16
+#define UDPC_PEER_VT(type) ((UDPC_PEER_VERSION << 4) | (type))
+#define UDPC_PEER_VER(vt) ((vt) >> 4)
+#define UDPC_PEER_TYPE(vt) ((vt) & 0xf)
+
+struct udpc_peer_hdr {
+	__u8 ver_type;
+	__u8 path;
+	__be32 seq;
+	__u64 session;		/* opaque random bytes: no byte order */
+	__be16 check;
+} __attribute__((packed));
+_Static_assert(sizeof(struct udpc_peer_hdr) == UDPC_PEER_HDR_LEN, "udpc_peer_hdr layout");
+
+/* The duplicate window: how many sequence numbers back a copy is still judged on
+ * its own; an older one is dropped as late. A power of two. */
+#ifndef UDPC_PEER_WINDOW
+#define UDPC_PEER_WINDOW 1024
+#endif
+_Static_assert((UDPC_PEER_WINDOW & (UDPC_PEER_WINDOW - 1)) == 0, "window: a power of two");
+
+#ifndef UDPC_DEFAULT_SESSIONS
+#define UDPC_DEFAULT_SESSIONS 1024 /* --max-sessions default, both ends */
+#endif
+
+/* udpc_peer_cfg: ARRAY, one entry. Written by user; zero (no flags) = peer mode off. */
+#define UDPC_PEER_CLIENT (1U << 0) /* attach --peer: copies get the header, replies lose it */
+#define UDPC_PEER_SERVER (1U << 1) /* serve: the other end */
+struct udpc_peer_cfg {
+	__u32 flags;		/* UDPC_PEER_* */
+	__be16 to_port;		/* serve: the local application's port (--to) */
+	__u16 _pad;
+	__u64 path_timeout_ns;	/* serve: a path silent this long gets no more replies */
+	__u64 session_timeout_ns; /* serve: an idle session's address may be reused after */
+};
+_Static_assert(sizeof(struct udpc_peer_cfg) == 24, "udpc_peer_cfg layout");
+
+/* One path of a session: how the other end is reached by it, and what came by it. */
+#define UDPC_PATH_SEEN (1U << 0) /* serve: addr/port/local are known */
+struct udpc_peer_path {
+	struct udpc_addr addr;	/* serve: the client's address on this path, as seen (after NAT) */
+	struct udpc_addr local;	/* serve: our own address the client sent to */
+	__be16 port;		/* serve: the client's port on this path, as seen */
+	__u8 family;		/* UDPC_AF_* of addr and local */
+	__u8 flags;		/* UDPC_PATH_* */
+	__u32 _pad;
+	__u64 last_rx_ns;	/* bpf_ktime_get_ns() of the last copy that came by it */
+	__u64 rx_packets;	/* copies that came by this path */
+	__u64 rx_first;		/* ... that were the first of their sequence number */
+	__u64 rx_late;		/* ... that were older than the window */
+	__u64 seq_first;	/* lowest and highest sequence number seen on this path: */
+	__u64 seq_last;		/*   with rx_packets, the path's loss (sequence gaps) */
+	__u64 tx_packets;	/* copies sent by this path (serve; the client counts per slot) */
+};
+_Static_assert(sizeof(struct udpc_peer_path) == 96, "udpc_peer_path layout");
+
+/*
+ * udpc_sessions: LRU_HASH[--max-sessions], session id -> session. The client
+ * creates one per client flow (egress); the server when a session's first copy
+ * arrives. Counters are updated from any CPU without a lock: close, not exact.
+ */
+struct udpc_session {
+	__u64 tx_seq;		/* last sequence number sent (atomic add; 0 before the first) */
+	__u64 rx_top;		/* highest sequence number received, widened to 64 bits */
+	struct udpc_addr label;	/* serve: the source the local application sees */
+	__be16 label_port;
+	__u8 family;		/* serve: UDPC_AF_* of label */
+	__u8 _pad0;
+	__u32 _pad1;
+	__u64 created_ns;
+	__u64 last_rx_ns;
+	__u64 rx_delivered;	/* first copies delivered */
+	__u64 rx_duplicates;	/* later copies dropped */
+	__u64 rx_late;		/* copies older than the window, dropped */
+	struct udpc_peer_path path[UDPC_MAX_DESTS]; /* index: path id */
+	__u32 window[UDPC_PEER_WINDOW]; /* seq % WINDOW -> low 32 bits of the last seq seen */
+};
+_Static_assert(sizeof(struct udpc_session) ==
+		       80 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
+	       "udpc_session layout");
+
+/* udpc_labels: LRU_HASH[--max-sessions] (serve): the address a session's datagrams
+ * are delivered from (key: udpc_flow_key) -> session id, for the replies. */
+
+/* udpc_peer_stats: PERCPU_ARRAY, one entry; user sums over CPUs. */
+struct udpc_peer_stats {
+	__u64 rx_delivered;	/* first copies delivered to the application */
+	__u64 rx_duplicates;	/* later copies of a delivered sequence number: dropped */
+	__u64 rx_late;		/* older than the window: dropped */
+	__u64 rx_malformed;	/* to our port, but short, bad version or type: dropped */
+	__u64 rx_unknown;	/* client: session unknown or not this flow's: dropped */
+	__u64 sessions_new;	/* created; minus those in the map = evicted */
+	__u64 session_errors;	/* could not create a session: dropped */
+	__u64 label_conflicts;	/* serve: the delivery address is another live session's */
+	__u64 path_moves;	/* serve: a path's address or port changed (NAT rebinding) */
+	__u64 tx_encap;		/* datagrams given the header (once, before the copies) */
+	__u64 tx_gso;		/* GSO super-packets: cannot take a header: dropped */
+	__u64 tx_too_big;	/* the header would make the datagram too long: dropped */
+	__u64 tx_no_path;	/* serve: a reply for a session with no live path: dropped */
+	__u64 tx_errors;	/* the header could not be added: dropped */
+};
+_Static_assert(sizeof(struct udpc_peer_stats) == 14 * 8, "udpc_peer_stats layout");
+
+#endif /* UDPC_PEER_H */
