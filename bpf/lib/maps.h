@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "udpclone.h"
+#include "udpc_peer.h"
 
 /* All maps are pinned by name, so a new `attach` adopts the running state and the
  * replaced programs keep counting into the same counters. */
@@ -107,11 +108,62 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } udpc_guard SEC(".maps");
 
+/* Peer mode (include/udpc_peer.h). Pinned like the rest: sessions outlive a daemon
+ * killed outright. Without peer mode user space loads udpc_sessions and udpc_labels
+ * with one entry each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_peer_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_peer_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UDPC_DEFAULT_SESSIONS);
+	__type(key, __u64);
+	__type(value, struct udpc_session);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UDPC_DEFAULT_SESSIONS);
+	__type(key, struct udpc_flow_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_labels SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_peer_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udpc_peer_stats SEC(".maps");
+
+/* A new session is built here and copied into udpc_sessions: it is too big for the
+ * stack. Only its first fields are ever written, so its paths and window stay zero. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct udpc_session);
+} udpc_session_tmpl SEC(".maps");
+
 static __always_inline struct udpc_global_stats *global_stats(void)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&udpc_global, &zero);
+}
+
+static __always_inline struct udpc_peer_stats *peer_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&udpc_peer_stats, &zero);
 }
 
 #endif /* UDPC_BPF_LIB_MAPS_H */
