@@ -23,8 +23,10 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "signals.h"
 #include "sys.h"
 #include "tc.h"
+#include "udpc_peer.h"
 #include "udpclone.skel.h"
 
 #define TICK_MS 1000
@@ -54,17 +56,10 @@ static void notify_status(struct daemon *dm, const char *prefix)
 /* Both programs are attached and the maps written: tell systemd and --ready-fd. */
 static void notify_ready(struct daemon *dm)
 {
-	int err;
-
 	dm->ready = true;
 	dm->status[0] = '\0';
 	notify_status(dm, "READY=1\n");
-	if (dm->o->ready_fd >= 0) {
-		err = udpc_ready_fd(dm->o->ready_fd);
-		if (err)
-			pr_warn("cannot write to --ready-fd %d: %s\n", dm->o->ready_fd,
-				strerror(-err));
-	}
+	udpc_ready_fd(dm->o->ready_fd);
 }
 
 static int write_config(struct daemon *dm, int l2_len)
@@ -80,69 +75,17 @@ static int write_config(struct daemon *dm, int l2_len)
 	};
 	__u32 zero = 0;
 
+	/* Without --peer nothing changes on the wire: no flags. */
+	struct udpc_peer_cfg pc = { .flags = dm->o->peer ? UDPC_PEER_CLIENT : 0 };
+
 	if (l->family) {
 		cfg.flags |= UDPC_CFG_LISTEN_ADDR;
 		cfg.listen_family = l->family;
 		cfg.listen_addr = l->addr;
 	}
+	if (bpf_map_update_elem(dm->maps.peer_cfg, &zero, &pc, BPF_ANY))
+		return -errno;
 	return bpf_map_update_elem(dm->maps.config, &zero, &cfg, BPF_ANY) ? -errno : 0;
-}
-
-/* Checks that need no state; each failure is one line naming what is wrong. */
-static int preflight(const char *ifname, int *ifindex, int *l2_len)
-{
-	int err;
-
-	if (udpc_check_caps()) {
-		pr_warn("needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root\n");
-		return -EPERM;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		pr_warn("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): a kernel built with CONFIG_DEBUG_INFO_BTF is needed\n");
-		return -ENOTSUP;
-	}
-	*ifindex = if_nametoindex(ifname);
-	if (!*ifindex) {
-		pr_warn("unknown interface '%s'\n", ifname);
-		return -ENODEV;
-	}
-	err = udpc_iface_l2_len(ifname, l2_len);
-	if (err == -EPROTONOSUPPORT) {
-		pr_warn("interface '%s' has a link type udpclone-bpf does not support (Ethernet-like and raw-IP devices only)\n",
-			ifname);
-		return err;
-	}
-	if (err) {
-		pr_warn("cannot read the link type of '%s': %s\n", ifname, strerror(-err));
-		return err;
-	}
-	err = udpc_ensure_bpffs();
-	if (err)
-		pr_warn("cannot mount bpffs at /sys/fs/bpf: %s\n", strerror(-err));
-	return err;
-}
-
-static int take_lock(struct udpc_instance *in)
-{
-	int err = udpc_pin_dir(in->ifname, in->pin_dir, sizeof(in->pin_dir));
-
-	if (!err)
-		err = udpc_instance_lock(in, true);
-	if (err == -EBUSY) {
-		/* Named at once: the kernel says who holds the lock, and the owner wrote its
-		 * pid right after taking it, before loading. */
-		int pid = udpc_owner_pid(in->pin_dir);
-
-		if (pid)
-			pr_warn("interface '%s' is already driven by a running udpclone-bpf (pid %d)\n",
-				in->ifname, pid);
-		else
-			pr_warn("interface '%s' is already driven by a running udpclone-bpf\n",
-				in->ifname);
-	} else if (err) {
-		pr_warn("cannot create %s: %s\n", in->pin_dir, strerror(-err));
-	}
-	return err;
 }
 
 /* Resolves every interval (or when kicked), then applies the answers under the lock. */
@@ -181,12 +124,11 @@ static int run_loop(struct daemon *dm)
 {
 	pthread_condattr_t cattr;
 	pthread_t resolver;
-	int unknown = 1, fast = 0, n;
-	struct pollfd pfd = { .events = POLLIN };
+	int unknown = 1, fast = 0, n, sig, sfd;
 	int ret = EXIT_SUCCESS;
 
-	pfd.fd = signalfd(-1, &dm->signals, SFD_CLOEXEC);
-	if (pfd.fd < 0) {
+	sfd = signalfd(-1, &dm->signals, SFD_CLOEXEC);
+	if (sfd < 0) {
 		pr_warn("signalfd: %s\n", strerror(errno));
 		return EXIT_FAILURE;
 	}
@@ -196,16 +138,14 @@ static int run_loop(struct daemon *dm)
 	/* Signals stay blocked in the thread too: only the signalfd sees them. */
 	if (pthread_create(&resolver, NULL, resolver_main, dm)) {
 		pr_warn("cannot start the resolver thread\n");
-		close(pfd.fd);
+		close(sfd);
 		return EXIT_FAILURE;
 	}
 	for (;;) {
-		struct signalfd_siginfo si;
-		int timeout = unknown && fast < FAST_TICKS ? FAST_TICK_MS : TICK_MS;
-
-		if (poll(&pfd, 1, timeout) > 0 && read(pfd.fd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo != SIGHUP) {
-				pr_info("%s: detaching\n", strsignal(si.ssi_signo));
+		sig = udpc_signal_wait(sfd, unknown && fast < FAST_TICKS ? FAST_TICK_MS : TICK_MS);
+		if (sig) {
+			if (sig != SIGHUP) {
+				pr_info("%s: detaching\n", strsignal(sig));
 				udpc_sd_notify("STOPPING=1\nSTATUS=detaching");
 				break;
 			}
@@ -230,41 +170,31 @@ static int run_loop(struct daemon *dm)
 	/* Keep the lock for good: the resolver thread, maybe still waiting for DNS, must not
 	 * touch the maps being torn down; it ends with the process. */
 	pthread_mutex_lock(&dm->lock);
-	close(pfd.fd);
+	close(sfd);
 	return ret;
 }
 
 int udpc_attach_run(const struct udpc_attach_opts *o)
 {
 	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct udpc_load_req req = {
+		.mode = o->peer ? UDPC_MODE_PEER : UDPC_MODE_PLAIN,
+		.max_flows = o->max_flows,
+		.max_sessions = o->max_sessions,
+	};
 	struct udpc_instance *in = &dm.in;
 	bool attached = false, stopped = false;
-	sigset_t pending;
 	int l2_len, err, ret = EXIT_FAILURE;
 
-	snprintf(in->ifname, sizeof(in->ifname), "%s", o->ifname);
-	/* Signals are read from a signalfd; block them before taking the lock names us
-	 * as the owner: from then on, detach's SIGTERM must end in a clean detach. */
-	sigemptyset(&dm.signals);
-	sigaddset(&dm.signals, SIGINT);
-	sigaddset(&dm.signals, SIGTERM);
-	sigaddset(&dm.signals, SIGHUP);
-	sigprocmask(SIG_BLOCK, &dm.signals, NULL);
-	/* A reader of the log or of --ready-fd that went away must not kill the daemon. */
-	signal(SIGPIPE, SIG_IGN);
-	if (preflight(o->ifname, &in->ifindex, &l2_len) || take_lock(in))
+	/* Before taking the lock names us as the owner: from then on, detach's SIGTERM
+	 * must end in a clean detach. */
+	udpc_signals_block(&dm.signals);
+	if (udpc_instance_begin(in, o->ifname, &l2_len))
 		return EXIT_FAILURE;
 
-	err = udpc_instance_load(in, o->max_flows);
+	err = udpc_instance_load(in, &req);
 	if (err) {
-		if (err == -EEXIST)
-			pr_warn("the flow table pinned in %s holds %u flows, not the %u of --max-flows: run 'udpclone-bpf detach %s' first (its flows are then forgotten), or attach without --max-flows\n",
-				in->pin_dir, in->max_flows, o->max_flows, in->ifname);
-		else if (in->adopted && err == -EINVAL)
-			pr_warn("the maps pinned in %s do not match this version: run 'udpclone-bpf detach %s' first\n",
-				in->pin_dir, in->ifname);
-		else
-			pr_warn("cannot load the BPF programs: %s\n", strerror(-err));
+		udpc_instance_load_failed(in, &req, err);
 		goto out;
 	}
 	if (in->adopted)
@@ -292,13 +222,8 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	}
 	uplink_tick(&dm);
 	nexthop_tick(&dm);
-	/* Told to stop while loading (detach names us from the lock on): stop here,
-	 * rather than attach only to detach. Stopping means detaching all the same. */
-	sigpending(&pending);
-	if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) {
-		pr_info("%s before attaching: detaching\n",
-			strsignal(sigismember(&pending, SIGTERM) ? SIGTERM : SIGINT));
-		udpc_sd_notify("STOPPING=1");
+	/* Told to stop while loading (detach names us from the lock on). */
+	if (udpc_stop_pending()) {
 		stopped = true;
 		ret = EXIT_SUCCESS;
 		goto out;
@@ -307,9 +232,9 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 	if (err)
 		goto out;
 	attached = true;
-	pr_info("attached to %s: UDP port %u%s fanned out to %d destination%s\n", in->ifname,
+	pr_info("attached to %s: UDP port %u%s fanned out to %d destination%s%s\n", in->ifname,
 		o->listen.port, o->listen.family ? " (one address)" : "", o->n_dests,
-		o->n_dests == 1 ? "" : "s");
+		o->n_dests == 1 ? "" : "s", o->peer ? " (peer mode)" : "");
 	notify_ready(&dm);
 
 	ret = run_loop(&dm);
@@ -317,10 +242,8 @@ out:
 	/* Tear down what this run created; an adopted data path whose attach failed
 	 * keeps running on the old programs rather than stop forwarding. */
 	if (attached || stopped || !in->adopted) {
-		if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
-			pr_warn("cannot remove the filters from %s\n", in->ifname);
 		detach_uplinks(&dm);
-		udpc_unpin_dir(in->pin_dir);
+		udpc_instance_remove(in);
 	}
 	udpc_instance_close(in);
 	return ret;

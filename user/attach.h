@@ -2,6 +2,8 @@
 #ifndef UDPC_ATTACH_H
 #define UDPC_ATTACH_H
 
+#include <stdbool.h>
+
 #include "reconcile.h"
 #include "spec.h"
 
@@ -9,6 +11,8 @@
 #define UDPC_DEFAULT_FLOW_TIMEOUT 180	 /* s: conntrack's UDP stream timeout */
 #define UDPC_MIN_FLOWS 256		 /* --max-flows range */
 #define UDPC_LIMIT_FLOWS (1U << 24)	 /* about 2.3 GB of flow table */
+#define UDPC_MIN_SESSIONS 16		 /* --max-sessions range (both ends) */
+#define UDPC_LIMIT_SESSIONS (1U << 20)	 /* about 6 GB of session table */
 
 struct udpc_attach_opts {
 	const char *ifname;
@@ -18,6 +22,8 @@ struct udpc_attach_opts {
 	unsigned int resolve_interval; /* s */
 	unsigned int flow_timeout;     /* s */
 	unsigned int max_flows;	       /* flow table size; 0: pinned one's, else UDPC_MAX_FLOWS */
+	bool peer;		       /* --peer: the destinations are `serve` endpoints */
+	unsigned int max_sessions;     /* --peer: session table size; 0: pinned one's, else default */
 	int ready_fd;		       /* written "ready\n" and closed once attached; -1: none */
 	udpc_resolver_fn resolver;
 	void *resolver_ctx;

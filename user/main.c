@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-/* udpclone-bpf: command table and option parsing; the work is in attach.c and status.c. */
+/* udpclone-bpf: command table and option parsing; the work is in attach.c, serve.c,
+ * detach.c and status.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "detach.h"
 #include "log.h"
 #include "resolve.h"
+#include "serve.h"
 #include "status.h"
 
 #define EXIT_USAGE 2
@@ -29,9 +31,9 @@ static const char usage_text[] =
 	"Send every UDP packet to several destinations at once, in the kernel (eBPF on TC).\n"
 	"\n"
 	"Commands:\n"
-	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[,HOST:PORT...]\n"
+	"  attach IFACE --listen [ADDR:]PORT --destinations HOST:PORT[@UPLINK][,...]\n"
 	"         [--resolve-interval SEC] [--flow-timeout SEC] [--max-flows N]\n"
-	"         [--ready-fd FD] [-v]\n"
+	"         [--peer [--max-sessions N]] [--ready-fd FD] [-v]\n"
 	"      Fan out UDP packets leaving IFACE for PORT (and ADDR, if given) to every\n"
 	"      destination, and map their replies back. Stays in the foreground; SIGINT or\n"
 	"      SIGTERM detaches. HOST is an IPv4 address, a bracketed IPv6 address or a name,\n"
@@ -39,16 +41,28 @@ static const char usage_text[] =
 	"      client for --flow-timeout seconds after its last packet (default 180); the\n"
 	"      flow table holds --max-flows clients (default 65536, least recently used\n"
 	"      evicted; an attach that adopts running state keeps the size it has).\n"
+	"      With --peer, the destinations are 'serve' endpoints: every copy carries a\n"
+	"      16-byte header and duplicate replies are dropped (docs/PEER.md); the session\n"
+	"      table holds --max-sessions client flows (default 1024).\n"
 	"      Once both programs are attached, it writes \"ready\" to FD and closes it, and\n"
 	"      tells systemd (READY=1 on $NOTIFY_SOCKET).\n"
+	"  serve IFACE --listen PORT --to PORT [--max-sessions N] [--ready-fd FD] [-v]\n"
+	"      The other end of 'attach --peer': take the copies arriving on IFACE for PORT,\n"
+	"      drop duplicates and hand each datagram once to the local application on\n"
+	"      --to PORT; send its replies back over every live path. Up to --max-sessions\n"
+	"      sessions (default 1024, least recently used evicted). Stays in the foreground\n"
+	"      like attach; SIGINT or SIGTERM detaches.\n"
 	"  detach IFACE\n"
-	"      Stop the daemon driving IFACE (if any) and remove our filters and pins.\n"
+	"      Stop the daemon driving IFACE (attach or serve, if any) and remove our filters\n"
+	"      and pins.\n"
 	"  status [IFACE] [--json | --prometheus]\n"
-	"      Destinations, addresses, states and counters, read from the pinned maps;\n"
-	"      as JSON, or as Prometheus metrics (text exposition format).\n"
+	"      Destinations, addresses, states and counters (for peer mode, sessions and\n"
+	"      paths), read from the pinned maps; as JSON, or as Prometheus metrics (text\n"
+	"      exposition format).\n"
 	"  help, --help      This text.\n"
 	"  version, --version\n"
 	"\n"
+	"Switching an interface between attach, attach --peer and serve needs a detach first.\n"
 	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -91,7 +105,7 @@ static int parse_uint(const char *cmd, const char *opt, const char *s, const cha
 
 /* --ready-fd: a descriptor the caller opened for us. Checked now: a mistake must not
  * look like an attach that never gets ready. Not 0 (input) or 2 (the log). */
-static int parse_ready_fd(const char *s, int *fd)
+static int parse_ready_fd(const char *cmd, const char *s, int *fd)
 {
 	char *end;
 	long v;
@@ -100,10 +114,29 @@ static int parse_ready_fd(const char *s, int *fd)
 	v = strtol(s, &end, 10);
 	if (!isdigit((unsigned char)s[0]) || *end || errno || v < 1 || v > INT_MAX ||
 	    v == STDERR_FILENO)
-		return usage_error("attach", "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
+		return usage_error(cmd, "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
 	if (fcntl((int)v, F_SETFD, FD_CLOEXEC))
-		return usage_error("attach", "--ready-fd '%s': no such open file descriptor", s);
+		return usage_error(cmd, "--ready-fd '%s': no such open file descriptor", s);
 	*fd = (int)v;
+	return 0;
+}
+
+static int parse_max_sessions(const char *cmd, const char *s, unsigned int *out)
+{
+	return parse_uint(cmd, "--max-sessions", s, "sessions", UDPC_MIN_SESSIONS,
+			  UDPC_LIMIT_SESSIONS, out);
+}
+
+/* IFACE, the one argument: present, alone, and a possible interface name. */
+static int iface_arg(const char *cmd, int argc, char **argv, const char **ifname)
+{
+	if (optind >= argc)
+		return usage_error(cmd, "%s", "missing IFACE");
+	if (argc - optind > 1)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (!*argv[optind] || strlen(argv[optind]) >= IF_NAMESIZE)
+		return usage_error(cmd, "'%s' is not a valid interface name", argv[optind]);
+	*ifname = argv[optind];
 	return 0;
 }
 
@@ -116,6 +149,8 @@ static int cmd_attach(int argc, char **argv)
 		{ "flow-timeout", required_argument, NULL, 't' },
 		{ "max-flows", required_argument, NULL, 'm' },
 		{ "ready-fd", required_argument, NULL, 'R' }, /* long only */
+		{ "peer", no_argument, NULL, 'p' },	      /* long only */
+		{ "max-sessions", required_argument, NULL, 'S' }, /* long only */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -154,7 +189,14 @@ static int cmd_attach(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'R':
-			if (parse_ready_fd(optarg, &o.ready_fd))
+			if (parse_ready_fd("attach", optarg, &o.ready_fd))
+				return EXIT_USAGE;
+			break;
+		case 'p':
+			o.peer = true;
+			break;
+		case 'S':
+			if (parse_max_sessions("attach", optarg, &o.max_sessions))
 				return EXIT_USAGE;
 			break;
 		case 'v':
@@ -167,13 +209,10 @@ static int cmd_attach(int argc, char **argv)
 			return bad_option("attach", argv, c);
 		}
 	}
-	if (optind >= argc)
-		return usage_error("attach", "%s", "missing IFACE");
-	if (argc - optind > 1)
-		return usage_error("attach", "unexpected argument '%s'", argv[optind + 1]);
-	o.ifname = argv[optind];
-	if (!*o.ifname || strlen(o.ifname) >= IF_NAMESIZE)
-		return usage_error("attach", "'%s' is not a valid interface name", o.ifname);
+	if (o.max_sessions && !o.peer)
+		return usage_error("attach", "%s", "--max-sessions needs --peer (sessions are peer mode's)");
+	if (iface_arg("attach", argc, argv, &o.ifname))
+		return EXIT_USAGE;
 	if (!listen)
 		return usage_error("attach", "%s", "missing --listen [ADDR:]PORT");
 	if (!dests)
@@ -192,6 +231,7 @@ static int cmd_detach(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	const char *ifname;
 	int c;
 
 	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
@@ -204,13 +244,62 @@ static int cmd_detach(int argc, char **argv)
 			return bad_option("detach", argv, c);
 		}
 	}
-	if (optind >= argc)
-		return usage_error("detach", "%s", "missing IFACE");
-	if (argc - optind > 1)
-		return usage_error("detach", "unexpected argument '%s'", argv[optind + 1]);
-	if (strlen(argv[optind]) >= IF_NAMESIZE || !*argv[optind])
-		return usage_error("detach", "'%s' is not a valid interface name", argv[optind]);
-	return udpc_detach_run(argv[optind]);
+	if (iface_arg("detach", argc, argv, &ifname))
+		return EXIT_USAGE;
+	return udpc_detach_run(ifname);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "to", required_argument, NULL, 't' },
+		{ "max-sessions", required_argument, NULL, 'S' }, /* long only */
+		{ "ready-fd", required_argument, NULL, 'R' },	   /* long only */
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct udpc_serve_opts o = { .ready_fd = -1 };
+	const char *listen = NULL, *to = NULL;
+	char err[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":l:t:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'S':
+			if (parse_max_sessions("serve", optarg, &o.max_sessions))
+				return EXIT_USAGE;
+			break;
+		case 'R':
+			if (parse_ready_fd("serve", optarg, &o.ready_fd))
+				return EXIT_USAGE;
+			break;
+		case 'v':
+			udpc_log_set_level(UDPC_LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		default:
+			return bad_option("serve", argv, c);
+		}
+	}
+	if (iface_arg("serve", argc, argv, &o.ifname))
+		return EXIT_USAGE;
+	if (!listen)
+		return usage_error("serve", "%s", "missing --listen PORT");
+	if (!to)
+		return usage_error("serve", "%s", "missing --to PORT");
+	if (udpc_parse_serve_ports(listen, to, &o.listen_port, &o.to_port, err, sizeof(err)))
+		return usage_error("serve", "%s", err);
+	return udpc_serve_run(&o);
 }
 
 static int cmd_status(int argc, char **argv)
@@ -259,7 +348,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{ "attach", cmd_attach }, { "detach", cmd_detach },   { "status", cmd_status },
+	{ "attach", cmd_attach }, { "serve", cmd_serve },     { "detach", cmd_detach },
+	{ "status", cmd_status },
 	{ "help", cmd_help },	  { "--help", cmd_help },     { "-h", cmd_help },
 	{ "version", cmd_version }, { "--version", cmd_version }, { "-V", cmd_version },
 };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "maps.h"
+#include "udpc_peer.h"
 #include "udpclone.h"
 
 /* One row per map: its name (pin and object), where its fd goes, its layout. */
@@ -30,6 +31,11 @@ static const struct {
 	  sizeof(struct udpc_global_stats) },
 	{ "udpc_flows", offsetof(struct udpc_maps, flows), sizeof(struct udpc_flow_key),
 	  sizeof(struct udpc_flow) },
+	{ "udpc_peer_cfg", offsetof(struct udpc_maps, peer_cfg), 4, sizeof(struct udpc_peer_cfg) },
+	{ "udpc_sessions", offsetof(struct udpc_maps, sessions), 8, sizeof(struct udpc_session) },
+	{ "udpc_labels", offsetof(struct udpc_maps, labels), sizeof(struct udpc_flow_key), 8 },
+	{ "udpc_peer_stats", offsetof(struct udpc_maps, peer_stats), 4,
+	  sizeof(struct udpc_peer_stats) },
 };
 
 #define N_MAPS (sizeof(registry) / sizeof(registry[0]))
@@ -39,7 +45,7 @@ static int *fd_at(struct udpc_maps *m, size_t i)
 	return (int *)((char *)m + registry[i].fd_off);
 }
 
-/* Checks row i's fd against its layout; the flow table's size is read on the way. */
+/* Checks row i's fd against its layout; the tables' sizes are read on the way. */
 static int check(struct udpc_maps *m, size_t i)
 {
 	struct bpf_map_info info = {};
@@ -51,6 +57,8 @@ static int check(struct udpc_maps *m, size_t i)
 		return -EPROTO;
 	if (fd_at(m, i) == &m->flows)
 		m->max_flows = info.max_entries;
+	if (fd_at(m, i) == &m->sessions)
+		m->max_sessions = info.max_entries;
 	return 0;
 }
 
@@ -61,6 +69,7 @@ static void init(struct udpc_maps *m, bool owned)
 	for (i = 0; i < N_MAPS; i++)
 		*fd_at(m, i) = -1;
 	m->max_flows = 0;
+	m->max_sessions = 0;
 	m->owned = owned;
 }
 

@@ -2,7 +2,7 @@
 /*
  * The map registry: the fd of every map the control plane reads or writes, from a
  * loaded object (attach) or from the pins (status, detach, a second attach), each
- * checked against this build's layouts (include/udpclone.h).
+ * checked against this build's layouts (include/udpclone.h, udpc_peer.h).
  */
 #ifndef UDPC_MAPS_H
 #define UDPC_MAPS_H
@@ -13,7 +13,9 @@ struct bpf_object;
 
 struct udpc_maps {
 	int config, dests, active, dest_info, dest_stats, nexthops, prev, uplinks, global, flows;
+	int peer_cfg, sessions, labels, peer_stats; /* peer mode (udpc_peer.h) */
 	unsigned int max_flows;	/* the flow table's size */
+	unsigned int max_sessions; /* the session table's size (1 without peer mode) */
 	bool owned;		/* opened from pins: udpc_maps_close() closes them */
 };
 

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "notify.h"
 
 int udpc_sd_notify(const char *state)
@@ -54,6 +55,8 @@ int udpc_ready_fd(int fd)
 	ssize_t n;
 	int err = 0;
 
+	if (fd < 0)
+		return 0;
 	do
 		n = write(fd, line, sizeof(line) - 1);
 	while (n < 0 && errno == EINTR);
@@ -63,5 +66,7 @@ int udpc_ready_fd(int fd)
 		err = -EIO;
 	/* Closed, so that a reader waiting for EOF (or reading to it) is not held up. */
 	close(fd);
+	if (err)
+		pr_warn("cannot write to --ready-fd %d: %s\n", fd, strerror(-err));
 	return err;
 }

@@ -7,7 +7,7 @@
  * $NOTIFY_SOCKET (sd_notify(3)'s protocol). 0 when sent or when there is no manager
  * to tell (no $NOTIFY_SOCKET), else -errno. */
 int udpc_sd_notify(const char *state);
-/* Write "ready\n" to fd and close it (--ready-fd): 0 or -errno. */
+/* Write "ready\n" to fd and close it (--ready-fd): 0 or -errno (logged); fd < 0: nothing. */
 int udpc_ready_fd(int fd);
 
 #endif

@@ -384,6 +384,39 @@ int udpc_parse_listen(const char *s, struct udpc_listen *out, char *err, size_t 
 	return 0;
 }
 
+int udpc_parse_port(const char *kind, const char *s, uint16_t *port, char *err, size_t errlen)
+{
+	struct item it;
+
+	if (!kind || !s || !port)
+		return -EINVAL;
+	it = (struct item){ .kind = kind, .s = s, .len = strlen(s) };
+	return parse_port(&it, s, it.len, port, err, errlen);
+}
+
+int udpc_parse_serve_ports(const char *listen, const char *to, uint16_t *listen_port,
+			   uint16_t *to_port, char *err, size_t errlen)
+{
+	uint16_t l, t;
+	int ret;
+
+	ret = udpc_parse_port("listen", listen, &l, err, errlen);
+	if (!ret)
+		ret = udpc_parse_port("to", to, &t, err, errlen);
+	if (ret)
+		return ret;
+	/* The application's port is where decapsulated datagrams go: were it the listen
+	 * port, each would be caught again as a copy from a client. */
+	if (l == t) {
+		struct item it = { .kind = "to", .s = to, .len = strlen(to) };
+
+		return fail(err, errlen, &it, "must differ from the --listen port");
+	}
+	*listen_port = l;
+	*to_port = t;
+	return 0;
+}
+
 /* "@IFACE" or "@table=N" after HOST:PORT: which way the copy leaves. */
 static int parse_via(const struct item *it, const char *p, size_t len, struct udpc_dest_spec *d,
 		     char *err, size_t errlen)

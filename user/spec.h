@@ -46,6 +46,13 @@ int udpc_parse_dest(const char *s, struct udpc_dest_spec *out, char *err, size_t
 int udpc_parse_dest_list(const char *s, struct udpc_dest_spec *out, int max, int *n,
 			 char *err, size_t errlen);
 
+/* A port alone, "1".."65535"; kind names it in the message ("listen", "to"). */
+int udpc_parse_port(const char *kind, const char *s, uint16_t *port, char *err, size_t errlen);
+
+/* serve's --listen PORT and --to PORT: both ports, and not the same one. */
+int udpc_parse_serve_ports(const char *listen, const char *to, uint16_t *listen_port,
+			   uint16_t *to_port, char *err, size_t errlen);
+
 /* UDPC_AF_INET or UDPC_AF_INET6 (addr filled, may be NULL) if host is a literal, 0 for a name. */
 int udpc_host_literal(const char *host, struct udpc_addr *addr);
 

@@ -15,7 +15,8 @@
 #include "tc.h"
 #include "udpclone.h"
 
-static const char *const our_progs[] = { "udpc_egress", "udpc_ingress" };
+static const char *const our_progs[] = { "udpc_egress", "udpc_ingress", "udpc_serve_egress",
+					  "udpc_serve_ingress" };
 
 static void tc_hook(struct bpf_tc_hook *hook, int ifindex, bool egress)
 {
@@ -60,8 +61,10 @@ static int prog_is_ours(__u32 prog_id)
 	close(fd);
 	if (err)
 		return err;
+	/* The kernel keeps BPF_OBJ_NAME_LEN - 1 bytes of a name: udpc_serve_ingress
+	 * comes back as udpc_serve_ingr. */
 	for (i = 0; i < sizeof(our_progs) / sizeof(our_progs[0]); i++)
-		if (!strcmp(info.name, our_progs[i]))
+		if (!strncmp(info.name, our_progs[i], sizeof(info.name) - 1))
 			return 1;
 	return 0;
 }
@@ -113,6 +116,18 @@ int udpc_tc_attach(int ifindex, const char *ifname, int prog_fd, bool egress)
 	else
 		pr_debug("%s %s: program id %u %s\n", ifname, dir, opts.prog_id,
 			 at == FILTER_OURS ? "replaced ours" : "attached");
+	return err;
+}
+
+int udpc_tc_attach_progs(int ifindex, const char *ifname, int ingress_fd, int egress_fd)
+{
+	int err = udpc_tc_clsact(ifindex, ifname);
+
+	/* Ingress first: replies to the first copies must already be handled. */
+	if (!err && ingress_fd >= 0)
+		err = udpc_tc_attach(ifindex, ifname, ingress_fd, false);
+	if (!err && egress_fd >= 0)
+		err = udpc_tc_attach(ifindex, ifname, egress_fd, true);
 	return err;
 }
 
