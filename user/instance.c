@@ -320,11 +320,13 @@ static int prog_fd(const struct udpc_instance *in, const char *name)
 int udpc_instance_attach(struct udpc_instance *in)
 {
 	bool serve = in->mode == UDPC_MODE_SERVE;
-	int ing = prog_fd(in, serve ? "udpc_serve_ingress" : "udpc_ingress");
-	int eg = prog_fd(in, serve ? "udpc_serve_egress" : "udpc_egress");
+	int ing = prog_fd(in, serve ? "udpc_serve_ingress" : "udpc_ingress"), eg;
 
-	if (ing < 0 || eg < 0)
-		return ing < 0 ? ing : eg;
+	if (ing < 0)
+		return ing;
+	eg = prog_fd(in, serve ? "udpc_serve_egress" : "udpc_egress");
+	if (eg < 0)
+		return eg;
 	return udpc_tc_attach_progs(in->ifindex, in->ifname, ing, eg);
 }
 

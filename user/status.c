@@ -18,9 +18,11 @@
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
+#include "pathstats.h"
 #include "status.h"
 #include "sys.h"
 #include "tc.h"
+#include "udpc_peer.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -34,6 +36,22 @@ struct dest_view {
 	char via[IF_NAMESIZE];	   /* with an uplink: the interface copies leave by now, or "-" */
 };
 
+/* Peer mode: sessions listed one by one, the most recently active first; the others
+ * are only counted. */
+#define SESSIONS_SHOWN 32
+
+struct session_view {
+	__u64 id;
+	struct udpc_session s;	/* as the map gives it (window included: ~5.7 KB) */
+};
+
+/* One path of a session, as shown. */
+struct path_view {
+	__u32 id;			/* path id: the client's destination slot */
+	struct udpc_peer_path p;
+	const char *dest;		/* client: that destination's HOST:PORT@UPLINK; else NULL */
+};
+
 struct iface_view {
 	char ifname[IF_NAMESIZE];
 	bool running;
@@ -45,7 +63,21 @@ struct iface_view {
 	__u64 max_flows;	/* the flow table's size */
 	int n;
 	struct dest_view dests[UDPC_MAX_DESTS];
+	enum udpc_mode mode;		/* from udpc_peer_cfg's flags */
+	struct udpc_peer_cfg pcfg;
+	struct udpc_peer_stats ps;	/* summed over CPUs */
+	__u64 sessions;			/* in the session table */
+	__u64 max_sessions;		/* its size */
+	struct session_view *top;	/* peer mode: up to SESSIONS_SHOWN, newest first */
+	int n_top;
 };
+
+static void view_free(struct iface_view *v)
+{
+	if (v)
+		free(v->top);
+	free(v);
+}
 
 static const char *const state_names[] = {
 	[UDPC_STATE_UNUSED] = "unused",
@@ -108,6 +140,56 @@ static void uplink_ifname(const struct dest_view *dv, char buf[IF_NAMESIZE])
 	}
 }
 
+/* When a session was last heard of: its last copy, or its creation. */
+static __u64 session_active_ns(const struct udpc_session *s)
+{
+	return s->last_rx_ns > s->created_ns ? s->last_rx_ns : s->created_ns;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	__u64 x = session_active_ns(&((const struct session_view *)a)->s);
+	__u64 y = session_active_ns(&((const struct session_view *)b)->s);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Peer mode: count the sessions and keep the SESSIONS_SHOWN most recently active. */
+static int read_sessions(int fd, struct iface_view *v)
+{
+	struct udpc_session *cur = malloc(sizeof(*cur));
+	__u64 k, nk, tries = v->max_sessions * 2 + 16;
+	int err, i, j;
+
+	v->top = calloc(SESSIONS_SHOWN, sizeof(*v->top));
+	if (!cur || !v->top) {
+		free(cur);
+		return -ENOMEM;
+	}
+	/* Bounded: a key evicted under our feet makes the walk start over. */
+	for (err = bpf_map_get_next_key(fd, NULL, &k); !err && tries--;
+	     err = bpf_map_get_next_key(fd, &k, &nk), k = nk) {
+		if (bpf_map_lookup_elem(fd, &k, cur))
+			continue; /* evicted meanwhile */
+		v->sessions++;
+		i = v->n_top;
+		if (v->n_top < SESSIONS_SHOWN) {
+			v->n_top++;
+		} else {
+			for (i = 0, j = 1; j < SESSIONS_SHOWN; j++)
+				if (session_active_ns(&v->top[j].s) < session_active_ns(&v->top[i].s))
+					i = j;
+			if (session_active_ns(&v->top[i].s) >= session_active_ns(cur))
+				continue;
+		}
+		v->top[i].id = k;
+		memcpy(&v->top[i].s, cur, sizeof(*cur));
+	}
+	qsort(v->top, v->n_top, sizeof(*v->top), newest_first);
+	free(cur);
+	return 0;
+}
+
 static int read_view(const char *pin_dir, struct iface_view *v)
 {
 	struct udpc_instance probe = { .lock_fd = -1 };
@@ -156,6 +238,15 @@ static int read_view(const char *pin_dir, struct iface_view *v)
 	     err = bpf_map_get_next_key(p.flows, &k, &nk), k = nk)
 		v->flows++;
 	err = 0;
+	bpf_map_lookup_elem(p.peer_cfg, &zero, &v->pcfg);
+	v->mode = udpc_mode_of(v->pcfg.flags);
+	v->max_sessions = p.max_sessions;
+	if (v->mode != UDPC_MODE_PLAIN) {
+		sum_percpu(p.peer_stats, 0, &v->ps, sizeof(v->ps), sizeof(v->ps) / 8);
+		err = read_sessions(p.sessions, v);
+		if (err)
+			goto out;
+	}
 
 	/* The lock is held exactly while a daemon runs. */
 	snprintf(probe.pin_dir, sizeof(probe.pin_dir), "%s", pin_dir);
@@ -198,6 +289,7 @@ static const char *dest_state(const struct dest_view *dv)
  */
 #define F_ERRORS (1U << 0)	 /* adds up into the text output's ERRORS column */
 #define F_PROM_NONZERO (1U << 1) /* no sample while 0: a time that has not come yet */
+#define F_SERVE (1U << 2)	 /* only of a serve instance */
 
 struct field {
 	const char *json;	/* member name; NULL: not in --json */
@@ -210,7 +302,13 @@ struct field {
 	unsigned int flags;	/* F_* */
 	size_t off;		/* of a __u64 in the view (iface_view or dest_view)... */
 	__u64 (*get)(const void *view); /* ...unless it is worked out from the view */
+	double (*ratio)(const void *view); /* a share 0..1 instead, < 0 if unknown */
 };
+
+static bool same_group(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
 
 static __u64 field_value(const struct field *f, const void *view)
 {
@@ -321,22 +419,269 @@ static __u64 dest_errors(const void *view)
 	return sum;
 }
 
+static __u64 to_port(const void *view)
+{
+	return ntohs(((const struct iface_view *)view)->pcfg.to_port);
+}
+
+static __u64 path_timeout_s(const void *view)
+{
+	return ((const struct iface_view *)view)->pcfg.path_timeout_ns / 1000000000ULL;
+}
+
+static __u64 session_timeout_s(const void *view)
+{
+	return ((const struct iface_view *)view)->pcfg.session_timeout_ns / 1000000000ULL;
+}
+
+/* Only the LRU removes sessions: what was created and is not there was evicted. */
+static __u64 sessions_evicted(const void *view)
+{
+	const struct iface_view *v = view;
+
+	return v->ps.sessions_new > v->sessions ? v->ps.sessions_new - v->sessions : 0;
+}
+
+#define PEER_COUNTER(j, p, h, m) \
+	{ .json = (j), .group = "counters", .prom = (p), .type = "counter", .help = (h), .off = IFV(ps.m) }
+
+/* Peer mode (attach --peer and serve), in the "peer" object and its metrics. */
+static const struct field peer_fields[] = {
+	{ .json = "to_port", .flags = F_SERVE, .get = to_port },
+	{ .json = "path_timeout_s", .flags = F_SERVE, .get = path_timeout_s },
+	{ .json = "session_timeout_s", .flags = F_SERVE, .get = session_timeout_s },
+	{ .json = "sessions", .prom = "udpclone_bpf_peer_sessions", .type = "gauge",
+	  .help = "Peer-mode sessions in the session table.", .off = IFV(sessions) },
+	{ .json = "max_sessions", .prom = "udpclone_bpf_peer_sessions_max", .type = "gauge",
+	  .help = "Size of the session table (--max-sessions): beyond it the least recently used session is evicted.",
+	  .off = IFV(max_sessions) },
+	PEER_COUNTER("rx_delivered", "udpclone_bpf_peer_rx_delivered_total",
+		     "Datagrams delivered: the first copy of each sequence number.", rx_delivered),
+	PEER_COUNTER("rx_duplicates", "udpclone_bpf_peer_rx_duplicates_total",
+		     "Later copies of a delivered sequence number, dropped.", rx_duplicates),
+	PEER_COUNTER("rx_late", "udpclone_bpf_peer_rx_late_total",
+		     "Copies older than the duplicate window, dropped.", rx_late),
+	PEER_COUNTER("rx_malformed", "udpclone_bpf_peer_rx_malformed_total",
+		     "Packets to our port that were short or had a bad version or type, dropped.",
+		     rx_malformed),
+	PEER_COUNTER("rx_unknown", "udpclone_bpf_peer_rx_unknown_total",
+		     "Client: replies of an unknown session, or of another flow's, dropped.", rx_unknown),
+	PEER_COUNTER("sessions_created", "udpclone_bpf_peer_sessions_created_total",
+		     "Sessions created; created minus udpclone_bpf_peer_sessions is the number evicted.",
+		     sessions_new),
+	PEER_COUNTER("session_errors", "udpclone_bpf_peer_session_errors_total",
+		     "Datagrams dropped because their session could not be created.", session_errors),
+	PEER_COUNTER("label_conflicts", "udpclone_bpf_peer_label_conflicts_total",
+		     "Server: a session's delivery address was another live session's.", label_conflicts),
+	PEER_COUNTER("path_moves", "udpclone_bpf_peer_path_moves_total",
+		     "Server: a path's client address or port changed (NAT rebinding).", path_moves),
+	PEER_COUNTER("tx_encap", "udpclone_bpf_peer_tx_encap_total",
+		     "Datagrams given the peer header (once, before their copies).", tx_encap),
+	PEER_COUNTER("tx_gso", "udpclone_bpf_peer_tx_gso_total",
+		     "GSO super-packets, which cannot take the header, dropped.", tx_gso),
+	PEER_COUNTER("tx_too_big", "udpclone_bpf_peer_tx_too_big_total",
+		     "Datagrams the header would make too long, dropped.", tx_too_big),
+	PEER_COUNTER("tx_no_path", "udpclone_bpf_peer_tx_no_path_total",
+		     "Server: replies of a session with no live path, dropped.", tx_no_path),
+	PEER_COUNTER("tx_errors", "udpclone_bpf_peer_tx_errors_total",
+		     "Datagrams the header could not be added to, dropped.", tx_errors),
+	{ .json = "sessions_evicted", .group = "counters", .get = sessions_evicted },
+};
+
+#define SV(m) offsetof(struct session_view, m)
+
+static const struct field session_fields[] = {
+	{ .json = "rx_delivered", .column = "DELIVERED", .width = 10, .off = SV(s.rx_delivered) },
+	{ .json = "rx_duplicates", .column = "DUPLICATES", .width = 10, .off = SV(s.rx_duplicates) },
+	{ .json = "rx_late", .column = "LATE", .width = 7, .off = SV(s.rx_late) },
+};
+
+static double path_first_share(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_path_first_share(pv->p.rx_first, pv->p.rx_packets);
+}
+
+static double path_loss(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_path_loss(pv->p.rx_packets, pv->p.seq_first, pv->p.seq_last);
+}
+
+#define PV(m) offsetof(struct path_view, m)
+
+static const struct field path_fields[] = {
+	{ .json = "rx_packets", .column = "RX", .width = 10, .off = PV(p.rx_packets) },
+	{ .json = "rx_first", .off = PV(p.rx_first) },
+	{ .json = "first_share", .column = "FIRST", .width = 7, .ratio = path_first_share },
+	{ .json = "rx_late", .column = "LATE", .width = 7, .off = PV(p.rx_late) },
+	{ .json = "loss", .column = "LOSS", .width = 7, .ratio = path_loss },
+	{ .json = "tx_packets", .column = "TX", .width = 10, .off = PV(p.tx_packets) },
+};
+
+/* The paths of a session worth showing into out[UDPC_MAX_DESTS]; returns how many.
+ * Server: those it has seen. Client: one per destination (slot = path id). */
+static int session_paths(const struct iface_view *v, const struct session_view *sv,
+			 struct path_view *out)
+{
+	int n = 0, i;
+
+	if (v->mode == UDPC_MODE_SERVE) {
+		for (i = 0; i < UDPC_MAX_DESTS; i++)
+			if (sv->s.path[i].flags & UDPC_PATH_SEEN)
+				out[n++] = (struct path_view){ .id = i, .p = sv->s.path[i] };
+		return n;
+	}
+	for (i = 0; i < v->n; i++) {
+		__u32 slot = v->dests[i].slot;
+
+		out[n++] = (struct path_view){ .id = slot, .p = sv->s.path[slot],
+					       .dest = v->dests[i].name };
+	}
+	return n;
+}
+
+/* ADDR:PORT ([IPv6]:PORT) of a family UDPC_AF_* address; port in network order. */
+static const char *addr_port(int family, const struct udpc_addr *a, __be16 port, char *buf,
+			     size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	udpc_fmt_dest(udpc_addr_str(family, a, addr, sizeof(addr)), ntohs(port), NULL, 0, buf,
+		      len);
+	return buf;
+}
+
+/* Seconds from a bpf_ktime_get_ns() stamp to now; one stamped after now was read is 0. */
+static double age_s(__u64 stamp, __u64 now)
+{
+	return now > stamp ? (now - stamp) / 1e9 : 0;
+}
+
+/* A text column of a table row: the number, or the share as a percentage ("-": unknown). */
+static void text_cell(const struct field *f, const void *view)
+{
+	double r;
+
+	if (!f->ratio) {
+		printf(" %*llu", f->width, (unsigned long long)field_value(f, view));
+		return;
+	}
+	r = f->ratio(view);
+	if (r < 0)
+		printf(" %*s", f->width, "-");
+	else
+		printf(" %*.1f%%", f->width - 1, 100 * r);
+}
+
+static void text_headings(const struct field *f, size_t n)
+{
+	for (; n; n--, f++)
+		if (f->column)
+			printf(" %*s", f->width, f->column);
+}
+
+static void text_cells(const struct field *f, size_t n, const void *view)
+{
+	for (; n; n--, f++)
+		if (f->column)
+			text_cell(f, view);
+}
+
+/* Peer mode's part of the text output: the table's sizes and counters, then the
+ * sessions, each with its paths. */
+static void print_text_peer(const struct iface_view *v, __u64 now)
+{
+	struct path_view pv[UDPC_MAX_DESTS];
+	const char *sep = "";
+	size_t k;
+	int i, j, n;
+
+	if (v->mode == UDPC_MODE_PEER)
+		printf("  peer mode: on (the destinations are serve endpoints)\n");
+	printf("  sessions: %llu of at most %llu, %llu evicted\n", (unsigned long long)v->sessions,
+	       (unsigned long long)v->max_sessions, (unsigned long long)sessions_evicted(v));
+	printf("  peer counters:");
+	for (k = 0; k < ARRAY_SIZE(peer_fields); k++) {
+		if (!same_group(peer_fields[k].group, "counters"))
+			continue;
+		printf("%s %s %llu", sep, peer_fields[k].json,
+		       (unsigned long long)field_value(&peer_fields[k], v));
+		sep = ",";
+	}
+	printf("\n");
+	if (!v->n_top)
+		return;
+	printf("  %-16s %-30s %8s %9s", "SESSION", "LABEL", "AGE", "LAST_RX");
+	text_headings(session_fields, ARRAY_SIZE(session_fields));
+	if (v->mode == UDPC_MODE_SERVE)
+		printf("\n    %-4s %-30s %-15s %9s", "PATH", "CLIENT", "LOCAL", "LAST_RX");
+	else
+		printf("\n    %-4s %-46s %9s", "PATH", "DESTINATION", "LAST_RX");
+	text_headings(path_fields, ARRAY_SIZE(path_fields));
+	printf("\n");
+	for (i = 0; i < v->n_top; i++) {
+		const struct session_view *sv = &v->top[i];
+		char label[UDPC_DEST_STR_MAX] = "-", last[32] = "never";
+
+		if (sv->s.family)
+			addr_port(sv->s.family, &sv->s.label, sv->s.label_port, label, sizeof(label));
+		if (sv->s.last_rx_ns)
+			snprintf(last, sizeof(last), "%.1fs", age_s(sv->s.last_rx_ns, now));
+		printf("  %016llx %-30s %7.1fs %9s", (unsigned long long)sv->id, label,
+		       age_s(sv->s.created_ns, now), last);
+		text_cells(session_fields, ARRAY_SIZE(session_fields), sv);
+		printf("\n");
+		n = session_paths(v, sv, pv);
+		for (j = 0; j < n; j++) {
+			char from[UDPC_DEST_STR_MAX], local[INET6_ADDRSTRLEN];
+
+			snprintf(last, sizeof(last), "never");
+			if (pv[j].p.last_rx_ns)
+				snprintf(last, sizeof(last), "%.1fs", age_s(pv[j].p.last_rx_ns, now));
+			if (pv[j].dest) {
+				printf("    %-4u %-46s %9s", pv[j].id, pv[j].dest, last);
+			} else {
+				addr_port(pv[j].p.family, &pv[j].p.addr, pv[j].p.port, from, sizeof(from));
+				udpc_addr_str(pv[j].p.family, &pv[j].p.local, local, sizeof(local));
+				printf("    %-4u %-30s %-15s %9s", pv[j].id, from, local, last);
+			}
+			text_cells(path_fields, ARRAY_SIZE(path_fields), &pv[j]);
+			printf("\n");
+		}
+	}
+	if (v->sessions > (__u64)v->n_top)
+		printf("  (%llu more sessions not shown: the %d most recently active are)\n",
+		       (unsigned long long)(v->sessions - v->n_top), v->n_top);
+}
+
 static void print_text(const struct iface_view *v, __u64 now)
 {
 	char listen[INET6_ADDRSTRLEN + 16] = "any address";
-	size_t k;
 	int i;
 
 	if (v->cfg.flags & UDPC_CFG_LISTEN_ADDR)
 		udpc_addr_str(v->cfg.listen_family, &v->cfg.listen_addr, listen, sizeof(listen));
-	printf("%s: UDP port %u (%s) fanned out to %d destination%s\n", v->ifname,
-	       ntohs(v->cfg.listen_port), listen, v->n, v->n == 1 ? "" : "s");
+	if (v->mode == UDPC_MODE_SERVE)
+		printf("%s: serve: UDP port %u, delivered to local port %llu\n", v->ifname,
+		       ntohs(v->cfg.listen_port), (unsigned long long)to_port(v));
+	else
+		printf("%s: UDP port %u (%s) fanned out to %d destination%s\n", v->ifname,
+		       ntohs(v->cfg.listen_port), listen, v->n, v->n == 1 ? "" : "s");
 	if (v->running)
 		printf("  daemon: pid %u running\n", v->pid);
+	else if (v->mode == UDPC_MODE_SERVE)
+		printf("  daemon: not running (the data path serves its sessions on its own)\n");
 	else
 		printf("  daemon: not running (the data path forwards to the last known addresses)\n");
 	printf("  filters: ingress %s, egress %s\n", v->filters[0] ? "attached" : "MISSING",
 	       v->filters[1] ? "attached" : "MISSING");
+	if (v->mode == UDPC_MODE_SERVE) {
+		print_text_peer(v, now);
+		return;
+	}
 	printf("  packets: %llu to the listen port, %llu of them dropped (no destination), %llu passed untouched (fragment, IP options or IPv6 extension headers)\n",
 	       (unsigned long long)v->gs.matched, (unsigned long long)v->gs.no_dest,
 	       (unsigned long long)v->gs.skipped);
@@ -345,9 +690,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 	       (unsigned long long)flow_timeout_s(v), (unsigned long long)flows_evicted(v),
 	       (unsigned long long)v->gs.flow_errors, (unsigned long long)v->gs.rx_no_flow);
 	printf("  %-28s %-10s %-28s", "DESTINATION", "STATE", "ADDRESS");
-	for (k = 0; k < ARRAY_SIZE(dest_fields); k++)
-		if (dest_fields[k].column)
-			printf(" %*s", dest_fields[k].width, dest_fields[k].column);
+	text_headings(dest_fields, ARRAY_SIZE(dest_fields));
 	printf(" %10s\n", "LAST_REPLY");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
@@ -358,10 +701,7 @@ static void print_text(const struct iface_view *v, __u64 now)
 		if (dv->st.last_rx_ns)
 			snprintf(age, sizeof(age), "%.1fs ago", reply_age(dv, now));
 		printf("  %-28s %-10s %-28s", dv->name, dest_state(dv), addr);
-		for (k = 0; k < ARRAY_SIZE(dest_fields); k++)
-			if (dest_fields[k].column)
-				printf(" %*llu", dest_fields[k].width,
-				       (unsigned long long)field_value(&dest_fields[k], dv));
+		text_cells(dest_fields, ARRAY_SIZE(dest_fields), dv);
 		printf(" %10s\n", age);
 		if (dv->info.last_error)
 			printf("  %-28s last resolution failed: %s\n", "", gai_strerror(dv->info.last_error));
@@ -385,6 +725,8 @@ static void print_text(const struct iface_view *v, __u64 now)
 			printf("  %-28s %llu \"unreachable\" errors about its copies (kept from the client)\n",
 			       "", (unsigned long long)dv->st.icmp_errors);
 	}
+	if (v->mode == UDPC_MODE_PEER)
+		print_text_peer(v, now);
 }
 
 static void json_str(const char *s)
@@ -413,19 +755,14 @@ static void json_addr(int family, const struct udpc_addr *a, bool valid)
 		fputs("null", stdout);
 }
 
-static bool same_group(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
-
 /* A table's members, each after a comma (the caller has printed a member before),
- * rows of one group gathered in one nested object. */
-static void json_fields(const struct field *f, size_t n, const void *view)
+ * rows of one group gathered in one nested object; rows with a flag of skip are left out. */
+static void json_fields(const struct field *f, size_t n, const void *view, unsigned int skip)
 {
 	const char *group = NULL, *sep = ",";
 
 	for (; n; n--, f++) {
-		if (!f->json)
+		if (!f->json || (f->flags & skip))
 			continue;
 		if (!same_group(f->group, group)) {
 			if (group)
@@ -437,11 +774,78 @@ static void json_fields(const struct field *f, size_t n, const void *view)
 			}
 			group = f->group;
 		}
-		printf("%s\"%s\":%llu", sep, f->json, (unsigned long long)field_value(f, view));
+		if (f->ratio && f->ratio(view) < 0)
+			printf("%s\"%s\":null", sep, f->json);
+		else if (f->ratio)
+			printf("%s\"%s\":%.4f", sep, f->json, f->ratio(view));
+		else
+			printf("%s\"%s\":%llu", sep, f->json, (unsigned long long)field_value(f, view));
 		sep = ",";
 	}
 	if (group)
 		putchar('}');
+}
+
+/* An age in seconds, or null for a time that has not come yet (stamp 0). */
+static void json_age(__u64 stamp, __u64 now)
+{
+	if (stamp)
+		printf("%.3f", age_s(stamp, now));
+	else
+		fputs("null", stdout);
+}
+
+static void json_addr_port(int family, const struct udpc_addr *a, __be16 port, bool valid)
+{
+	char buf[UDPC_DEST_STR_MAX];
+
+	if (valid)
+		json_str(addr_port(family, a, port, buf, sizeof(buf)));
+	else
+		fputs("null", stdout);
+}
+
+/* ,"peer":{...}: peer mode's member of an interface (docs/STATUS.md, "peer"). */
+static void print_json_peer(const struct iface_view *v, __u64 now)
+{
+	struct path_view pv[UDPC_MAX_DESTS];
+	int i, j, n;
+
+	printf(",\"peer\":{\"mode\":\"%s\"", v->mode == UDPC_MODE_SERVE ? "server" : "client");
+	json_fields(peer_fields, ARRAY_SIZE(peer_fields), v,
+		    v->mode == UDPC_MODE_SERVE ? 0 : F_SERVE);
+	printf(",\"sessions_not_shown\":%llu,\"session_list\":[",
+	       (unsigned long long)(v->sessions - v->n_top));
+	for (i = 0; i < v->n_top; i++) {
+		const struct session_view *sv = &v->top[i];
+
+		printf("%s{\"id\":\"%016llx\",\"label\":", i ? "," : "", (unsigned long long)sv->id);
+		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port, sv->s.family);
+		printf(",\"age_s\":%.3f,\"last_rx_age_s\":", age_s(sv->s.created_ns, now));
+		json_age(sv->s.last_rx_ns, now);
+		json_fields(session_fields, ARRAY_SIZE(session_fields), sv, 0);
+		printf(",\"paths\":[");
+		n = session_paths(v, sv, pv);
+		for (j = 0; j < n; j++) {
+			bool seen = !pv[j].dest;
+
+			printf("%s{\"path\":%u,\"destination\":", j ? "," : "", pv[j].id);
+			if (pv[j].dest)
+				json_str(pv[j].dest);
+			else
+				fputs("null", stdout);
+			printf(",\"client\":");
+			json_addr_port(pv[j].p.family, &pv[j].p.addr, pv[j].p.port, seen);
+			printf(",\"local\":");
+			json_addr(pv[j].p.family, &pv[j].p.local, seen);
+			printf(",\"last_rx_age_s\":");
+			json_age(pv[j].p.last_rx_ns, now);
+			json_fields(path_fields, ARRAY_SIZE(path_fields), &pv[j], 0);
+			putchar('}');
+		}
+		printf("]}");
+	}
+	printf("]}");
 }
 
 static void print_json(const struct iface_view *v, __u64 now)
@@ -457,7 +861,12 @@ static void print_json(const struct iface_view *v, __u64 now)
 	printf("\"listen\":{\"port\":%u,\"address\":", ntohs(v->cfg.listen_port));
 	json_addr(v->cfg.listen_family, &v->cfg.listen_addr, v->cfg.flags & UDPC_CFG_LISTEN_ADDR);
 	putchar('}');
-	json_fields(iface_fields, ARRAY_SIZE(iface_fields), v);
+	if (v->mode == UDPC_MODE_SERVE) {
+		print_json_peer(v, now);
+		putchar('}');
+		return;
+	}
+	json_fields(iface_fields, ARRAY_SIZE(iface_fields), v, 0);
 	printf(",\"destinations\":[");
 	for (i = 0; i < v->n; i++) {
 		const struct dest_view *dv = &v->dests[i];
@@ -475,7 +884,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 			json_str(gai_strerror(dv->info.last_error));
 		else
 			fputs("null", stdout);
-		json_fields(dest_fields, ARRAY_SIZE(dest_fields), dv);
+		json_fields(dest_fields, ARRAY_SIZE(dest_fields), dv, 0);
 		printf(",\"last_reply_age_s\":");
 		if (dv->st.last_rx_ns)
 			printf("%.3f", reply_age(dv, now));
@@ -499,7 +908,10 @@ static void print_json(const struct iface_view *v, __u64 now)
 		}
 		putchar('}');
 	}
-	printf("]}");
+	putchar(']');
+	if (v->mode == UDPC_MODE_PEER)
+		print_json_peer(v, now);
+	putchar('}');
 }
 
 /*
@@ -558,19 +970,36 @@ static void prom_sample(const struct field *f, const struct iface_view *v,
 	printf("} %llu\n", (unsigned long long)x);
 }
 
-/* The table's metrics, each one family over all interfaces (per_dest: all their destinations). */
-static void prom_fields(const struct field *f, size_t nf, struct iface_view **views, size_t n,
-			bool per_dest)
+/* Which interfaces a table's metrics are about. */
+enum prom_scope {
+	SCOPE_IFACE,	/* the fan-out (attach, with or without --peer) */
+	SCOPE_DEST,	/* its destinations */
+	SCOPE_PEER,	/* peer mode (attach --peer, serve) */
+};
+
+static bool in_scope(const struct iface_view *v, enum prom_scope scope)
 {
-	size_t i;
+	return scope == SCOPE_PEER ? v->mode != UDPC_MODE_PLAIN : v->mode != UDPC_MODE_SERVE;
+}
+
+/* The table's metrics, each one family over the interfaces in scope (SCOPE_DEST: all
+ * their destinations); a family none is in is left out. */
+static void prom_fields(const struct field *f, size_t nf, struct iface_view **views, size_t n,
+			enum prom_scope scope)
+{
+	size_t i, any = 0;
 	int j;
 
-	for (; nf; nf--, f++) {
+	for (i = 0; i < n; i++)
+		any += in_scope(views[i], scope);
+	for (; any && nf; nf--, f++) {
 		if (!f->prom)
 			continue;
 		prom_family(f->prom, f->type, f->help);
 		for (i = 0; i < n; i++) {
-			if (!per_dest)
+			if (!in_scope(views[i], scope))
+				continue;
+			if (scope != SCOPE_DEST)
 				prom_sample(f, views[i], NULL);
 			else
 				for (j = 0; j < views[i]->n; j++)
@@ -613,7 +1042,7 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			prom_iface("udpclone_bpf_filter_attached", views[i]);
 			printf(",hook=\"%s\"} %d\n", j ? "egress" : "ingress", views[i]->filters[j]);
 		}
-	prom_fields(iface_fields, ARRAY_SIZE(iface_fields), views, n, false);
+	prom_fields(iface_fields, ARRAY_SIZE(iface_fields), views, n, SCOPE_IFACE);
 
 	prom_family("udpclone_bpf_destination_info", "gauge",
 		    "A destination and the addresses its copies go to (empty: none of that family).");
@@ -643,7 +1072,7 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 				printf(",state=\"%s\"} %d\n", state_name(states[k]),
 				       dv->info.state == states[k]);
 			}
-	prom_fields(dest_fields, ARRAY_SIZE(dest_fields), views, n, true);
+	prom_fields(dest_fields, ARRAY_SIZE(dest_fields), views, n, SCOPE_DEST);
 	prom_family("udpclone_bpf_uplink_up", "gauge",
 		    "For destinations sent by an uplink (HOST:PORT@IFACE): 1 while it is up, 0 while it is down or missing.");
 	for (i = 0; i < n; i++)
@@ -668,6 +1097,7 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			prom_dest("udpclone_bpf_last_reply_age_seconds", views[i], dv);
 			printf("} %.3f\n", reply_age(dv, now));
 		}
+	prom_fields(peer_fields, ARRAY_SIZE(peer_fields), views, n, SCOPE_PEER);
 }
 
 int udpc_status_run(const char *ifname, enum udpc_status_format format)
@@ -714,7 +1144,7 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 			if (!more) {
 				pr_warn("out of memory\n");
 				ret = EXIT_FAILURE;
-				free(v);
+				view_free(v);
 				break;
 			}
 			keep = more;
@@ -730,7 +1160,7 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 			}
 			shown++;
 		}
-		free(v);
+		view_free(v);
 	}
 	if (d)
 		closedir(d);
@@ -739,7 +1169,7 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 	if (format == UDPC_STATUS_PROMETHEUS) {
 		print_prometheus(keep, shown, now);
 		for (i = 0; i < shown; i++)
-			free(keep[i]);
+			view_free(keep[i]);
 		free(keep);
 	}
 	if (!shown && ret == EXIT_SUCCESS) {
