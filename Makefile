@@ -18,7 +18,7 @@ CMOCKA_LIBS := -lcmocka
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	    -Iinclude -Iuser -I$(OUT) -DUDPC_VERSION='"$(VERSION)"' -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -I/usr/include/$(MULTIARCH) -MMD -MP
 
 ifeq ($(V),1)

@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * udpclone-bpf data path: two TC programs on one interface.
+ * udpclone-bpf data path: TC programs, two per interface.
  *
+ * `attach` (the client end):
  *   udpc_egress   clones each UDP packet sent to the listen port once per active
- *                 destination, rewriting destination address, port and L2 header.
+ *                 destination, rewriting destination address, port and L2 header;
+ *                 with --peer, gives it the peer header first.
  *   udpc_ingress  rewrites the source of replies from a destination back to the
  *                 address the client sent to, so connected sockets and conntrack
- *                 see one ordinary conversation.
+ *                 see one ordinary conversation; with --peer, drops duplicate
+ *                 replies and takes the peer header off first.
+ * `serve` (the server end of peer mode, docs/PEER.md):
+ *   udpc_serve_ingress  drops duplicate copies, takes the peer header off and
+ *                 delivers to the local application from the session's address.
+ *   udpc_serve_egress   gives the application's replies the header and sends one
+ *                 copy by each live path of the session.
  *
- * Map layouts and limits are in include/udpclone.h; user/ fills the maps.
+ * Map layouts and limits are in include/udpclone.h and include/udpc_peer.h; user/
+ * fills the maps.
  */
 #include <stddef.h>
 #include <linux/bpf.h>
@@ -17,14 +26,86 @@
 #include <bpf/bpf_helpers.h>
 
 #include "udpclone.h"
+#include "udpc_peer.h"
+#include "lib/dedup.h"
+#include "lib/encap.h"
 #include "lib/fanout.h"
 #include "lib/flow.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/paths.h"
 #include "lib/reply.h"
 #include "lib/rewrite.h"
+#include "lib/session.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline const struct udpc_peer_cfg *peer_cfg(__u32 flag)
+{
+	__u32 zero = 0;
+	const struct udpc_peer_cfg *pc = bpf_map_lookup_elem(&udpc_peer_cfg, &zero);
+
+	return pc && (pc->flags & flag) ? pc : NULL;
+}
+
+/*
+ * Before the copies: a datagram leaving in peer mode takes its header, and the
+ * next sequence number of its session. A GSO super-packet cannot (its segments
+ * would not each get one) and one the header would make too big for the
+ * interface is not sent: both are counted and dropped. Returns 0 to go on.
+ */
+static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct udpc_session *s,
+				    __u64 session, struct udpc_peer_hdr *h)
+{
+	struct udpc_peer_stats *ps = peer_stats();
+	__u32 mtu = 0;
+
+	if (!ps)
+		return -1;
+	if (skb->gso_size) {
+		ps->tx_gso++;
+		return -1;
+	}
+	if (bpf_check_mtu(skb, 0, &mtu, UDPC_PEER_HDR_LEN, 0)) {
+		ps->tx_too_big++;
+		return -1;
+	}
+	if (peer_encap(skb, p, session, session_next_seq(s), h)) {
+		ps->tx_errors++;
+		return -1;
+	}
+	ps->tx_encap++;
+	return 0;
+}
+
+/*
+ * A copy that came in peer mode, in session s (NULL: unknown): judge it against
+ * the window and count it. Returns 0 when it is the first copy, to be delivered.
+ */
+static __always_inline int peer_in(struct udpc_session *s, const struct udpc_peer_hdr *h)
+{
+	struct udpc_peer_stats *ps = peer_stats();
+	enum dedup_verdict v;
+	__u64 ext;
+
+	if (!ps)
+		return -1;
+	if (!s) {
+		ps->rx_unknown++;
+		return -1;
+	}
+	v = dedup(s, bpf_ntohl(h->seq), &ext);
+	path_rx(s, h->path, ext, v, bpf_ktime_get_ns());
+	if (v == DEDUP_NEW) {
+		ps->rx_delivered++;
+		return 0;
+	}
+	if (v == DEDUP_DUP)
+		ps->rx_duplicates++;
+	else
+		ps->rx_late++;
+	return -1;
+}
 
 /*
  * TC egress on the attached interface. Each packet to the listen port leaves as
@@ -35,10 +116,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tc")
 int udpc_egress(struct __sk_buff *skb)
 {
+	struct udpc_session *sess = NULL;
 	struct udpc_global_stats *gs;
 	struct udpc_active *act;
 	struct udpc_config *cfg;
-	struct fanout f = {};
+	struct fanout *f;
 	__u32 zero = 0, fam, n = 0, i;
 	__u32 *guard;
 	int res;
@@ -48,48 +130,58 @@ int udpc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK; /* one of our own copies */
 	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
 	gs = global_stats();
-	if (!cfg || !gs || !(cfg->flags & UDPC_CFG_ENABLED))
+	f = bpf_map_lookup_elem(&udpc_fanout_scratch, &zero);
+	if (!cfg || !gs || !f || !(cfg->flags & UDPC_CFG_ENABLED))
 		return TC_ACT_OK;
-	f.l2_len = cfg->l2_len ? ETH_HLEN : 0;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->l2_len = cfg->l2_len ? ETH_HLEN : 0;
 
-	res = parse(skb, f.l2_len, &f.p);
+	res = parse(skb, f->l2_len, &f->p);
 	if (res == PARSE_UDP_UNSUPPORTED) {
-		if (listen_match(cfg, &f.p))
+		if (listen_match(cfg, &f->p))
 			gs->skipped++;
 		return TC_ACT_OK;
 	}
-	if (res != PARSE_UDP || !listen_match(cfg, &f.p))
+	if (res != PARSE_UDP || !listen_match(cfg, &f->p))
 		return TC_ACT_OK;
 	gs->matched++;
 
-	/* Remember where this client sent to, for the return path. */
-	f.now = bpf_ktime_get_ns();
-	remember_flow(&f.p, &f.p.saddr, f.now);
+	/* Remember where this client sent to, for the return path, and in peer mode
+	 * in which session. */
+	f->now = bpf_ktime_get_ns();
+	if (peer_cfg(UDPC_PEER_CLIENT)) {
+		sess = client_session(&f->p, f->now, &f->session);
+		if (!sess)
+			return TC_ACT_SHOT;
+	}
+	remember_flow(&f->p, &f->p.saddr, f->now, f->session);
 
 	/* The destinations with an address of the packet's family. */
 	act = bpf_map_lookup_elem(&udpc_active, &zero);
-	fam = f.p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
+	fam = f->p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
 	if (act) {
 		n = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
-		__builtin_memcpy(f.slots, act->slot[fam], sizeof(f.slots));
+		__builtin_memcpy(f->slots, act->slot[fam], sizeof(f->slots));
 	}
 	if (!n) {
 		gs->no_dest++;
 		return TC_ACT_SHOT;
 	}
 
-	if (f.l2_len && bpf_skb_load_bytes(skb, 0, f.orig_l2, sizeof(f.orig_l2)))
+	if (f->l2_len && bpf_skb_load_bytes(skb, 0, f->orig_l2, sizeof(f->orig_l2)))
 		return TC_ACT_OK;
-	f.ifindex = cfg->ifindex;
-	f.cur_daddr = f.p.daddr;
-	f.cur_saddr = f.p.saddr;
-	f.cur_dport = f.p.dport;
-	f.remaining = n;
-	f.verdict = TC_ACT_OK;
+	if (sess && peer_out(skb, &f->p, sess, f->session, &f->h))
+		return TC_ACT_SHOT;
+	f->ifindex = cfg->ifindex;
+	f->cur_daddr = f->p.daddr;
+	f->cur_saddr = f->p.saddr;
+	f->cur_dport = f->p.dport;
+	f->remaining = n;
+	f->verdict = TC_ACT_OK;
 	for (i = 0; i < UDPC_MAX_DESTS; i++)
-		if (i >= n || fanout_one(skb, &f, guard, i))
+		if (i >= n || fanout_one(skb, f, guard, i))
 			break;
-	return f.verdict;
+	return f->verdict;
 }
 
 /*
@@ -140,6 +232,23 @@ int udpc_ingress(struct __sk_buff *skb)
 	orig_port = flow->orig_dport;
 	client = flow->client;
 
+	if (peer_cfg(UDPC_PEER_CLIENT)) {
+		/* Only the first copy of a reply of this flow's own session goes on. */
+		struct udpc_peer_hdr h;
+
+		if (peer_hdr_load(skb, &p, &h)) {
+			struct udpc_peer_stats *ps = peer_stats();
+
+			if (ps)
+				ps->rx_malformed++;
+			return TC_ACT_SHOT;
+		}
+		if (peer_in(h.session == flow->session ?
+				    bpf_map_lookup_elem(&udpc_sessions, &h.session) : NULL, &h) ||
+		    peer_strip(skb, &p, &h, p.sport, p.dport))
+			return TC_ACT_SHOT;
+	}
+
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
 	if (st) {
 		st->rx_packets++;
@@ -152,4 +261,113 @@ int udpc_ingress(struct __sk_buff *skb)
 	    rewrite_addr(skb, &p, daddr_off(&p), &p.daddr, &client))
 		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
 	return TC_ACT_OK;
+}
+
+/*
+ * TC ingress on the `serve` interface. A copy to the listen port carries the peer
+ * header: its session is found (or made on its first copy), its path noted, and
+ * only its first copy goes on, without the header, to the local application's
+ * port, from the session's address. Anything malformed to the listen port is
+ * counted and dropped; everything else passes untouched.
+ */
+SEC("tc")
+int udpc_serve_ingress(struct __sk_buff *skb)
+{
+	const struct udpc_peer_cfg *pc = peer_cfg(UDPC_PEER_SERVER);
+	struct udpc_peer_stats *ps = peer_stats();
+	struct udpc_session *s;
+	struct udpc_config *cfg;
+	struct udpc_peer_hdr h;
+	struct udpc_addr label;
+	struct pkt p = {};
+	__u32 zero = 0;
+	__be16 label_port;
+
+	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
+	if (!cfg || !pc || !ps || !(cfg->flags & UDPC_CFG_ENABLED))
+		return TC_ACT_OK;
+	if (parse(skb, cfg->l2_len ? ETH_HLEN : 0, &p) != PARSE_UDP || p.dport != cfg->listen_port)
+		return TC_ACT_OK;
+	if (skb->gso_size || peer_hdr_load(skb, &p, &h)) {
+		ps->rx_malformed++;
+		return TC_ACT_SHOT;
+	}
+	s = serve_session(&p, &h, pc, bpf_ktime_get_ns());
+	if (!s)
+		return TC_ACT_SHOT;
+	if (s->family != p.family) {
+		ps->rx_malformed++; /* one family per session: no translation */
+		return TC_ACT_SHOT;
+	}
+	serve_path_seen(s, &p, &h);
+	if (peer_in(s, &h))
+		return TC_ACT_SHOT;
+	label = s->label;
+	label_port = s->label_port;
+	if (peer_strip(skb, &p, &h, label_port, pc->to_port) ||
+	    rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &label))
+		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
+	return TC_ACT_OK;
+}
+
+/*
+ * TC egress on the `serve` interface. The local application's reply to a
+ * session's address gets the peer header and leaves once by every path of the
+ * session heard from within the path timeout, from the listen port. Everything
+ * else passes untouched.
+ */
+SEC("tc")
+int udpc_serve_egress(struct __sk_buff *skb)
+{
+	const struct udpc_peer_cfg *pc = peer_cfg(UDPC_PEER_SERVER);
+	struct udpc_peer_stats *ps = peer_stats();
+	struct path_fanout *f;
+	struct udpc_flow_key key = {};
+	struct udpc_config *cfg;
+	struct udpc_session *s;
+	__u32 zero = 0, n, i;
+	__u64 *id, sid;
+	__u32 *guard;
+
+	guard = bpf_map_lookup_elem(&udpc_guard, &zero);
+	if (!guard || *guard)
+		return TC_ACT_OK; /* one of our own copies */
+	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
+	f = bpf_map_lookup_elem(&udpc_paths_scratch, &zero);
+	if (!cfg || !pc || !ps || !f || !(cfg->flags & UDPC_CFG_ENABLED))
+		return TC_ACT_OK;
+	__builtin_memset(f, 0, sizeof(*f));
+	if (parse(skb, cfg->l2_len ? ETH_HLEN : 0, &f->p) != PARSE_UDP || f->p.sport != pc->to_port)
+		return TC_ACT_OK;
+	key.addr = f->p.daddr;
+	key.port = f->p.dport;
+	key.family = f->p.family;
+	id = bpf_map_lookup_elem(&udpc_labels, &key);
+	if (!id)
+		return TC_ACT_OK;
+	sid = *id;
+	s = bpf_map_lookup_elem(&udpc_sessions, &sid);
+	if (!s)
+		return TC_ACT_OK;
+
+	n = live_paths(s, f->p.family, bpf_ktime_get_ns(), pc->path_timeout_ns, f->paths);
+	if (!n) {
+		ps->tx_no_path++;
+		return TC_ACT_SHOT;
+	}
+	if (rewrite_port(skb, &f->p, f->p.l4_off + offsetof(struct udphdr, source), f->p.sport,
+			 cfg->listen_port))
+		return TC_ACT_SHOT;
+	f->p.sport = cfg->listen_port;
+	if (peer_out(skb, &f->p, s, sid, &f->h))
+		return TC_ACT_SHOT;
+	f->cur_saddr = f->p.saddr;
+	f->cur_daddr = f->p.daddr;
+	f->cur_dport = f->p.dport;
+	f->remaining = n;
+	f->verdict = TC_ACT_SHOT;
+	for (i = 0; i < UDPC_MAX_DESTS; i++)
+		if (i >= n || serve_copy_one(skb, f, s, guard, i))
+			break;
+	return f->verdict;
 }

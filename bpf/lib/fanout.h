@@ -5,6 +5,7 @@
 
 #include <linux/pkt_cls.h>
 
+#include "encap.h"
 #include "flow.h"
 #include "maps.h"
 #include "parse.h"
@@ -29,7 +30,20 @@ struct fanout {
 	__u8 slots[UDPC_MAX_DESTS];	/* the slots to visit, in order: udpc_active's */
 	__s32 verdict;
 	__u8 orig_l2[12];		/* the original's MACs, for copies with no next hop */
+	__u64 session;			/* attach --peer: the flow's session, else 0 */
+	struct udpc_peer_hdr h;		/* attach --peer: the header given (path set per copy) */
 };
+
+/* A packet's struct fanout, too big for the stack next to fanout_one()'s own
+ * frame. Per CPU: TC runs with bottom halves off, and the one nested run of
+ * udpc_egress on this CPU (a clone of our own) leaves at the recursion guard
+ * before it touches this. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fanout);
+} udpc_fanout_scratch SEC(".maps");
 
 /* Clone the packet out of ifindex, with the recursion guard set around the call. */
 static __always_inline long clone_out(struct __sk_buff *skb, __u32 ifindex, __u32 *guard)
@@ -117,7 +131,7 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 		else
 			sbuf = up->src6;
 		src = &sbuf;
-		remember_flow(&f->p, src, f->now);
+		remember_flow(&f->p, src, f->now, f->session);
 	}
 
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||
@@ -130,6 +144,18 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 	f->cur_saddr = *src;
 	f->cur_daddr = *dst;
 	f->cur_dport = dport;
+	if (f->session) {
+		/* The path id is the destination slot; the outer checksum is this copy's. */
+		__u8 path = slot;
+
+		f->h.path = path;
+		if (bpf_skb_store_bytes(skb, f->p.l4_off + PEER_HDR_OFF + 1, &path, 1, 0) ||
+		    peer_outer_csum(skb, &f->p, src, dst, f->p.sport, dport, &f->h)) {
+			st->tx_errors++;
+			f->verdict = TC_ACT_SHOT;
+			return 1;
+		}
+	}
 
 	route = route_copy(skb, &f->p, l2_len, slot, src, dst, dport,
 			   up->flags & UDPC_UPLINK_VIA ? up->table : 0, &ifindex, st);

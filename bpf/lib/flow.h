@@ -25,22 +25,24 @@ static __always_inline struct udpc_flow *flow_lookup(const struct udpc_addr *add
 
 /*
  * Remember that replies to (addr, port) belong to the client of p, who sent to
- * p's destination. Refreshed in place on every packet, rewritten only on change.
+ * p's destination, in peer session `session` (0: not in peer mode). Refreshed in
+ * place on every packet, rewritten only on change.
  */
 static __always_inline void remember_flow(const struct pkt *p, const struct udpc_addr *addr,
-					  __u64 now)
+					  __u64 now, __u64 session)
 {
 	struct udpc_flow_key key = { .addr = *addr, .port = p->sport, .family = p->family };
 	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
 	struct udpc_global_stats *gs;
 
 	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
-	    addr_eq(&flow->client, &p->saddr)) {
+	    addr_eq(&flow->client, &p->saddr) && flow->session == session) {
 		if ((__s64)(now - flow->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
 			flow->last_seen_ns = now;
 	} else {
 		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
-					.orig_dport = p->dport, .last_seen_ns = now };
+					.orig_dport = p->dport, .last_seen_ns = now,
+					.session = session };
 		long err = bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY);
 
 		gs = global_stats();

@@ -38,7 +38,7 @@
 #include "pkt.h"
 
 #define NSEC 1000000000ULL
-#define ENV_MAX_PINS 16
+#define ENV_MAX_PINS 32
 
 static struct {
 	struct udpclone *skel;
@@ -153,8 +153,10 @@ static inline int env_load(const char *name)
 	}
 	/* Every pinned map, so that even a signal handler can remove the pins. */
 	bpf_object__for_each_map(map, env.skel->obj) {
-		if (env.n_pins == ENV_MAX_PINS)
+		if (env.n_pins == ENV_MAX_PINS) {
+			fprintf(stderr, "setup: more maps than ENV_MAX_PINS (%d)\n", ENV_MAX_PINS);
 			return -1;
+		}
 		snprintf(env.pin_paths[env.n_pins++], sizeof(env.pin_paths[0]), "%s/%s",
 			 env.pin_dir, bpf_map__name(map));
 	}
