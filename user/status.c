@@ -626,7 +626,7 @@ static void print_text_peer(const struct iface_view *v, __u64 now)
 		const struct session_view *sv = &v->top[i];
 		char label[UDPC_DEST_STR_MAX] = "-", last[32] = "never";
 
-		if (sv->s.family)
+		if (v->mode == UDPC_MODE_SERVE)
 			addr_port(sv->s.family, &sv->s.label, sv->s.label_port, label, sizeof(label));
 		if (sv->s.last_rx_ns)
 			snprintf(last, sizeof(last), "%.1fs", age_s(sv->s.last_rx_ns, now));
@@ -820,7 +820,8 @@ static void print_json_peer(const struct iface_view *v, __u64 now)
 		const struct session_view *sv = &v->top[i];
 
 		printf("%s{\"id\":\"%016llx\",\"label\":", i ? "," : "", (unsigned long long)sv->id);
-		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port, sv->s.family);
+		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port,
+			       v->mode == UDPC_MODE_SERVE);
 		printf(",\"age_s\":%.3f,\"last_rx_age_s\":", age_s(sv->s.created_ns, now));
 		json_age(sv->s.last_rx_ns, now);
 		json_fields(session_fields, ARRAY_SIZE(session_fields), sv, 0);
