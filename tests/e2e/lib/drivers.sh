@@ -84,22 +84,27 @@ UDPC_PID=
 # background in NS, remembers it, waits (bounded) until it says it is ready: both
 # programs attached (--ready-fd, on fd 3 into $E2E_TMP/udpc-IFACE.ready).
 # UDPC_PID is the daemon's pid; its log is $E2E_TMP/udpc-IFACE.log.
-udpc_attach_bg() {
-	local ns iface=$2 log ready
-	ns=$(_ns "$1")
-	shift 2
+udpc_attach_bg() { _udpc_daemon_bg attach "$@"; }
+
+# udpc_serve_bg NS IFACE ARGS...: the same for `udpclone-bpf serve IFACE ARGS...`.
+udpc_serve_bg() { _udpc_daemon_bg serve "$@"; }
+
+_udpc_daemon_bg() {
+	local cmd=$1 ns iface=$3 log ready
+	ns=$(_ns "$2")
+	shift 3
 	log="$E2E_TMP/udpc-$iface.log"
 	ready="$E2E_TMP/udpc-$iface.ready"
 	iface_remember "$iface" || return 1
 	echo "$ns $iface" >>"$E2E_TMP/.attached"
-	nsx_bg "$ns" "$UDPC" attach "$iface" "$@" --ready-fd 3 >>"$log" 2>&1 3>"$ready"
+	nsx_bg "$ns" "$UDPC" "$cmd" "$iface" "$@" --ready-fd 3 >>"$log" 2>&1 3>"$ready"
 	UDPC_PID=$BG_PID
 	if ! wait_until "$UDPC_READY_TIMEOUT" udpc_ready "$ready" "$UDPC_PID"; then
-		fail "attach $iface did not come up in ${UDPC_READY_TIMEOUT}s: $(tail -c 500 "$log" | paste -sd'|' -)"
+		fail "$cmd $iface did not come up in ${UDPC_READY_TIMEOUT}s: $(tail -c 500 "$log" | paste -sd'|' -)"
 		return 1
 	fi
 	if ! pid_alive "$UDPC_PID" || [ "$(cat "$ready")" != ready ]; then
-		fail "attach $iface exited: $(tail -c 500 "$log" | paste -sd'|' -)"
+		fail "$cmd $iface exited: $(tail -c 500 "$log" | paste -sd'|' -)"
 		return 1
 	fi
 }
