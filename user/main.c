@@ -127,6 +127,27 @@ static int parse_max_sessions(const char *cmd, const char *s, unsigned int *out)
 			  UDPC_LIMIT_SESSIONS, out);
 }
 
+/* The options attach and serve share (--max-sessions, --ready-fd, -v, -h) and
+ * getopt's complaints: -1 when taken, else the exit code to return now. */
+static int daemon_option(const char *cmd, char **argv, int c, unsigned int *max_sessions,
+			 int *ready_fd)
+{
+	switch (c) {
+	case 'S':
+		return parse_max_sessions(cmd, optarg, max_sessions) ? EXIT_USAGE : -1;
+	case 'R':
+		return parse_ready_fd(cmd, optarg, ready_fd) ? EXIT_USAGE : -1;
+	case 'v':
+		udpc_log_set_level(UDPC_LOG_DEBUG);
+		return -1;
+	case 'h':
+		fputs(usage_text, stdout);
+		return EXIT_SUCCESS;
+	default:
+		return bad_option(cmd, argv, c);
+	}
+}
+
 /* IFACE, the one argument: present, alone, and a possible interface name. */
 static int iface_arg(const char *cmd, int argc, char **argv, const char **ifname)
 {
@@ -163,7 +184,7 @@ static int cmd_attach(int argc, char **argv)
 	};
 	const char *listen = NULL, *dests = NULL;
 	char err[512];
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, ":l:d:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -188,25 +209,13 @@ static int cmd_attach(int argc, char **argv)
 				       UDPC_LIMIT_FLOWS, &o.max_flows))
 				return EXIT_USAGE;
 			break;
-		case 'R':
-			if (parse_ready_fd("attach", optarg, &o.ready_fd))
-				return EXIT_USAGE;
-			break;
 		case 'p':
 			o.peer = true;
 			break;
-		case 'S':
-			if (parse_max_sessions("attach", optarg, &o.max_sessions))
-				return EXIT_USAGE;
-			break;
-		case 'v':
-			udpc_log_set_level(UDPC_LOG_DEBUG);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EXIT_SUCCESS;
 		default:
-			return bad_option("attach", argv, c);
+			ret = daemon_option("attach", argv, c, &o.max_sessions, &o.ready_fd);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (o.max_sessions && !o.peer)
@@ -263,7 +272,7 @@ static int cmd_serve(int argc, char **argv)
 	struct udpc_serve_opts o = { .ready_fd = -1 };
 	const char *listen = NULL, *to = NULL;
 	char err[512];
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, ":l:t:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -273,22 +282,10 @@ static int cmd_serve(int argc, char **argv)
 		case 't':
 			to = optarg;
 			break;
-		case 'S':
-			if (parse_max_sessions("serve", optarg, &o.max_sessions))
-				return EXIT_USAGE;
-			break;
-		case 'R':
-			if (parse_ready_fd("serve", optarg, &o.ready_fd))
-				return EXIT_USAGE;
-			break;
-		case 'v':
-			udpc_log_set_level(UDPC_LOG_DEBUG);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EXIT_SUCCESS;
 		default:
-			return bad_option("serve", argv, c);
+			ret = daemon_option("serve", argv, c, &o.max_sessions, &o.ready_fd);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (iface_arg("serve", argc, argv, &o.ifname))
