@@ -192,7 +192,7 @@ static __always_inline int peer_strip(struct __sk_buff *skb, struct pkt *p,
 				      const struct udpc_peer_hdr *h, __be16 sport, __be16 dport)
 {
 	__u32 l4 = p->l4_off;
-	__u16 app_len = p->ip_len - (l4 - p->l3_off) - sizeof(struct udphdr) - UDPC_PEER_HDR_LEN;
+	__u16 app_len = p->ip_len - (l4 - p->l3_off) - UDPC_PEER_HDR_LEN;
 	__be16 old[4], neu[4] = { sport, dport, bpf_htons(app_len), 0 };
 	__s64 diff;
 
