@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
 #include <unistd.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -128,6 +129,48 @@ static size_t peer_wrap(const uint8_t *app, size_t len, const struct hdr_spec *h
 		pkt_put16(out + l3 + 6, ck ? ck : 0xffff);
 	}
 	return len + UDPC_PEER_HDR_LEN;
+}
+
+/*
+ * A keepalive or echo frame: the peer header of h (its type included) and payload
+ * ka after the UDP header, no carried checksum, the outer checksum over it all.
+ */
+static size_t ka_frame(int fam, const char *smac, const char *dmac, const char *src,
+		       uint16_t sport, const char *dst, uint16_t dport, const struct hdr_spec *h,
+		       const struct udpc_peer_ka *ka, uint8_t *out)
+{
+	struct pkt_spec s = { .family = fam, .smac = smac, .dmac = dmac, .saddr = src,
+			      .daddr = dst, .sport = sport, .dport = dport,
+			      .payload = (const char *)ka, .payload_len = sizeof(*ka),
+			      .udp_csum_zero = true };
+	uint8_t app[PKT_MAX];
+	int n = pkt_build(&s, app, sizeof(app));
+	size_t len, l3;
+	uint16_t ck;
+
+	assert_true(n > 0);
+	len = peer_wrap(app, (size_t)n, h, out);
+	l3 = PKT_ETH_LEN + l3_len_of(out);
+	pkt_put16(out + l3 + 6, 0);
+	{
+		const uint8_t *ip = out + PKT_ETH_LEN;
+		int v4 = fam == PKT_IPV4;
+		uint16_t ulen = pkt_get16(out + l3 + 4);
+		uint64_t sum = pkt_pseudo_sum(fam, v4 ? ip + 12 : ip + 8, v4 ? ip + 16 : ip + 24,
+					      IPPROTO_UDP, ulen);
+
+		ck = pkt_csum_fold(pkt_csum_add(sum, out + l3, ulen));
+		pkt_put16(out + l3 + 6, ck ? ck : 0xffff);
+	}
+	return len;
+}
+
+static struct udpc_peer_ka ka_of(uint64_t stamp, uint64_t rtt, uint64_t rx, uint64_t first,
+				 uint64_t sf, uint64_t sl)
+{
+	return (struct udpc_peer_ka){ .stamp_ns = htobe64(stamp), .rtt_ns = htobe64(rtt),
+				      .rx_packets = htobe64(rx), .rx_first = htobe64(first),
+				      .seq_first = htobe64(sf), .seq_last = htobe64(sl) };
 }
 
 /* ---- maps ---- */
@@ -538,6 +581,66 @@ static void test_serve_no_live_path(void **state)
 	assert_int_equal(stats().tx_no_path, 1);
 }
 
+static void test_serve_keepalive_echo(void **state)
+{
+	struct hdr_spec h = { .path = 0, .seq = 1, .session = SESSION };
+	uint8_t in[PKT_MAX], want[PKT_MAX];
+	struct udpc_peer_ka ka;
+	struct udpc_session *s;
+	struct run r;
+	size_t n, wn;
+
+	setup_mode(UDPC_PEER_SERVER, 10 * NSEC);
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	h.seq = 2;
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+
+	/* A keepalive by path 3, which carried no data yet, through a NAT. */
+	h = (struct hdr_spec){ .ver_type = UDPC_PEER_VT(UDPC_PEER_T_KEEPALIVE), .path = 3,
+			       .seq = 7, .session = SESSION };
+	ka = ka_of(123456789, 25000000, 40, 30, 2, 45);
+	n = ka_frame(PKT_IPV4, MAC_V1, MAC_V0, NAT4, 40001, SRV4, LISTEN, &h, &ka, in);
+	r = run_prog(env.skel->progs.udpc_serve_ingress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_REDIRECT);
+	/* Back where it came from, with this end's counters of path 3 (none yet). */
+	h.ver_type = UDPC_PEER_VT(UDPC_PEER_T_ECHO);
+	ka = ka_of(123456789, 25000000, 0, 0, 0, 0);
+	wn = ka_frame(PKT_IPV4, MAC_V0, MAC_V1, SRV4, LISTEN, NAT4, 40001, &h, &ka, want);
+	assert_frame("echo", r.out, r.len, want, wn);
+
+	s = session_get(SESSION);
+	assert_non_null(s);
+	assert_true(s->path[3].flags & UDPC_PATH_SEEN);
+	assert_int_equal(ntohs(s->path[3].port), 40001);
+	assert_int_equal(s->path[3].ka_rx, 1);
+	assert_int_equal(s->path[3].rtt_ns, 25000000);
+	assert_int_equal(s->path[3].peer_rx_packets, 40);
+	assert_int_equal(s->path[3].peer_seq_last, 45);
+	assert_int_equal(s->path[3].rx_packets, 0);
+	free(s);
+	/* Path 0 reports its data counters in its echo. */
+	h = (struct hdr_spec){ .ver_type = UDPC_PEER_VT(UDPC_PEER_T_KEEPALIVE), .path = 0,
+			       .seq = 8, .session = SESSION };
+	ka = ka_of(5, 0, 0, 0, 0, 0);
+	n = ka_frame(PKT_IPV4, MAC_V1, MAC_V0, CLI4, 40000, SRV4, LISTEN, &h, &ka, in);
+	r = run_prog(env.skel->progs.udpc_serve_ingress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_REDIRECT);
+	h.ver_type = UDPC_PEER_VT(UDPC_PEER_T_ECHO);
+	ka = ka_of(5, 0, 2, 2, 1, 2);
+	wn = ka_frame(PKT_IPV4, MAC_V0, MAC_V1, SRV4, LISTEN, CLI4, 40000, &h, &ka, want);
+	assert_frame("echo of path 0", r.out, r.len, want, wn);
+
+	/* Of no session: not answered, no session made. */
+	h = (struct hdr_spec){ .ver_type = UDPC_PEER_VT(UDPC_PEER_T_KEEPALIVE), .path = 0,
+			       .seq = 1, .session = SESSION + 5 };
+	n = ka_frame(PKT_IPV4, MAC_V1, MAC_V0, CLI4, 40000, SRV4, LISTEN, &h, &ka, in);
+	r = run_prog(env.skel->progs.udpc_serve_ingress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_SHOT);
+	assert_int_equal(stats().rx_unknown, 1);
+	assert_int_equal(stats().ka_echoed, 2);
+	assert_int_equal(stats().sessions_new, 1);
+}
+
 /* ---- the client end ---- */
 
 #define DEST_A "198.51.100.1"
@@ -618,6 +721,28 @@ static void client_round_trip(int fam, const char *cli, const char *listen, cons
 	assert_int_equal(stats().rx_delivered, 1);
 	assert_int_equal(stats().rx_duplicates, 1);
 	assert_int_equal(stats().rx_unknown, 1);
+
+	/* The echo of a keepalive sent 5 ms ago by path 0: a round trip sample and the
+	 * server's counters of that path; consumed. */
+	{
+		struct udpc_peer_ka ka = ka_of((uint64_t)now_ns() - 5000000, 0, 3, 3, 1, 3);
+		struct udpc_session *s;
+
+		h = (struct hdr_spec){ .ver_type = UDPC_PEER_VT(UDPC_PEER_T_ECHO), .path = 0,
+				       .seq = 1, .session = flow_session(fam, cli, 41000) };
+		n = ka_frame(fam, MAC_V1, MAC_V0, dest, 9000, cli, 41000, &h, &ka, in);
+		r = run_prog(env.skel->progs.udpc_ingress, in, n);
+		assert_int_equal(r.verdict, TC_ACT_SHOT);
+		s = session_get(h.session);
+		assert_non_null(s);
+		assert_true(s->path[0].rtt_ns >= 5000000 && s->path[0].rtt_ns < 5000000000ULL);
+		assert_int_equal(s->path[0].rtt_ns, s->path[0].rtt_last_ns);
+		assert_int_equal(s->path[0].peer_rx_packets, 3);
+		assert_int_equal(s->path[0].ka_rx, 1);
+		assert_int_equal(ntohs(s->label_port), 41000);
+		free(s);
+		assert_int_equal(stats().ka_rx, 1);
+	}
 }
 
 static void test_client_v4(void **state)
@@ -668,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_serve_malformed),
 		cmocka_unit_test(test_serve_replies_by_every_path),
 		cmocka_unit_test(test_serve_no_live_path),
+		cmocka_unit_test(test_serve_keepalive_echo),
 		cmocka_unit_test(test_client_v4),
 		cmocka_unit_test(test_client_v6),
 		cmocka_unit_test(test_client_off_leaves_wire_alone),
