@@ -31,6 +31,7 @@
 #include "lib/encap.h"
 #include "lib/fanout.h"
 #include "lib/flow.h"
+#include "lib/health.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/paths.h"
@@ -59,6 +60,7 @@ static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct
 {
 	struct udpc_peer_stats *ps = peer_stats();
 	__u32 mtu = 0;
+	__u64 now;
 
 	if (!ps)
 		return -1;
@@ -70,6 +72,9 @@ static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct
 		ps->tx_too_big++;
 		return -1;
 	}
+	now = bpf_ktime_get_ns();
+	if ((__s64)(now - s->last_tx_ns) > (__s64)FLOW_REFRESH_NS)
+		s->last_tx_ns = now;
 	if (peer_encap(skb, p, session, session_next_seq(s), h)) {
 		ps->tx_errors++;
 		return -1;
@@ -233,19 +238,29 @@ int udpc_ingress(struct __sk_buff *skb)
 	client = flow->client;
 
 	if (peer_cfg(UDPC_PEER_CLIENT)) {
-		/* Only the first copy of a reply of this flow's own session goes on. */
+		/* Only the first copy of a reply of this flow's own session goes on;
+		 * an echo of the daemon's keepalive is taken here. */
+		struct udpc_peer_stats *ps = peer_stats();
+		struct udpc_session *sess = NULL;
 		struct udpc_peer_hdr h;
 
-		if (peer_hdr_load(skb, &p, &h)) {
-			struct udpc_peer_stats *ps = peer_stats();
-
-			if (ps)
-				ps->rx_malformed++;
+		if (!ps)
+			return TC_ACT_SHOT;
+		if (peer_hdr_load(skb, &p, &h) ||
+		    UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_KEEPALIVE) {
+			ps->rx_malformed++;
 			return TC_ACT_SHOT;
 		}
-		if (peer_in(h.session == flow->session ?
-				    bpf_map_lookup_elem(&udpc_sessions, &h.session) : NULL, &h) ||
-		    peer_strip(skb, &p, &h, p.sport, p.dport))
+		if (h.session == flow->session)
+			sess = bpf_map_lookup_elem(&udpc_sessions, &h.session);
+		if (UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_ECHO) {
+			if (sess)
+				client_echo(skb, &p, &h, sess);
+			else
+				ps->rx_unknown++;
+			return TC_ACT_SHOT;
+		}
+		if (peer_in(sess, &h) || peer_strip(skb, &p, &h, p.sport, p.dport))
 			return TC_ACT_SHOT;
 	}
 
@@ -288,18 +303,30 @@ int udpc_serve_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (parse(skb, cfg->l2_len ? ETH_HLEN : 0, &p) != PARSE_UDP || p.dport != cfg->listen_port)
 		return TC_ACT_OK;
-	if (skb->gso_size || peer_hdr_load(skb, &p, &h)) {
+	if (skb->gso_size || peer_hdr_load(skb, &p, &h) ||
+	    UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_ECHO) {
 		ps->rx_malformed++;
 		return TC_ACT_SHOT;
 	}
-	s = serve_session(&p, &h, pc, bpf_ktime_get_ns());
-	if (!s)
-		return TC_ACT_SHOT;
+	if (UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_KEEPALIVE) {
+		/* Only a session's data makes it; a keepalive only keeps it. */
+		s = bpf_map_lookup_elem(&udpc_sessions, &h.session);
+		if (!s) {
+			ps->rx_unknown++;
+			return TC_ACT_SHOT;
+		}
+	} else {
+		s = serve_session(&p, &h, pc, bpf_ktime_get_ns());
+		if (!s)
+			return TC_ACT_SHOT;
+	}
 	if (s->family != p.family) {
 		ps->rx_malformed++; /* one family per session: no translation */
 		return TC_ACT_SHOT;
 	}
 	serve_path_seen(s, &p, &h);
+	if (UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_KEEPALIVE)
+		return serve_keepalive(skb, &p, &h, s, cfg->l2_len ? ETH_HLEN : 0);
 	if (peer_in(s, &h))
 		return TC_ACT_SHOT;
 	label = s->label;

@@ -32,7 +32,8 @@
  */
 #define UDPC_PEER_VERSION 1
 #define UDPC_PEER_T_DATA 1	/* an application datagram */
-#define UDPC_PEER_T_KEEPALIVE 2	/* reserved: per-path health probes (daemon to daemon) */
+#define UDPC_PEER_T_KEEPALIVE 2	/* client to server, per path, each second: struct udpc_peer_ka */
+#define UDPC_PEER_T_ECHO 3	/* the server's answer to a keepalive, by the same path */
 #define UDPC_PEER_HDR_LEN 16
 #define UDPC_PEER_VT(type) ((UDPC_PEER_VERSION << 4) | (type))
 #define UDPC_PEER_VER(vt) ((vt) >> 4)
@@ -46,6 +47,26 @@ struct udpc_peer_hdr {
 	__be16 check;
 } __attribute__((packed));
 _Static_assert(sizeof(struct udpc_peer_hdr) == UDPC_PEER_HDR_LEN, "udpc_peer_hdr layout");
+
+/*
+ * The payload of a keepalive and of its echo, after the peer header; big-endian.
+ * The client's daemon sends one by each path of each active session every second
+ * (header: that path's id, a keepalive counter as sequence number). The server's
+ * ingress answers it at once, by the same path: the same bytes with the type set
+ * to echo and the server's counters of that path in place of the client's. So
+ * each end learns what the other received by each path (the loss of each
+ * direction, from sequence gaps), the client the round trip time, and a path
+ * that carries no data keeps its NAT binding and its place on the server.
+ */
+struct udpc_peer_ka {
+	__be64 stamp_ns;	/* the client's CLOCK_MONOTONIC when sent; echoed unchanged */
+	__be64 rtt_ns;		/* client: its smoothed RTT of this path (the server shows it) */
+	__be64 rx_packets;	/* the sender's udpc_peer_path counters of this path */
+	__be64 rx_first;
+	__be64 seq_first;
+	__be64 seq_last;
+};
+_Static_assert(sizeof(struct udpc_peer_ka) == 48, "udpc_peer_ka layout");
 
 /* The duplicate window: how many sequence numbers back a copy is still judged on
  * its own; an older one is dropped as late. A power of two. */
@@ -86,8 +107,17 @@ struct udpc_peer_path {
 	__u64 seq_first;	/* lowest and highest sequence number seen on this path: */
 	__u64 seq_last;		/*   with rx_packets, the path's loss (sequence gaps) */
 	__u64 tx_packets;	/* copies sent by this path (serve; the client counts per slot) */
+	/* Path health, from keepalives (see struct udpc_peer_ka). */
+	__u64 rtt_ns;		/* smoothed round trip time (7/8 old + 1/8 new), 0: none yet */
+	__u64 rtt_last_ns;	/* the last sample */
+	__u64 ka_rx;		/* client: echoes received; serve: keepalives received */
+	__u64 ka_last_ns;	/* when the last one came */
+	__u64 peer_rx_packets;	/* what the other end reported of this path: its */
+	__u64 peer_rx_first;	/*   udpc_peer_path counters, for the loss of the */
+	__u64 peer_seq_first;	/*   direction towards it */
+	__u64 peer_seq_last;
 };
-_Static_assert(sizeof(struct udpc_peer_path) == 96, "udpc_peer_path layout");
+_Static_assert(sizeof(struct udpc_peer_path) == 160, "udpc_peer_path layout");
 
 /*
  * udpc_sessions: LRU_HASH[--max-sessions], session id -> session. The client
@@ -97,13 +127,15 @@ _Static_assert(sizeof(struct udpc_peer_path) == 96, "udpc_peer_path layout");
 struct udpc_session {
 	__u64 tx_seq;		/* last sequence number sent (atomic add; 0 before the first) */
 	__u64 rx_top;		/* highest sequence number received, widened to 64 bits */
-	struct udpc_addr label;	/* serve: the source the local application sees */
+	struct udpc_addr label;	/* serve: the source the local application sees; client: the
+				 * client application's address (its flow), for keepalives */
 	__be16 label_port;
 	__u8 family;		/* serve: UDPC_AF_* of label */
 	__u8 _pad0;
 	__u32 _pad1;
 	__u64 created_ns;
 	__u64 last_rx_ns;
+	__u64 last_tx_ns;	/* refreshed at most every 100 ms */
 	__u64 rx_delivered;	/* first copies delivered */
 	__u64 rx_duplicates;	/* later copies dropped */
 	__u64 rx_late;		/* copies older than the window, dropped */
@@ -111,7 +143,7 @@ struct udpc_session {
 	__u32 window[UDPC_PEER_WINDOW]; /* seq % WINDOW -> low 32 bits of the last seq seen */
 };
 _Static_assert(sizeof(struct udpc_session) ==
-		       80 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
+		       88 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
 	       "udpc_session layout");
 
 /* udpc_labels: LRU_HASH[--max-sessions] (serve): the address a session's datagrams
@@ -133,7 +165,9 @@ struct udpc_peer_stats {
 	__u64 tx_too_big;	/* the header would make the datagram too long: dropped */
 	__u64 tx_no_path;	/* serve: a reply for a session with no live path: dropped */
 	__u64 tx_errors;	/* the header could not be added: dropped */
+	__u64 ka_rx;		/* keepalives (serve) or echoes (client) taken */
+	__u64 ka_echoed;	/* serve: keepalives answered */
 };
-_Static_assert(sizeof(struct udpc_peer_stats) == 14 * 8, "udpc_peer_stats layout");
+_Static_assert(sizeof(struct udpc_peer_stats) == 16 * 8, "udpc_peer_stats layout");
 
 #endif /* UDPC_PEER_H */

@@ -21,6 +21,14 @@ static __always_inline __u16 csum_fold32(__u32 sum)
 	return (__u16)sum;
 }
 
+/* Two 32-bit ones' complement sums added, the carry wrapped round. */
+static __always_inline __u32 csum_add32(__u32 a, __u32 b)
+{
+	__u32 r = a + b;
+
+	return r + (r < a);
+}
+
 /* The sum the carried checksum makes of what it covers: the complement of its
  * pseudo-header, protocol and length (both already in network order as words). */
 static __always_inline __u16 peer_covered_sum(__u16 app_len)
@@ -168,19 +176,28 @@ static __always_inline int peer_outer_csum(struct __sk_buff *skb, const struct p
 				   sizeof(check), 0) ? -1 : 0;
 }
 
-/* Load and check the peer header of p; 0 if it is one we take. */
+/* Load and check the peer header of p: version 1, a known type, a path id, a
+ * sequence number; a keepalive or echo has exactly its payload. 0 if we take it. */
 static __always_inline int peer_hdr_load(struct __sk_buff *skb, const struct pkt *p,
 					 struct udpc_peer_hdr *h)
 {
+	__u32 min = sizeof(struct udphdr) + UDPC_PEER_HDR_LEN;
 	__be16 ulen;
+	__u8 type;
 
 	if (bpf_skb_load_bytes(skb, p->l4_off + offsetof(struct udphdr, len), &ulen, sizeof(ulen)) ||
-	    bpf_ntohs(ulen) < sizeof(struct udphdr) + UDPC_PEER_HDR_LEN ||
+	    bpf_ntohs(ulen) < min ||
 	    bpf_skb_load_bytes(skb, p->l4_off + PEER_HDR_OFF, h, sizeof(*h)))
 		return -1;
-	if (h->ver_type != UDPC_PEER_VT(UDPC_PEER_T_DATA) || h->path >= UDPC_MAX_DESTS || !h->seq)
+	type = UDPC_PEER_TYPE(h->ver_type);
+	if (UDPC_PEER_VER(h->ver_type) != UDPC_PEER_VERSION || h->path >= UDPC_MAX_DESTS || !h->seq)
 		return -1;
-	return 0;
+	if (type == UDPC_PEER_T_DATA)
+		return 0;
+	if ((type == UDPC_PEER_T_KEEPALIVE || type == UDPC_PEER_T_ECHO) &&
+	    bpf_ntohs(ulen) == min + sizeof(struct udpc_peer_ka))
+		return 0;
+	return -1;
 }
 
 /*
@@ -192,7 +209,7 @@ static __always_inline int peer_strip(struct __sk_buff *skb, struct pkt *p,
 				      const struct udpc_peer_hdr *h, __be16 sport, __be16 dport)
 {
 	__u32 l4 = p->l4_off;
-	__u16 app_len = p->ip_len - (l4 - p->l3_off) - sizeof(struct udphdr) - UDPC_PEER_HDR_LEN;
+	__u16 app_len = p->ip_len - (l4 - p->l3_off) - UDPC_PEER_HDR_LEN;
 	__be16 old[4], neu[4] = { sport, dport, bpf_htons(app_len), 0 };
 	__s64 diff;
 

@@ -29,6 +29,7 @@ static __always_inline struct udpc_session *session_new(__u64 id, const struct u
 	t->family = family;
 	t->created_ns = now;
 	t->last_rx_ns = now;
+	t->last_tx_ns = now;
 	err = bpf_map_update_elem(&udpc_sessions, &id, t, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&udpc_sessions, &id);
 	if (!s) {
@@ -60,7 +61,6 @@ static __always_inline struct udpc_session *client_session(const struct pkt *p, 
 {
 	struct udpc_flow_key key = { .addr = p->saddr, .port = p->sport, .family = p->family };
 	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
-	struct udpc_addr none = {};
 	struct udpc_session *s;
 
 	if (flow && flow->session) {
@@ -73,7 +73,9 @@ static __always_inline struct udpc_session *client_session(const struct pkt *p, 
 	*id = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
 	if (!*id)
 		*id = 1;
-	return session_new(*id, &none, 0, p->family, now);
+	/* Its label is the client application's address: the daemon's keepalives
+	 * leave from that port, as the copies do, through the same NAT bindings. */
+	return session_new(*id, &p->saddr, p->sport, p->family, now);
 }
 
 /*
