@@ -6,8 +6,9 @@
 #   1. serve's usage and runtime errors: one line each, exit 2 or 1, nothing left.
 #   2. serve starts, logs `serving`, and `status` (text, --json, --prometheus) shows
 #      it as a serve instance with no session; attach on its interface is refused.
-#   3. One datagram through attach --peer -> serve makes one session, the same id
-#      at both ends, in both statuses.
+#   3. One datagram through attach --peer -> serve reaches the application once and
+#      its reply comes back; it made one session, the same id at both ends, in both
+#      statuses.
 #   4. kill -9 leaves the data path and the pins; a new serve adopts them: the
 #      owner changes and the session is still there. SIGTERM removes filters and
 #      pins; `detach` removes what a killed serve left.
@@ -140,16 +141,40 @@ assert_eq "client json: mode, sessions" "client 0 1024" \
 udpc "$C_NS" status "$C_IF" >"$E2E_TMP/client.txt" || fail "client status failed"
 assert_file_contains "$E2E_TMP/client.txt" "^  peer mode: on" "client text: peer mode on"
 
-nsx "$C_NS" bash -c "echo one >/dev/udp/$S4/$P" || fail "cannot send the datagram"
+# the application on --to: answers one datagram, says what it got and from where
+# shellcheck disable=SC2016 # python, not shell
+nsx_bg "$S_NS" timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+open(sys.argv[2] + ".ready", "w").close()
+d, a = s.recvfrom(2000)
+open(sys.argv[2], "w").write("%s %s:%d\n" % (d.decode(), a[0], a[1]))
+s.sendto(b"pong", a)' "$TO" "$E2E_TMP/app" 2>"$E2E_TMP/app.log"
+wait_until 5 test -e "$E2E_TMP/app.ready" || fail "the application did not start"
+# shellcheck disable=SC2016 # python, not shell
+nsx "$C_NS" timeout 10 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 40000))
+s.settimeout(3)
+s.sendto(b"ping", (sys.argv[2], int(sys.argv[3])))
+d, a = s.recvfrom(2000)
+print("%s %s:%d" % (d.decode(), a[0], a[1]))' "$C4" "$S4" "$P" >"$E2E_TMP/reply" 2>&1 ||
+	fail "no reply through peer mode: $(head -c 300 "$E2E_TMP/reply")"
+assert_eq "the application got the datagram once, from the client" "ping $C4:40000" \
+	"$(cat "$E2E_TMP/app" 2>/dev/null)"
+assert_eq "the client got the reply, from where it sent" "pong $S4:$P" "$(cat "$E2E_TMP/reply")"
 sessions_at() { [ "$(udpc_json "$1" "$2" .peer.sessions)" = 1 ]; }
 wait_until 3 sessions_at "$S_NS" "$S_IF" || fail "no session on the server"
 assert_eq "client: sessions" 1 "$(udpc_json "$C_NS" "$C_IF" .peer.sessions)"
 SID=$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0].id')
 assert_eq "the same session id at both ends" "$SID" "$(udpc_json "$C_NS" "$C_IF" '.peer.session_list[0].id')"
-assert_eq "server: the session's label and path" "$C4:" \
-	"$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0] | "\(.label | sub("[0-9]+$"; ""))"')"
-assert_eq "server: path 0 seen from the client" "0 $C4 $S4 1" \
-	"$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0].paths[0] | "\(.path) \(.client | sub(":[0-9]+$"; "")) \(.local) \(.rx_packets)"')"
+assert_eq "server: the session's label" "$C4:40000" "$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0].label')"
+assert_eq "server: delivered once" "1 0" \
+	"$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0] | "\(.rx_delivered) \(.rx_duplicates)"')"
+assert_eq "server: path 0 seen from the client, one in, one out" "0 $C4:40000 $S4 1 1" \
+	"$(udpc_json "$S_NS" "$S_IF" '.peer.session_list[0].paths[0] | "\(.path) \(.client) \(.local) \(.rx_packets) \(.tx_packets)"')"
 assert_eq "client: path 0 is the destination" "0 $S4:$P" \
 	"$(udpc_json "$C_NS" "$C_IF" '.peer.session_list[0].paths[0] | "\(.path) \(.destination)"')"
 udpc "$S_NS" status "$S_IF" >"$E2E_TMP/status1.txt" || fail "status failed"
