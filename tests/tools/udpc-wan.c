@@ -36,7 +36,8 @@
  * generator, so one direction's traffic does not change the other's draws).
  * --stats FILE: "key=value" counters per direction (a2b.in, a2b.lost_random,
  * a2b.lost_burst, a2b.queue_drops, a2b.duplicated, a2b.out, a2b.reordered, ...),
- * written atomically on SIGUSR1 and at exit; "dumps" counts the writes.
+ * written atomically on SIGUSR1 and at exit; "dumps" counts the writes, "now_ns"
+ * and a2b.last_out_ns (the last write) are CLOCK_MONOTONIC, for throughputs.
  * --control FILE: re-read on SIGHUP; it holds "[SPEC] [--a2b SPEC] [--b2a SPEC]"
  * (whitespace-separated) and replaces both directions' profiles whole; "reloads"
  * in the stats counts the successful ones (a bad file changes nothing).
@@ -115,6 +116,7 @@ struct dir {
 	unsigned nheap;
 	uint64_t order;
 	int64_t last_at;		/* latest release time given so far */
+	int64_t last_out;		/* when the last packet was written (CLOCK_MONOTONIC) */
 	struct rateq q;
 	struct counters c;
 };
@@ -482,6 +484,7 @@ static void pkt_write(struct dir *d, const uint8_t *data, uint32_t len)
 	}
 	d->c.out++;
 	d->c.out_bytes += len;
+	d->last_out = now_ns();
 }
 
 /* Loss stage: true if the packet is lost (and counted). */
@@ -669,7 +672,8 @@ static void counters_print(FILE *f, const struct dir *d)
 	C(write_errors);
 	C(pool_drops);
 #undef C
-	fprintf(f, "%s.queued=%u\n", d->name, d->nheap);
+	fprintf(f, "%s.queued=%u\n%s.last_out_ns=%" PRId64 "\n", d->name, d->nheap, d->name,
+		d->last_out);
 }
 
 static int stats_write(const char *path, const struct dir dirs[2])
