@@ -30,7 +30,11 @@
  *   none           all of the above back to zero (what a SPEC starts from)
  * Pipeline per direction, per packet: loss (random, then GE) -> duplication ->
  * rate queue (tail drop; serialized at rate) -> delay + jitter -> write. With no
- * impairment a packet is written as soon as it is read.
+ * impairment a packet is written as soon as it is read. With --tap, ARP and IPv6
+ * neighbour discovery frames skip the pipeline (counted as a2b.neigh): they stand
+ * for the LAN between a host and its modem, the profile for the network beyond it
+ * (a lost ARP request would otherwise drop a second of traffic in the neighbour
+ * queue, which no real modem link does).
  *
  * --seed N makes every random choice repeatable (each direction has its own
  * generator, so one direction's traffic does not change the other's draws).
@@ -93,7 +97,7 @@ struct pkt {
 };
 
 struct counters {
-	uint64_t in, in_bytes, lost_random, lost_burst, queue_drops, duplicated, out,
+	uint64_t in, in_bytes, neigh, lost_random, lost_burst, queue_drops, duplicated, out,
 		out_bytes, reordered, write_errors, pool_drops;
 };
 
@@ -109,6 +113,7 @@ struct rateq {
 struct dir {
 	const char *name;
 	int in_fd, out_fd;
+	bool tap;			/* Ethernet frames, not IP packets */
 	struct profile prof;
 	uint64_t rng[4];
 	bool ge_bad;
@@ -595,12 +600,33 @@ static void schedule(struct dir *d, struct pkt *p, int64_t now)
 	heap_push(d, p);
 }
 
+/* ARP, or ICMPv6 router/neighbour solicitation/advertisement or redirect (133..137). */
+static bool is_neigh(const uint8_t *f, uint32_t len)
+{
+	uint16_t type;
+
+	if (len < 14)
+		return false;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	if (type == 0x0806)
+		return true;
+	/* ND carries no extension headers (RFC 4861 hop limit 255, next header 58) */
+	return type == 0x86dd && len >= 14 + 40 + 1 && f[14 + 6] == 58 &&
+	       f[14 + 40] >= 133 && f[14 + 40] <= 137;
+}
+
 static void take(struct dir *d, struct pkt *p, int64_t now)
 {
 	struct pkt *copy = NULL;
 
 	d->c.in++;
 	d->c.in_bytes += p->len;
+	if (d->tap && is_neigh(p->data, p->len)) {
+		d->c.neigh++;
+		pkt_write(d, p->data, p->len);
+		pkt_put(p);
+		return;
+	}
 	if (lost(d)) {
 		pkt_put(p);
 		return;
@@ -662,6 +688,7 @@ static void counters_print(FILE *f, const struct dir *d)
 #define C(field) fprintf(f, "%s." #field "=%" PRIu64 "\n", d->name, c->field)
 	C(in);
 	C(in_bytes);
+	C(neigh);
 	C(lost_random);
 	C(lost_burst);
 	C(queue_drops);
@@ -880,6 +907,7 @@ int main(int argc, char **argv)
 		seed = (uint64_t)now_ns();
 	for (int i = 0; i < 2; i++) {
 		dirs[i].prof = prof[i];
+		dirs[i].tap = tap;
 		rng_seed(dirs[i].rng, seed ^ (i ? 0xb2a0b2a0b2a0b2a0ULL : 0xa2b0a2b0a2b0a2b0ULL));
 	}
 	/* ppoll's timeouts are hrtimers: no slack, so a 1 ms delay is 1 ms, not 1.05 */
