@@ -327,10 +327,11 @@ _wan_uplink() {
 		nsx "$C_NS" ip -6 rule add from "$c6" table $((100 + k)) pref $((100 + k)) &&
 		route_add "$C_NS" default via "$r4" dev "$ifc" table $((100 + k)) &&
 		route_add "$C_NS" default via "$r6" dev "$ifc" table $((100 + k)) || return 1
-	if [ "$k" = 1 ]; then
-		route_add "$C_NS" default via "$r4" dev "$ifc" && route_add "$C_NS" default via "$r6" dev "$ifc" ||
-			return 1
-	fi
+	# and a default route of its own, metric 100 k, as NetworkManager gives each
+	# connection: uplink 1 wins; the others' next hops (an Ethernet-like uplink's
+	# copies need one) are found by the interface
+	route_add "$C_NS" default via "$r4" dev "$ifc" metric $((100 * k)) &&
+		route_add "$C_NS" default via "$r6" dev "$ifc" metric $((100 * k))
 }
 
 # _wan_nat K: the router source-NATs what comes by uplink K, as a carrier's CGNAT.
