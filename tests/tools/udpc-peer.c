@@ -32,7 +32,10 @@
  * echo prints (stdout, or FILE written atomically at exit and on SIGUSR1):
  *   received N, unique U, corrupt C, dup D (received = U + C + D; uniqueness is
  *   per run id and seq), from ADDR:PORT (last sender, "-" if none), replied R,
- *   reply_errors E, bytes B, runs K, id ID.
+ *   reply_errors E, bytes B, runs K, id ID, and for the sequence numbers of the
+ *   runs it still tracks: reordered O (first arrivals after a higher seq),
+ *   lost_seqs M (seqs never received below the highest one received), loss_bursts G
+ *   (runs of consecutive lost seqs) and loss_burst_max L (the longest).
  * echo ends on SIGTERM/SIGINT, after --duration, after --until-idle seconds
  * without a datagram (once one came), and in any case after 3600 s; 0 = unset.
  * Exit status: 0, 1 on a socket error, 2 on a usage error.
@@ -673,12 +676,37 @@ struct run {
 	uint32_t id;
 	bool used;
 	uint64_t last_use;
+	uint64_t hi;		/* highest seq received + 1 */
 	struct bitmap seen;
 };
 
+/* Losses as the sequence numbers show them: what the WAN lab's burst tests read. */
+struct gaps {
+	uint64_t lost, bursts, longest;
+};
+
+static void gaps_add(const struct run *r, struct gaps *g)
+{
+	uint64_t cur = 0;
+
+	for (uint64_t n = 0; n < r->hi; n++) {
+		bool got = n / 8 < r->seen.nbytes && (r->seen.bits[n / 8] & (1u << (n % 8)));
+
+		if (got) {
+			cur = 0;
+			continue;
+		}
+		g->lost++;
+		if (!cur++)
+			g->bursts++;
+		if (cur > g->longest)
+			g->longest = cur;
+	}
+}
+
 struct echo {
 	char id[ID_LEN + 1];
-	uint64_t received, unique, corrupt, dup, replied, reply_errors, bytes;
+	uint64_t received, unique, corrupt, dup, replied, reply_errors, bytes, reordered;
 	uint64_t tick;
 	struct sockaddr_storage last;
 	socklen_t last_len;
@@ -703,6 +731,7 @@ static struct run *run_get(struct echo *e, uint32_t id)
 	/* A new sender run; past MAX_RUNS the least recently heard one is forgotten. */
 	bitmap_free(&victim->seen);
 	victim->used = true;
+	victim->hi = 0;
 	victim->id = id;
 	victim->last_use = ++e->tick;
 	e->nruns_seen++;
@@ -712,15 +741,22 @@ static struct run *run_get(struct echo *e, uint32_t id)
 static int echo_format(const struct echo *e, char *buf, size_t len)
 {
 	char from[NI_MAXHOST + NI_MAXSERV + 4] = "-";
+	struct gaps g = { 0 };
 
 	if (e->last_len)
 		fmt_addr(&e->last, e->last_len, from, sizeof(from));
+	for (int i = 0; i < MAX_RUNS; i++)
+		if (e->runs[i].used)
+			gaps_add(&e->runs[i], &g);
 	return snprintf(buf, len,
 			"received %" PRIu64 "\nunique %" PRIu64 "\ncorrupt %" PRIu64
 			"\ndup %" PRIu64 "\nfrom %s\nreplied %" PRIu64
-			"\nreply_errors %" PRIu64 "\nbytes %" PRIu64 "\nruns %u\nid %s\n",
+			"\nreply_errors %" PRIu64 "\nbytes %" PRIu64 "\nruns %u\nid %s\n"
+			"reordered %" PRIu64 "\nlost_seqs %" PRIu64 "\nloss_bursts %" PRIu64
+			"\nloss_burst_max %" PRIu64 "\n",
 			e->received, e->unique, e->corrupt, e->dup, from, e->replied,
-			e->reply_errors, e->bytes, e->nruns_seen, e->id);
+			e->reply_errors, e->bytes, e->nruns_seen, e->id, e->reordered, g.lost,
+			g.bursts, g.longest);
 }
 
 /* Write-then-rename: a reader sees the old file or the whole new one. */
@@ -859,6 +895,7 @@ static void echo_take(struct echo *e, int fd, uint8_t *buf, size_t n, size_t buf
 {
 	uint64_t seq;
 	uint32_t run;
+	struct run *r;
 	int was;
 
 	e->received++;
@@ -869,11 +906,16 @@ static void echo_take(struct echo *e, int fd, uint8_t *buf, size_t n, size_t buf
 		e->corrupt++;
 		return;
 	}
-	was = bitmap_test_set(&run_get(e, run)->seen, seq);
+	r = run_get(e, run);
+	was = bitmap_test_set(&r->seen, seq);
 	if (was > 0)
 		e->dup++;
 	else
 		e->unique++; /* (an allocation failure counts as unique: never a false dup) */
+	if (was <= 0 && seq + 1 < r->hi)
+		e->reordered++;
+	if (seq + 1 > r->hi)
+		r->hi = seq + 1;
 	if (!reply || n + ID_LEN > buflen)
 		return;
 	memset(buf + n, 0, ID_LEN);
