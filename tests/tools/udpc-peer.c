@@ -6,7 +6,7 @@
  *                  [--size BYTES] [--wait-replies SEC] [--expect-repliers K]
  *                  [--run-id HEX]
  *   udpc-peer echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]
- *                  [--no-reply] [--out FILE] [--ready FILE]
+ *                  [--no-reply | --reply-once] [--out FILE] [--ready FILE]
  *
  * The sender uses a *connected* socket, as real clients do: the kernel then only
  * accepts replies whose source is exactly the address it sent to, which is what the
@@ -83,7 +83,7 @@ static void usage(FILE *f)
 		"                 [--size BYTES] [--wait-replies SEC] [--expect-repliers K]\n"
 		"                 [--run-id HEX]\n"
 		"       %s echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]\n"
-		"                 [--no-reply] [--out FILE] [--ready FILE]\n"
+		"                 [--no-reply | --reply-once] [--out FILE] [--ready FILE]\n"
 		"IPv6 addresses go in brackets: [2001:db8::1]:9000. Limits: count <= %llu,\n"
 		"rate <= %llu (0 = unpaced), size %d..%d, every duration <= %.0f s.\n",
 		prog, prog, MAX_COUNT, MAX_RATE, MIN_SIZE, MAX_SIZE, MAX_SECONDS);
@@ -708,6 +708,7 @@ struct echo {
 	char id[ID_LEN + 1];
 	uint64_t received, unique, corrupt, dup, replied, reply_errors, bytes, reordered;
 	uint64_t tick;
+	bool reply_once;	/* --reply-once */
 	struct sockaddr_storage last;
 	socklen_t last_len;
 	struct run runs[MAX_RUNS];
@@ -916,7 +917,8 @@ static void echo_take(struct echo *e, int fd, uint8_t *buf, size_t n, size_t buf
 		e->reordered++;
 	if (seq + 1 > r->hi)
 		r->hi = seq + 1;
-	if (!reply || n + ID_LEN > buflen)
+	/* --reply-once: only the first copy is answered, as a VPN answers a packet once. */
+	if (!reply || (e->reply_once && was > 0) || n + ID_LEN > buflen)
 		return;
 	memset(buf + n, 0, ID_LEN);
 	memcpy(buf + n, e->id, strlen(e->id));
@@ -934,6 +936,7 @@ static int cmd_echo(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "until-idle", required_argument, NULL, 'u' },
 		{ "no-reply", no_argument, NULL, 'n' },
+		{ "reply-once", no_argument, NULL, '1' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
@@ -943,7 +946,7 @@ static int cmd_echo(int argc, char **argv)
 	socklen_t bind_len = 0;
 	int64_t duration = 0, idle = 0, start, end, last_rx = 0;
 	const char *out = NULL, *ready = NULL, *id = NULL;
-	bool reply = true;
+	bool reply = true, once = false;
 	struct echo *e;
 	sigset_t unblocked;
 	size_t buflen = 65536;
@@ -970,6 +973,9 @@ static int cmd_echo(int argc, char **argv)
 		case 'n':
 			reply = false;
 			break;
+		case '1':
+			once = true;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -987,6 +993,8 @@ static int cmd_echo(int argc, char **argv)
 		die_usage("echo: unexpected argument '%s'", argv[optind]);
 	if (!bind_len)
 		die_usage("echo: --bind is required");
+	if (once && !reply)
+		die_usage("echo: --no-reply and --reply-once exclude each other");
 
 	e = calloc(1, sizeof(*e));
 	buf = malloc(buflen);
@@ -996,6 +1004,7 @@ static int cmd_echo(int argc, char **argv)
 		free(buf);
 		return EXIT_FAILURE;
 	}
+	e->reply_once = once;
 	if (id) {
 		snprintf(e->id, sizeof(e->id), "%s", id);
 	} else {
