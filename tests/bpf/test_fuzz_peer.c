@@ -852,7 +852,7 @@ struct oflow {
 
 #define MAX_OSESS 400
 #define MAX_GSESS 8
-#define MAX_FLOWS 64
+#define MAX_FLOWS 128
 
 static struct osess osess[MAX_OSESS];
 static int n_osess;
@@ -1071,6 +1071,7 @@ static bool finish(uint64_t idx, const char *prog, const char *kind, const uint8
 {
 	if (!rep.n)
 		return false;
+	capture_drain(5); /* copies not read after the failure */
 	st.failures++;
 	if (st.failures <= MAX_DETAILS) {
 		fprintf(stderr, "FAIL seed 0x%" PRIx64 " frame %" PRIu64 " (%s, %s):\n%s", seed, idx,
@@ -1244,8 +1245,10 @@ static void serve_in_one(uint64_t idx, const uint8_t *f, size_t len, const char 
 		note("  BPF_PROG_TEST_RUN: %s\n", strerror(-out_run.err));
 	} else {
 		serve_in_check(f, len, &out_run, must_fail_csum, &s, exp, &exp_len);
-		if (s && s->diverged)
+		if (s && s->diverged) {
 			rep_reset(); /* already reported: its window is no longer known */
+			resync_stats();
+		}
 	}
 	if (finish(idx, "udpc_serve_ingress", kind, f, len, &out_run, exp_len ? exp : NULL, exp_len) && s)
 		s->diverged = true;
@@ -1330,7 +1333,7 @@ enum kind {
 	K_COPY, K_COPY_PAD, K_SWEEP_LEN, K_SWEEP_CUT, K_VT, K_PATH, K_SEQ0, K_FLIP_HDR, K_FLIP_PAY,
 	K_CARRIED, K_ULEN, K_IPLEN, K_RANDOM_HDR, K_GARBAGE, K_OTHER_PORT, K_PROTO, K_OPTS, K_EXT6,
 	K_FRAG, K_FAMILY, K_REPLY, K_REPLY_OTHER, K_REPLY_BIG, K_REPLY_ODD, K_C_DGRAM, K_C_OTHER,
-	K_C_BIG, K_C_REPLY, K_C_REPLY_DAMAGED, K_C_REPLY_OTHER, K_CROSS, K_NKINDS
+	K_C_BIG, K_C_TRAILER, K_C_REPLY, K_C_REPLY_DAMAGED, K_C_REPLY_OTHER, K_CROSS, K_NKINDS
 };
 
 static const char *const kind_names[] = {
@@ -1341,7 +1344,8 @@ static const char *const kind_names[] = {
 	"other protocol/ethertype", "IPv4 options", "IPv6 extension header", "fragment",
 	"session id in the other family", "reply to a label", "reply not ours",
 	"reply too big for the header", "reply with odd lengths/options", "client datagram",
-	"client frame not ours", "client datagram too big for the header", "client reply",
+	"client frame not ours", "client datagram too big for the header",
+	"client datagram, IP longer than UDP", "client reply",
 	"client reply damaged", "client reply of another session/source",
 	"serve program in a client epoch",
 };
@@ -1616,7 +1620,15 @@ static void serve_out_one(uint64_t idx)
 	len = mk_dgram(&d, f);
 	if (chance(5)) {
 		kd = K_REPLY_ODD;
-		if (fam == 4 && chance(50)) {
+		if (chance(30) && len + 8 <= FRAME_MAX) {
+			size_t k = 1 + rn(8); /* IP longer than UDP */
+
+			rbytes(f + len, k);
+			len += k;
+			put_ip_len(f, len - PKT_ETH_LEN);
+			if (fam == 4)
+				ip4_fix(f);
+		} else if (fam == 4 && chance(50)) {
 			pkt_put16(f + PKT_ETH_LEN + 6, PKT_IP_MF);
 			ip4_fix(f);
 		} else {
@@ -1733,7 +1745,7 @@ static void client_out_one(uint64_t idx)
 	struct dg d = { .fam = fam, .smac = mac_v0, .dmac = mac_v1,
 			.sa = fam == 4 ? pick(&a_cli4) : pick(&a_cli6),
 			.da = fam == 4 ? pick(&a_rem4) : pick(&a_rem6),
-			.sport = chance(85) ? (uint16_t)(40000 + rn(4)) : (uint16_t)(1024 + rn(64000)),
+			.sport = (uint16_t)(chance(85) ? 40000 + rn(4) : 1024 + 4111 * rn(8)),
 			.dport = ep.listen, .csum = rand_csum(fam) };
 	struct udpc_flow_key key;
 	struct udpc_flow saved, fl;
@@ -1761,7 +1773,17 @@ static void client_out_one(uint64_t idx)
 			d.pad = 0;
 	}
 	len = mk_dgram(&d, f);
-	if (chance(12)) {
+	if (chance(3) && !d.pad && len + 8 + HDR <= FRAME_MAX) {
+		/* IP longer than UDP: bytes after the datagram, inside the IP packet */
+		size_t k = 1 + rn(8);
+
+		kd = K_C_TRAILER;
+		rbytes(f + len, k);
+		len += k;
+		put_ip_len(f, len - PKT_ETH_LEN);
+		if (fam == 4)
+			ip4_fix(f);
+	} else if (chance(12)) {
 		kd = K_C_OTHER;
 		if (chance(50)) {
 			pkt_put16(f + l4_of(f) + 2, (uint16_t)(ep.listen + 1));
@@ -1939,6 +1961,7 @@ static void client_in_one(uint64_t idx)
 	rep_reset();
 	if (!o || o->diverged || !dd)
 		return;
+	fo = NULL;
 	d.sa = fam == 4 ? dd->a4 : dd->a6;
 	d.sport = dd->port;
 	d.da = o->a;
@@ -2158,13 +2181,26 @@ static void check_epoch(int n)
 	}
 }
 
-/* ---- a fixed case, found by this fuzzer: kept whatever the seed ---- */
+/* ---- fixed cases, found by this fuzzer: kept whatever the seed ---- */
+
+static void known_fail(const char *what, const uint8_t *f, size_t len, const struct run *r)
+{
+	st.failures++;
+	fprintf(stderr, "FAIL known case: %s:\n%s", what, rep.buf);
+	dump("input", f, len, NULL, 0);
+	if (r && !r->err)
+		dump("output", r->out, r->len, f, len);
+}
 
 /*
- * Server window: a sequence number more than 2^31 away from the highest seen
- * (here 0x80000001 after 1) is behind it, by 2^31: late. Then the session goes on
- * with 2. (Any number behind the highest by more than the highest itself, while
- * that is below 2^31, does the same: a bit flip in the sequence field will.)
+ * 1. Server window: a sequence number more than 2^31 away from the highest seen
+ *    (here 0x80000001 after 1) is behind it, by 2^31: late. The session then goes
+ *    on with 2 and 3. (Any number behind the highest by more than the highest
+ *    itself, while that is below 2^31, is the same case: 0xfffffc00 after 10, a
+ *    copy from before a wrap, a bit flip in the sequence field.)
+ * 2. Server egress: a reply whose IP packet is longer than its UDP datagram (4
+ *    bytes after it, inside the IP length: legal, the receiver trims them) gets a
+ *    copy whose outer checksum verifies, as the reply's did.
  */
 static void known_cases(void)
 {
@@ -2174,7 +2210,7 @@ static void known_cases(void)
 		      { 3, TC_ACT_OK } };
 	struct gsess g = { .id = 0x1122334455667788ULL, .fam = 4, .n_paths = 1 };
 	uint8_t f[PKT_MAX];
-	size_t len;
+	size_t len, i;
 
 	memset(&ep, 0, sizeof(ep));
 	ep.enabled = ep.path_live = ep.sess_live = true;
@@ -2188,7 +2224,7 @@ static void known_cases(void)
 	memcpy(g.src[0].addr, a_rem4.a[0], 16);
 	memcpy(g.src[0].local, a_srv4.a[0], 16);
 	g.src[0].port = 40000;
-	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
 		rep_reset();
 		len = mk_copy(&g, 0, steps[i].seq, 8, CS_VALID, 0, f);
 		run(env.skel->progs.udpc_serve_ingress, f, len, &out_run);
@@ -2197,15 +2233,41 @@ static void known_cases(void)
 		else if (out_run.verdict != steps[i].verdict)
 			note("  verdict %s, want %s\n", vname(out_run.verdict), vname(steps[i].verdict));
 		if (rep.n) {
-			char what[128];
+			char what[160];
 
-			snprintf(what, sizeof(what), "known case: copies of session %016" PRIx64
-				 " with seq 1, 0x80000001, 2, 3; this is seq 0x%08x", g.id, steps[i].seq);
-			st.failures++;
-			fprintf(stderr, "FAIL %s:\n%s", what, rep.buf);
-			dump("input", f, len, NULL, 0);
+			snprintf(what, sizeof(what), "1, server window: copies of session %016" PRIx64
+				 " (seq 1, 0x80000001, 2, 3), this one seq 0x%08x", g.id, steps[i].seq);
+			known_fail(what, f, len, &out_run);
 			break;
 		}
+	}
+
+	/* A reply from --to to the session's label, 4 bytes after its datagram. */
+	{
+		struct dg d = { .fam = 4, .smac = mac_v0, .dmac = mac_v1, .sa = a_srv4.a[0],
+				.da = a_rem4.a[0], .sport = 9999, .dport = 40000, .plen = 8 };
+		size_t l4 = PKT_ETH_LEN + PKT_IP4_LEN;
+
+		rep_reset();
+		len = mk_dgram(&d, f);
+		memcpy(f + len, "\x01\x02\x03\x04", 4);
+		len += 4;
+		put_ip_len(f, len - PKT_ETH_LEN);
+		ip4_fix(f);
+		capture_drain(5);
+		run(env.skel->progs.udpc_serve_egress, f, len, &out_run);
+		if (out_run.err)
+			note("  BPF_PROG_TEST_RUN: %s\n", strerror(-out_run.err));
+		else if (out_run.verdict != TC_ACT_OK || out_run.len != len + HDR)
+			note("  verdict %s, %u bytes; want OK, %zu\n", vname(out_run.verdict),
+			     out_run.len, len + HDR);
+		else if (udp_residual(out_run.out))
+			note("  the copy's outer UDP checksum 0x%04x does not verify (residual 0x%04x;"
+			     " the reply's verifies)\n", pkt_get16(out_run.out + l4 + 6),
+			     udp_residual(out_run.out));
+		if (rep.n)
+			known_fail("2, server egress: a reply with 4 bytes after its UDP datagram "
+				   "inside the IP packet", f, len, &out_run);
 	}
 }
 
