@@ -89,6 +89,8 @@
 #define HDR UDPC_PEER_HDR_LEN
 #define W UDPC_PEER_WINDOW
 #define VT_DATA UDPC_PEER_VT(UDPC_PEER_T_DATA)
+#define VT_KA UDPC_PEER_VT(UDPC_PEER_T_KEEPALIVE)
+#define VT_ECHO UDPC_PEER_VT(UDPC_PEER_T_ECHO)
 #define LONG_NS (3600 * NSEC)
 
 /* ---- the test network ---- */
@@ -642,14 +644,23 @@ static struct parsed oracle_parse(const uint8_t *f, size_t len)
 }
 
 /* The peer header of a parsed copy, if it is one the programs take (0), else -1. */
+/* docs/PEER.md: version 1; data of any length, a keepalive or an echo exactly
+ * its 48-byte payload long; a path id; a sequence number. */
 static int oracle_hdr(const uint8_t *f, const struct parsed *p, struct phdr *h)
 {
-	if (pkt_get16(f + p->l4 + 4) < PKT_UDP_LEN + HDR)
+	uint16_t ulen = pkt_get16(f + p->l4 + 4);
+
+	if (ulen < PKT_UDP_LEN + HDR)
 		return -1;
 	hdr_get(f + p->l4 + PKT_UDP_LEN, h);
-	if (h->vt != VT_DATA || h->path >= UDPC_MAX_DESTS || !h->seq)
+	if (h->path >= UDPC_MAX_DESTS || !h->seq)
 		return -1;
-	return 0;
+	if (h->vt == VT_DATA)
+		return 0;
+	if ((h->vt == VT_KA || h->vt == VT_ECHO) &&
+	    ulen == PKT_UDP_LEN + HDR + sizeof(struct udpc_peer_ka))
+		return 0;
+	return -1;
 }
 
 /* ---- the oracle's duplicate window: unbounded numbers, docs/PEER.md ---- */
@@ -990,7 +1001,7 @@ static void read_stats(struct udpc_peer_stats *sum)
 static const char *const stat_names[] = {
 	"rx_delivered", "rx_duplicates", "rx_late", "rx_malformed", "rx_unknown",
 	"sessions_new", "session_errors", "label_conflicts", "path_moves", "tx_encap",
-	"tx_gso", "tx_too_big", "tx_no_path", "tx_errors",
+	"tx_gso", "tx_too_big", "tx_no_path", "tx_errors", "ka_rx", "ka_echoed",
 };
 _Static_assert(ARRAY_SIZE(stat_names) * 8 == sizeof(struct udpc_peer_stats), "stat_names");
 
@@ -1105,13 +1116,14 @@ static size_t capture(uint8_t *buf, const char *what)
 /*
  * What udpc_serve_ingress must deliver for copy f (parsed p): the header out,
  * header bytes 8-15 as the UDP header from the label to --to, the length from the
- * IP length, the source address the label, the carried checksum's residual kept.
+ * outer UDP length (bytes after it in the IP packet stay, as padding), the source
+ * address the label, the carried checksum's residual kept.
  */
 static size_t expect_strip(const uint8_t *f, size_t len, const struct parsed *p,
 			   const uint8_t *saddr, uint16_t sport, uint16_t dport, uint8_t *out)
 {
 	struct phdr h;
-	size_t n = unwrap(f, len, p->ip_len - (p->l4 - PKT_ETH_LEN) - HDR, &h, out);
+	size_t n = unwrap(f, len, 0, &h, out);
 	uint16_t r_ip = p->family == 4 ? ip4_residual(out) : 0, r_u = 0;
 	bool zero = !pkt_get16(out + p->l4 + 6);
 
@@ -1146,13 +1158,20 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		check_unchanged(r, f, len);
 		return;
 	}
-	if (oracle_hdr(f, &p, &h)) {
+	if (oracle_hdr(f, &p, &h) || h.vt == VT_ECHO) {
 		want.rx_malformed++;
 		st.dropped++;
 		check_verdict(r, TC_ACT_SHOT);
 		return;
 	}
 	s = osess_find(h.session);
+	if (!s && h.vt == VT_KA) {
+		/* A keepalive keeps a session; only data makes one. */
+		want.rx_unknown++;
+		st.dropped++;
+		check_verdict(r, TC_ACT_SHOT);
+		return;
+	}
 	if (!s) {
 		struct olabel *l = olabel_find(p.family, p.saddr, p.sport);
 
@@ -1197,6 +1216,14 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 	pp->port = p.sport;
 	memcpy(pp->addr, p.saddr, 16);
 	memcpy(pp->local, p.daddr, 16);
+	if (h.vt == VT_KA) {
+		/* Answered at once, back by the path it came (test_peer checks the bytes). */
+		want.ka_rx++;
+		want.ka_echoed++;
+		st.passed++;
+		check_verdict(r, TC_ACT_REDIRECT);
+		return;
+	}
 	v = win_judge(&s->w, h.seq);
 	if (v != V_NEW) {
 		if (v == V_DUP)
@@ -2027,7 +2054,7 @@ static void client_in_one(uint64_t idx)
 		check_unchanged(&out_run, f, len);
 		goto out;
 	}
-	if (oracle_hdr(f, &p, &ph)) {
+	if (oracle_hdr(f, &p, &ph) || ph.vt == VT_KA) {
 		want.rx_malformed++;
 		st.dropped++;
 		check_verdict(&out_run, TC_ACT_SHOT);
@@ -2035,6 +2062,13 @@ static void client_in_one(uint64_t idx)
 	}
 	if (ph.session != fo->sid) {
 		want.rx_unknown++;
+		st.dropped++;
+		check_verdict(&out_run, TC_ACT_SHOT);
+		goto out;
+	}
+	if (ph.vt == VT_ECHO) {
+		/* The echo of a keepalive: taken by the program, never delivered. */
+		want.ka_rx++;
 		st.dropped++;
 		check_verdict(&out_run, TC_ACT_SHOT);
 		goto out;
