@@ -75,6 +75,11 @@ _Static_assert(sizeof(struct udpc_peer_ka) == 48, "udpc_peer_ka layout");
 #endif
 _Static_assert((UDPC_PEER_WINDOW & (UDPC_PEER_WINDOW - 1)) == 0, "window: a power of two");
 
+/* Sequence numbers widened to 64 bits (rx_top, seq_first, seq_last) start at this
+ * plus the first number seen, so that a copy from before it still compares
+ * below; only differences between them mean anything. */
+#define UDPC_PEER_SEQ_BIAS (1ULL << 32)
+
 #ifndef UDPC_DEFAULT_SESSIONS
 #define UDPC_DEFAULT_SESSIONS 1024 /* --max-sessions default, both ends */
 #endif
@@ -126,7 +131,8 @@ _Static_assert(sizeof(struct udpc_peer_path) == 160, "udpc_peer_path layout");
  */
 struct udpc_session {
 	__u64 tx_seq;		/* last sequence number sent (atomic add; 0 before the first) */
-	__u64 rx_top;		/* highest sequence number received, widened to 64 bits */
+	__u64 rx_top;		/* highest sequence number received, widened to 64 bits
+				 * (see UDPC_PEER_SEQ_BIAS); 0 before the first */
 	struct udpc_addr label;	/* serve: the source the local application sees; client: the
 				 * client application's address (its flow), for keepalives */
 	__be16 label_port;

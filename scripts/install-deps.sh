@@ -13,7 +13,8 @@ PKGS=(
 	iproute2 nftables util-linux procps jq   # namespaces, tc, nsenter, unshare; JSON in tests
 	systemd                         # systemd-analyze and a real systemd for the unit tests
 	libclang-rt-14-dev              # libFuzzer, ASan, UBSan runtimes (not pulled by clang here)
-	dnsmasq-base python3 valgrind   # DNS fault tests, flow-table filler, soak under valgrind
+	dnsmasq-base python3 valgrind   # DNS fault tests, flow-table filler (and TCP in the WAN lab), soak under valgrind
+	iputils-ping                    # round trips through the emulated WAN links (test_wan_*)
 	qemu-system-x86 busybox-static kmod xz-utils cpio   # make check-kernels: Debian's kernels in qemu
 )
 

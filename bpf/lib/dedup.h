@@ -11,10 +11,12 @@ enum dedup_verdict {
 	DEDUP_LATE,	/* older than the window: drop */
 };
 
-/* A 32-bit sequence number widened to 64 bits around the highest one seen. */
+/* A 32-bit sequence number widened to 64 bits: the one nearest the highest seen
+ * (half the number space each way); the first one seen lands at
+ * UDPC_PEER_SEQ_BIAS + itself, so that numbers before it stay positive. */
 static __always_inline __u64 seq_widen(__u64 top, __u32 seq)
 {
-	return top ? top + (__s64)(__s32)(seq - (__u32)top) : seq;
+	return top ? top + (__s64)(__s32)(seq - (__u32)top) : UDPC_PEER_SEQ_BIAS + seq;
 }
 
 /*

@@ -147,10 +147,15 @@ static __always_inline int peer_outer_csum(struct __sk_buff *skb, const struct p
 		__u8 hdr[8];
 		__u16 covered, pad;
 	} rest = {};
-	__u16 ulen = p->ip_len - (p->l4_off - p->l3_off);
-	__be16 check = 0;
+	__be16 ulen_be, check = 0;
+	__u16 ulen;
 	__s64 c;
 
+	/* The UDP length, not the IP one: an IP packet may carry bytes after it. */
+	if (bpf_skb_load_bytes(skb, p->l4_off + offsetof(struct udphdr, len), &ulen_be,
+			       sizeof(ulen_be)))
+		return -1;
+	ulen = bpf_ntohs(ulen_be);
 	if (h->check) {
 		/* Both addresses whole: an IPv4 one's words 1-3 are zero. */
 		c = bpf_csum_diff(NULL, 0, (__be32 *)src->w, sizeof(*src), 0);
@@ -209,9 +214,15 @@ static __always_inline int peer_strip(struct __sk_buff *skb, struct pkt *p,
 				      const struct udpc_peer_hdr *h, __be16 sport, __be16 dport)
 {
 	__u32 l4 = p->l4_off;
-	__u16 app_len = p->ip_len - (l4 - p->l3_off) - UDPC_PEER_HDR_LEN;
-	__be16 old[4], neu[4] = { sport, dport, bpf_htons(app_len), 0 };
+	__be16 old[4], neu[4] = { sport, dport, 0, 0 };
+	__u16 app_len;
 	__s64 diff;
+
+	/* The UDP length, not the IP one (see peer_outer_csum); at least a header's. */
+	if (bpf_skb_load_bytes(skb, l4 + offsetof(struct udphdr, len), &neu[2], sizeof(neu[2])))
+		return -1;
+	app_len = bpf_ntohs(neu[2]) - UDPC_PEER_HDR_LEN;
+	neu[2] = bpf_htons(app_len);
 
 	if (h->check) {
 		diff = addr_pair_diff(p, 1);

@@ -385,9 +385,9 @@ static void test_serve_deliver_once(void **state)
 	assert_int_equal(s->path[1].rx_first, 1);
 	assert_true(s->path[1].flags & UDPC_PATH_SEEN);
 	assert_int_equal(ntohs(s->path[1].port), 40001);
-	assert_int_equal(s->path[0].seq_first, 1);
-	assert_int_equal(s->path[0].seq_last, 2);
-	assert_int_equal(s->rx_top, 3);
+	assert_int_equal(s->path[0].seq_first, UDPC_PEER_SEQ_BIAS + 1);
+	assert_int_equal(s->path[0].seq_last, UDPC_PEER_SEQ_BIAS + 2);
+	assert_int_equal(s->rx_top, UDPC_PEER_SEQ_BIAS + 3);
 	free(s);
 }
 
@@ -626,7 +626,7 @@ static void test_serve_keepalive_echo(void **state)
 	r = run_prog(env.skel->progs.udpc_serve_ingress, in, n);
 	assert_int_equal(r.verdict, TC_ACT_REDIRECT);
 	h.ver_type = UDPC_PEER_VT(UDPC_PEER_T_ECHO);
-	ka = ka_of(5, 0, 2, 2, 1, 2);
+	ka = ka_of(5, 0, 2, 2, UDPC_PEER_SEQ_BIAS + 1, UDPC_PEER_SEQ_BIAS + 2);
 	wn = ka_frame(PKT_IPV4, MAC_V0, MAC_V1, SRV4, LISTEN, CLI4, 40000, &h, &ka, want);
 	assert_frame("echo of path 0", r.out, r.len, want, wn);
 

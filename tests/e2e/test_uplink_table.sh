@@ -16,7 +16,7 @@ e2e_begin uplink_table
 require_udpc
 require_peer
 require_cmd jq
-[ -x "$TUNPAIR" ] || e2e_skip "udpc-tunpair is not built ($TUNPAIR)"
+[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
 topo_uplinks || e2e_end
 nsx "$C_NS" ip route add "$SA4/32" via "$SB4" dev "$CB_IF" table 100 || e2e_end
 # Cold next hops are test_nexthop_l2's subject: here B's is known from the start.

@@ -21,7 +21,7 @@ e2e_begin uplinks
 require_udpc
 require_peer
 require_cmd jq nft
-[ -x "$TUNPAIR" ] || e2e_skip "udpc-tunpair is not built ($TUNPAIR)"
+[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
 topo_uplinks || e2e_end
 DESTS="$SA4:9000,$SB4:9000@$CB_IF,$SC4:9000@$CC_IF"
 

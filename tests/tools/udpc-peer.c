@@ -6,7 +6,7 @@
  *                  [--size BYTES] [--wait-replies SEC] [--expect-repliers K]
  *                  [--run-id HEX]
  *   udpc-peer echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]
- *                  [--no-reply] [--out FILE] [--ready FILE]
+ *                  [--no-reply | --reply-once] [--out FILE] [--ready FILE]
  *
  * The sender uses a *connected* socket, as real clients do: the kernel then only
  * accepts replies whose source is exactly the address it sent to, which is what the
@@ -32,7 +32,10 @@
  * echo prints (stdout, or FILE written atomically at exit and on SIGUSR1):
  *   received N, unique U, corrupt C, dup D (received = U + C + D; uniqueness is
  *   per run id and seq), from ADDR:PORT (last sender, "-" if none), replied R,
- *   reply_errors E, bytes B, runs K, id ID.
+ *   reply_errors E, bytes B, runs K, id ID, and for the sequence numbers of the
+ *   runs it still tracks: reordered O (first arrivals after a higher seq),
+ *   lost_seqs M (seqs never received below the highest one received), loss_bursts G
+ *   (runs of consecutive lost seqs) and loss_burst_max L (the longest).
  * echo ends on SIGTERM/SIGINT, after --duration, after --until-idle seconds
  * without a datagram (once one came), and in any case after 3600 s; 0 = unset.
  * Exit status: 0, 1 on a socket error, 2 on a usage error.
@@ -80,7 +83,7 @@ static void usage(FILE *f)
 		"                 [--size BYTES] [--wait-replies SEC] [--expect-repliers K]\n"
 		"                 [--run-id HEX]\n"
 		"       %s echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]\n"
-		"                 [--no-reply] [--out FILE] [--ready FILE]\n"
+		"                 [--no-reply | --reply-once] [--out FILE] [--ready FILE]\n"
 		"IPv6 addresses go in brackets: [2001:db8::1]:9000. Limits: count <= %llu,\n"
 		"rate <= %llu (0 = unpaced), size %d..%d, every duration <= %.0f s.\n",
 		prog, prog, MAX_COUNT, MAX_RATE, MIN_SIZE, MAX_SIZE, MAX_SECONDS);
@@ -673,13 +676,39 @@ struct run {
 	uint32_t id;
 	bool used;
 	uint64_t last_use;
+	uint64_t hi;		/* highest seq received + 1 */
 	struct bitmap seen;
 };
 
+/* Losses as the sequence numbers show them: what the WAN lab's burst tests read. */
+struct gaps {
+	uint64_t lost, bursts, longest;
+};
+
+static void gaps_add(const struct run *r, struct gaps *g)
+{
+	uint64_t cur = 0;
+
+	for (uint64_t n = 0; n < r->hi; n++) {
+		bool got = n / 8 < r->seen.nbytes && (r->seen.bits[n / 8] & (1u << (n % 8)));
+
+		if (got) {
+			cur = 0;
+			continue;
+		}
+		g->lost++;
+		if (!cur++)
+			g->bursts++;
+		if (cur > g->longest)
+			g->longest = cur;
+	}
+}
+
 struct echo {
 	char id[ID_LEN + 1];
-	uint64_t received, unique, corrupt, dup, replied, reply_errors, bytes;
+	uint64_t received, unique, corrupt, dup, replied, reply_errors, bytes, reordered;
 	uint64_t tick;
+	bool reply_once;	/* --reply-once */
 	struct sockaddr_storage last;
 	socklen_t last_len;
 	struct run runs[MAX_RUNS];
@@ -703,6 +732,7 @@ static struct run *run_get(struct echo *e, uint32_t id)
 	/* A new sender run; past MAX_RUNS the least recently heard one is forgotten. */
 	bitmap_free(&victim->seen);
 	victim->used = true;
+	victim->hi = 0;
 	victim->id = id;
 	victim->last_use = ++e->tick;
 	e->nruns_seen++;
@@ -712,15 +742,22 @@ static struct run *run_get(struct echo *e, uint32_t id)
 static int echo_format(const struct echo *e, char *buf, size_t len)
 {
 	char from[NI_MAXHOST + NI_MAXSERV + 4] = "-";
+	struct gaps g = { 0 };
 
 	if (e->last_len)
 		fmt_addr(&e->last, e->last_len, from, sizeof(from));
+	for (int i = 0; i < MAX_RUNS; i++)
+		if (e->runs[i].used)
+			gaps_add(&e->runs[i], &g);
 	return snprintf(buf, len,
 			"received %" PRIu64 "\nunique %" PRIu64 "\ncorrupt %" PRIu64
 			"\ndup %" PRIu64 "\nfrom %s\nreplied %" PRIu64
-			"\nreply_errors %" PRIu64 "\nbytes %" PRIu64 "\nruns %u\nid %s\n",
+			"\nreply_errors %" PRIu64 "\nbytes %" PRIu64 "\nruns %u\nid %s\n"
+			"reordered %" PRIu64 "\nlost_seqs %" PRIu64 "\nloss_bursts %" PRIu64
+			"\nloss_burst_max %" PRIu64 "\n",
 			e->received, e->unique, e->corrupt, e->dup, from, e->replied,
-			e->reply_errors, e->bytes, e->nruns_seen, e->id);
+			e->reply_errors, e->bytes, e->nruns_seen, e->id, e->reordered, g.lost,
+			g.bursts, g.longest);
 }
 
 /* Write-then-rename: a reader sees the old file or the whole new one. */
@@ -859,6 +896,7 @@ static void echo_take(struct echo *e, int fd, uint8_t *buf, size_t n, size_t buf
 {
 	uint64_t seq;
 	uint32_t run;
+	struct run *r;
 	int was;
 
 	e->received++;
@@ -869,12 +907,18 @@ static void echo_take(struct echo *e, int fd, uint8_t *buf, size_t n, size_t buf
 		e->corrupt++;
 		return;
 	}
-	was = bitmap_test_set(&run_get(e, run)->seen, seq);
+	r = run_get(e, run);
+	was = bitmap_test_set(&r->seen, seq);
 	if (was > 0)
 		e->dup++;
 	else
 		e->unique++; /* (an allocation failure counts as unique: never a false dup) */
-	if (!reply || n + ID_LEN > buflen)
+	if (was <= 0 && seq + 1 < r->hi)
+		e->reordered++;
+	if (seq + 1 > r->hi)
+		r->hi = seq + 1;
+	/* --reply-once: only the first copy is answered, as a VPN answers a packet once. */
+	if (!reply || (e->reply_once && was > 0) || n + ID_LEN > buflen)
 		return;
 	memset(buf + n, 0, ID_LEN);
 	memcpy(buf + n, e->id, strlen(e->id));
@@ -892,6 +936,7 @@ static int cmd_echo(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "until-idle", required_argument, NULL, 'u' },
 		{ "no-reply", no_argument, NULL, 'n' },
+		{ "reply-once", no_argument, NULL, '1' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
@@ -901,7 +946,7 @@ static int cmd_echo(int argc, char **argv)
 	socklen_t bind_len = 0;
 	int64_t duration = 0, idle = 0, start, end, last_rx = 0;
 	const char *out = NULL, *ready = NULL, *id = NULL;
-	bool reply = true;
+	bool reply = true, once = false;
 	struct echo *e;
 	sigset_t unblocked;
 	size_t buflen = 65536;
@@ -928,6 +973,9 @@ static int cmd_echo(int argc, char **argv)
 		case 'n':
 			reply = false;
 			break;
+		case '1':
+			once = true;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -945,6 +993,8 @@ static int cmd_echo(int argc, char **argv)
 		die_usage("echo: unexpected argument '%s'", argv[optind]);
 	if (!bind_len)
 		die_usage("echo: --bind is required");
+	if (once && !reply)
+		die_usage("echo: --no-reply and --reply-once exclude each other");
 
 	e = calloc(1, sizeof(*e));
 	buf = malloc(buflen);
@@ -954,6 +1004,7 @@ static int cmd_echo(int argc, char **argv)
 		free(buf);
 		return EXIT_FAILURE;
 	}
+	e->reply_once = once;
 	if (id) {
 		snprintf(e->id, sizeof(e->id), "%s", id);
 	} else {

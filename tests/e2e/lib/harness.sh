@@ -5,7 +5,7 @@
 # (run id, $E2E_TMP, traps, cleanup, the PASS/FAIL/SKIP verdict), require_*,
 # processes, this run's names and commands in its namespaces, bounded waits,
 # assertions. Sources no other file; it names the programs under test ($UDPC,
-# $PEER, $TUNPAIR) because cleanup detaches $UDPC and removes its pins.
+# $PEER, $WAN) because cleanup detaches $UDPC and removes its pins.
 # lib/topo.sh (namespaces, links) and lib/drivers.sh (udpc-peer, udpclone-bpf)
 # build on it. Source tests/e2e/lib.sh for all three, then:
 #
@@ -43,7 +43,8 @@ OUT=${OUT:-build}
 case $OUT in /*) ;; *) OUT=$E2E_ROOT/$OUT ;; esac
 UDPC=${UDPC:-$OUT/udpclone-bpf}
 PEER=${PEER:-$OUT/tests/udpc-peer}
-TUNPAIR=${TUNPAIR:-$OUT/tests/udpc-tunpair}
+WAN=${WAN:-${TUNPAIR:-$OUT/tests/udpc-wan}}
+TUNPAIR=$WAN # its name before it emulated a WAN (udpc-tunpair)
 UDPC_PIN_ROOT=/sys/fs/bpf/udpclone-bpf
 export OUT UDPC PEER
 

@@ -3,8 +3,9 @@
 #
 # The topologies of the e2e tests, layer 2 of tests/e2e/lib.sh: namespaces, veth
 # and tun links, addresses and routes, and the shapes later tests reuse (topo_star,
-# link_plain, link_tun, topo_uplinks, link_loss). Needs lib/harness.sh (run id,
-# names, nsx, fail, wait_until, cleanup) sourced first; needs root.
+# link_plain, link_wan, link_tun, topo_uplinks, link_loss, topo_wan and its wan_*
+# helpers). Needs lib/harness.sh (run id, names, nsx, fail, wait_until, cleanup)
+# sourced first; needs root.
 
 declare -F e2e_begin >/dev/null || { echo "topo.sh: source lib/harness.sh first" >&2; return 1; }
 
@@ -131,20 +132,36 @@ link_plain() {
 	fi
 }
 
-# link_tun NS_A IF_A NS_B IF_B: a raw-IP point-to-point link (no link-layer header,
-# like wwan or ppp): a tun device in each namespace, carried by udpc-tunpair.
-link_tun() {
-	local na nb ready
+# link_wan NS_A IF_A NS_B IF_B [UDPC_WAN_ARGS...]: an emulated WAN link carried by
+# udpc-wan (tests/tools/udpc-wan.c): a tun device (raw IP, no link-layer header, like
+# wwan or ppp) in each namespace, or TAP devices (Ethernet-like) with --tap; the
+# other arguments are udpc-wan's (profiles: SPEC, --a2b SPEC, --b2a SPEC, --seed N;
+# a2b is what IF_A sends). Its counters go to $E2E_TMP/wan-IF_A.stats (SIGUSR1 or
+# wan_dump), SIGHUP re-reads $E2E_TMP/wan-IF_A.ctl (wan_set). Sets WAN_PID.
+link_wan() {
+	local na nb ia=$2 ib=$4 ready
 	na=$(_ns "$1") nb=$(_ns "$3")
-	_link_ends link_tun "$2" "$4" || return 1
-	ready=$E2E_TMP/tun-$2.ready
-	"$TUNPAIR" "$na" "$2" "$nb" "$4" --ready "$ready" 2>>"$E2E_TMP/tun-$2.log" &
-	bg_remember $!
+	shift 4
+	_link_ends link_wan "$ia" "$ib" || return 1
+	ready=$E2E_TMP/wan-$ia.ready
+	rm -f -- "$ready"
+	: >"$E2E_TMP/wan-$ia.ctl"
+	# at nice -10: a link stands for hardware, which a busy test machine does not slow
+	nice -n -10 "$WAN" "$na" "$ia" "$nb" "$ib" --ready "$ready" --stats "$E2E_TMP/wan-$ia.stats" \
+		--control "$E2E_TMP/wan-$ia.ctl" "$@" 2>>"$E2E_TMP/wan-$ia.log" &
+	WAN_PID=$!
+	bg_remember "$WAN_PID"
 	if ! wait_until 5 test -e "$ready"; then
-		fail "link_tun $2/$4 did not start: $(head -c 300 "$E2E_TMP/tun-$2.log")"
+		fail "link_wan $ia/$ib did not start: $(head -c 300 "$E2E_TMP/wan-$ia.log")"
 		return 1
 	fi
-	ip -n "$na" link set "$2" up && ip -n "$nb" link set "$4" up
+	ip -n "$na" link set "$ia" up && ip -n "$nb" link set "$ib" up
+}
+
+# link_tun NS_A IF_A NS_B IF_B: a raw-IP point-to-point link (no link-layer header,
+# like wwan or ppp) without impairment: link_wan with no profile.
+link_tun() {
+	link_wan "$@"
 }
 
 # topo_uplinks: a client with three uplinks to one server, as a laptop with Wi-Fi,
@@ -194,4 +211,177 @@ table inet udpc_loss {
 	}
 }
 NFT
+}
+
+# ---- the WAN lab (docs/WANLAB.md) ----
+
+# The named link profiles of topo_wan, as udpc-wan SPECs; delays are one way (a
+# ping's round trip is twice as long). lte's loss comes in bursts: Gilbert-Elliott
+# with 1.75% good->bad and 33.3% bad->good, so 5% lost, 3 packets a burst on average.
+declare -gA WAN_PROFILES=(
+	[clean]='none'
+	[wifi]='delay=10ms,loss=1%'
+	[lte]='delay=40ms,jitter=15ms,ge=1.75:33.3'
+	[sim2]='delay=90ms,loss=10%'
+	[bad]='delay=60ms,jitter=30ms,loss=30%'
+)
+
+# wan_spec PROFILE[:OVERRIDES]: prints the udpc-wan SPEC of a named profile with
+# OVERRIDES (udpc-wan items, comma-separated) after it; an item prefixed "up."
+# applies to the client's direction only (a2b), "down." to the other (b2a):
+#   wan_spec lte:jitter=0,down.loss=2%
+wan_spec() {
+	local name=${1%%:*} over='' spec
+	[[ $1 == *:* ]] && over=${1#*:}
+	spec=${WAN_PROFILES[$name]:-}
+	[ -n "$spec" ] || { fail "wan_spec: no profile '$name' (${!WAN_PROFILES[*]})"; return 1; }
+	over=$(sed -E 's/(^|,)up\./\1a2b./g; s/(^|,)down\./\1b2a./g' <<<"$over")
+	echo "$spec${over:+,$over}"
+}
+
+# topo_wan PROFILE[:OVERRIDES]...: a client with one uplink per argument to a router
+# that plays the internet, each uplink an emulated WAN link (udpc-wan) with its own
+# profile (see WAN_PROFILES, wan_spec), and a server behind the router:
+#
+#   client $WAN_C_NS              router $WAN_R_NS                 server $WAN_S_NS
+#   $WAN_IF_k  $WAN_C4_k/28  ==== $WAN_RIF_k $WAN_R4_k/28
+#              $WAN_C6_k/64  link $WAN_RIF_k $WAN_R6_k/64
+#                            k   $WAN_RS_IF 203.0.113.1/24 --veth-- $WAN_S_IF $WAN_S4/24
+#                                          2001:db8:ff::1/64         $WAN_S6/64
+#
+# Uplink k (1..8): 192.0.2.(16k+1)/28 and 2001:db8:k::1/64 at the client, .(16k+2)
+# and ::2 at the router. Uplinks are TAP (Ethernet-like) except uplink $WAN_RAW
+# (default: the last one when there are 2 or more), raw IP (tun), which the router
+# source-NATs like a carrier (nftables snat to $WAN_NAT4 / $WAN_NAT6) when
+# WAN_NAT=$WAN_RAW (the default; set WAN_NAT=0 before the call for no NAT). Set
+# WAN_RAW=0 before the call for TAP only, WAN_SEED for other seeds (default 1;
+# uplink k uses WAN_SEED + k). The client's default route is uplink 1; policy routing
+# sends whatever leaves from uplink k's address by uplink k, and the router returns
+# replies by the uplink they came by, so the server answers every uplink (an
+# udpclone-bpf destination SERVER:PORT@$WAN_IF_k works for each k).
+# Exports WAN_N, WAN_C_NS, WAN_R_NS, WAN_S_NS (also as C_NS, R_NS, S_NS), WAN_S4,
+# WAN_S6, WAN_S_IF, WAN_RS_IF, WAN_RAW, WAN_NAT, WAN_NAT4, WAN_NAT6 and for each k:
+# WAN_IF_k, WAN_RIF_k, WAN_C4_k, WAN_R4_k, WAN_C6_k, WAN_R6_k, WAN_KIND_k (tap|tun),
+# WAN_SPEC_k, WAN_STATS_k (the link's counters: wan_dump, wan_get), WAN_PID_k.
+topo_wan() {
+	local n=$# k spec kind ns_c ns_r ns_s
+	if [ "$n" -lt 1 ] || [ "$n" -gt 8 ]; then
+		fail "topo_wan: 1 to 8 uplinks, not $n"
+		return 1
+	fi
+	WAN_N=$n
+	WAN_RAW=${WAN_RAW-$([ "$n" -ge 2 ] && echo "$n" || echo 0)}
+	WAN_NAT=${WAN_NAT-$WAN_RAW}
+	WAN_NAT4=198.51.100.1 WAN_NAT6=2001:db8:100::1
+	WAN_S4=203.0.113.2 WAN_S6=2001:db8:ff::2
+	WAN_S_IF=$(ifname ws) WAN_RS_IF=$(ifname wrs)
+	ns_new client WAN_C_NS && ns_new router WAN_R_NS && ns_new server WAN_S_NS || return 1
+	C_NS=$WAN_C_NS R_NS=$WAN_R_NS S_NS=$WAN_S_NS
+	ns_c=$C_NS ns_r=$R_NS ns_s=$S_NS
+	export WAN_N WAN_RAW WAN_NAT WAN_NAT4 WAN_NAT6 WAN_S4 WAN_S6 WAN_S_IF WAN_RS_IF \
+		WAN_C_NS WAN_R_NS WAN_S_NS C_NS R_NS S_NS
+	nsx "$ns_r" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null ||
+		{ fail "topo_wan: cannot enable forwarding"; return 1; }
+	# the server's side: one veth behind the router
+	link_veth "$ns_r" "$WAN_RS_IF" "$ns_s" "$WAN_S_IF" &&
+		addr_add "$ns_r" "$WAN_RS_IF" 203.0.113.1/24 && addr_add "$ns_r" "$WAN_RS_IF" 2001:db8:ff::1/64 &&
+		addr_add "$ns_s" "$WAN_S_IF" "$WAN_S4/24" && addr_add "$ns_s" "$WAN_S_IF" "$WAN_S6/64" &&
+		route_add "$ns_s" default via 203.0.113.1 && route_add "$ns_s" default via 2001:db8:ff::1 ||
+		return 1
+	k=0
+	for spec in "$@"; do
+		k=$((k + 1))
+		spec=$(wan_spec "$spec") || return 1
+		kind=tap
+		[ "$k" = "$WAN_RAW" ] && kind=tun
+		_wan_uplink "$k" "$kind" "$spec" || return 1
+	done
+	[ "$WAN_NAT" = 0 ] || _wan_nat "$WAN_NAT" || return 1
+	for ((k = 1; k <= n; k++)); do
+		local ifc=WAN_IF_$k rif=WAN_RIF_$k
+		if ! wait_until 5 link_up "$ns_c" "${!ifc}" || ! wait_until 5 link_up "$ns_r" "${!rif}"; then
+			fail "topo_wan: uplink $k did not come up"
+			return 1
+		fi
+	done
+}
+
+# _wan_uplink K KIND SPEC: uplink K of topo_wan, its addresses and routes.
+_wan_uplink() {
+	local k=$1 kind=$2 spec=$3 c4 r4 c6 r6 ifc rif opts=()
+	ifc=$(ifname "wc$k") rif=$(ifname "wr$k")
+	c4=192.0.2.$((16 * k + 1)) r4=192.0.2.$((16 * k + 2))
+	c6=2001:db8:$k::1 r6=2001:db8:$k::2
+	[ "$kind" = tap ] && opts=(--tap)
+	link_wan "$C_NS" "$ifc" "$R_NS" "$rif" "${opts[@]}" --seed $((${WAN_SEED:-1} + k)) "$spec" ||
+		return 1
+	local v
+	for v in IF:$ifc RIF:$rif C4:$c4 R4:$r4 C6:$c6 R6:$r6 KIND:$kind SPEC:$spec \
+		STATS:$E2E_TMP/wan-$ifc.stats PID:$WAN_PID; do
+		printf -v "WAN_${v%%:*}_$k" '%s' "${v#*:}"
+		export "WAN_${v%%:*}_$k"
+	done
+	addr_add "$C_NS" "$ifc" "$c4/28" && addr_add "$R_NS" "$rif" "$r4/28" &&
+		addr_add "$C_NS" "$ifc" "$c6/64" && addr_add "$R_NS" "$rif" "$r6/64" || return 1
+	# whatever leaves from uplink k's address leaves by uplink k (table 100 + k)
+	nsx "$C_NS" ip rule add from "$c4" table $((100 + k)) pref $((100 + k)) &&
+		nsx "$C_NS" ip -6 rule add from "$c6" table $((100 + k)) pref $((100 + k)) &&
+		route_add "$C_NS" default via "$r4" dev "$ifc" table $((100 + k)) &&
+		route_add "$C_NS" default via "$r6" dev "$ifc" table $((100 + k)) || return 1
+	# and a default route of its own, metric 100 k, as NetworkManager gives each
+	# connection: uplink 1 wins; the others' next hops (an Ethernet-like uplink's
+	# copies need one) are found by the interface
+	route_add "$C_NS" default via "$r4" dev "$ifc" metric $((100 * k)) &&
+		route_add "$C_NS" default via "$r6" dev "$ifc" metric $((100 * k))
+}
+
+# _wan_nat K: the router source-NATs what comes by uplink K, as a carrier's CGNAT.
+_wan_nat() {
+	local k=$1 net4=192.0.2.$((16 * $1))/28
+	nsx "$R_NS" nft -f - <<NFT || { fail "topo_wan: nft NAT failed"; return 1; }
+table inet udpc_wan {
+	chain post {
+		type nat hook postrouting priority srcnat;
+		ip saddr $net4 oifname "$WAN_RS_IF" counter snat ip to $WAN_NAT4
+		ip6 saddr 2001:db8:$k::/64 oifname "$WAN_RS_IF" counter snat ip6 to $WAN_NAT6
+	}
+}
+NFT
+}
+
+# wan_dump K: makes uplink K's udpc-wan write its counters now and waits for them.
+wan_dump() {
+	local stats=WAN_STATS_$1 pid=WAN_PID_$1 before
+	before=$(wan_get "$1" dumps)
+	kill -USR1 "${!pid}" 2>/dev/null || { fail "wan_dump: uplink $1's udpc-wan is gone"; return 1; }
+	wait_until 5 _wan_newer "${!stats}" dumps "${before:-0}" ||
+		{ fail "wan_dump: uplink $1 wrote no counters"; return 1; }
+}
+
+_wan_newer() {
+	local v
+	v=$(sed -n "s/^$2=//p" "$1" 2>/dev/null)
+	[ -n "$v" ] && [ "$v" -gt "$3" ]
+}
+
+# wan_get K KEY: a value from uplink K's last counters (wan_dump first), e.g.
+# wan_get 1 a2b.lost_random; empty if none.
+wan_get() {
+	local stats=WAN_STATS_$1
+	sed -n "s/^$2=//p" "${!stats}" 2>/dev/null
+}
+
+# wan_set K PROFILE[:OVERRIDES]: gives uplink K a new profile (both directions,
+# replacing the old one whole) at once, and waits until udpc-wan has taken it.
+wan_set() {
+	local k=$1 spec ifc=WAN_IF_$1 pid=WAN_PID_$1 stats=WAN_STATS_$1 before errs
+	spec=$(wan_spec "$2") || return 1
+	before=$(wan_get "$k" reloads) errs=$(wan_get "$k" reload_errors)
+	echo "$spec" >"$E2E_TMP/wan-${!ifc}.ctl"
+	kill -HUP "${!pid}" 2>/dev/null || { fail "wan_set: uplink $k's udpc-wan is gone"; return 1; }
+	if ! wait_until 5 _wan_newer "${!stats}" reloads "${before:-0}"; then
+		fail "wan_set $k $2: not taken ($(wan_get "$k" reload_errors) errors, was ${errs:-0})"
+		return 1
+	fi
+	printf -v "WAN_SPEC_$k" '%s' "$spec"
 }
