@@ -72,6 +72,12 @@ static bool on_listen_port(const struct daemon *dm, int family, const struct udp
 	return !l->family || (l->family == family && addr_eq(&l->addr, dst));
 }
 
+/* The address of a family of a map value that keeps both. */
+static struct udpc_addr of_family(bool v4, __be32 a4, const struct udpc_addr *a6)
+{
+	return v4 ? (struct udpc_addr){ .w = { a4 } } : *a6;
+}
+
 /*
  * The way path `slot` of session (id, s) takes, into ks (addresses, ports) and
  * *ifindex; false when it has none now: no address of the session's family, its
@@ -90,21 +96,13 @@ static bool ka_way(struct daemon *dm, const struct ka_slots *sl, __u32 slot, __u
 
 	if (!(d->flags & (v4 ? UDPC_DEST_V4 : UDPC_DEST_V6)))
 		return false;
-	memset(&ks->dst, 0, sizeof(ks->dst));
-	if (v4)
-		ks->dst.w[0] = d->addr4;
-	else
-		ks->dst = d->addr6;
+	ks->dst = of_family(v4, d->addr4, &d->addr6);
 	if (up->flags & UDPC_UPLINK_VIA) {
 		__u32 need = UDPC_UPLINK_UP | (v4 ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6);
 
 		if ((up->flags & need) != need || !up->ifindex)
 			return false;
-		memset(&ks->src, 0, sizeof(ks->src));
-		if (v4)
-			ks->src.w[0] = up->src4;
-		else
-			ks->src = up->src6;
+		ks->src = of_family(v4, up->src4, &up->src6);
 		*ifindex = up->ifindex;
 	} else {
 		if (on_listen_port(dm, s->family, &ks->dst, d->port)) {
@@ -126,6 +124,18 @@ static bool ka_way(struct daemon *dm, const struct ka_slots *sl, __u32 slot, __u
 	return true;
 }
 
+/* msg's one control message: level, type and len bytes of data (room for it given). */
+static void put_cmsg(struct msghdr *msg, int level, int type, const void *data, size_t len)
+{
+	struct cmsghdr *c = msg->msg_control;
+
+	msg->msg_controllen = CMSG_SPACE(len);
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+}
+
 /* Sends frame ks by interface ifindex, from ks->src; returns 0 or -errno. */
 static int ka_send(const struct udpc_keepalive *ka, const struct udpc_ka_spec *ks,
 		   __u32 ifindex)
@@ -142,7 +152,6 @@ static int ka_send(const struct udpc_keepalive *ka, const struct udpc_ka_spec *k
 	struct iovec iov = { .iov_base = frame };
 	struct msghdr msg = { .msg_name = &to, .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = ctl.buf };
-	struct cmsghdr *c = (struct cmsghdr *)ctl.buf;
 	int fd;
 
 	iov.iov_len = udpc_ka_frame(ks, frame);
@@ -154,11 +163,7 @@ static int ka_send(const struct udpc_keepalive *ka, const struct udpc_ka_spec *k
 		to.v4.sin_family = AF_INET;
 		memcpy(&to.v4.sin_addr, ks->dst.w, 4);
 		msg.msg_namelen = sizeof(to.v4);
-		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		put_cmsg(&msg, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 	} else {
 		struct in6_pktinfo pi = { .ipi6_ifindex = ifindex };
 
@@ -169,11 +174,7 @@ static int ka_send(const struct udpc_keepalive *ka, const struct udpc_ka_spec *k
 		if (IN6_IS_ADDR_LINKLOCAL(&to.v6.sin6_addr))
 			to.v6.sin6_scope_id = ifindex;
 		msg.msg_namelen = sizeof(to.v6);
-		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		put_cmsg(&msg, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 	}
 	if (fd < 0)
 		return -EAFNOSUPPORT;
