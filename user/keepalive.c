@@ -75,7 +75,9 @@ static bool on_listen_port(const struct daemon *dm, int family, const struct udp
 /* The address of a family of a map value that keeps both. */
 static struct udpc_addr of_family(bool v4, __be32 a4, const struct udpc_addr *a6)
 {
-	return v4 ? (struct udpc_addr){ .w = { a4 } } : *a6;
+	struct udpc_addr a = { .w = { a4 } };
+
+	return v4 ? a : *a6;
 }
 
 /*
