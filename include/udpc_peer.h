@@ -75,6 +75,11 @@ _Static_assert(sizeof(struct udpc_peer_ka) == 48, "udpc_peer_ka layout");
 #endif
 _Static_assert((UDPC_PEER_WINDOW & (UDPC_PEER_WINDOW - 1)) == 0, "window: a power of two");
 
+/* A copy this far behind the highest sequence number seen is taken as proof that
+ * the highest was bogus: the window resynchronises to it (bpf/lib/dedup.h). */
+#define UDPC_PEER_RESYNC (1U << 16)
+_Static_assert(UDPC_PEER_RESYNC > 4 * UDPC_PEER_WINDOW, "resync: far beyond the window");
+
 /* Sequence numbers widened to 64 bits (rx_top, seq_first, seq_last) start at this
  * plus the first number seen, so that a copy from before it still compares
  * below; only differences between them mean anything. */

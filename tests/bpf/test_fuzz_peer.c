@@ -688,9 +688,14 @@ static enum verdict win_judge(struct win *w, uint32_t seq)
 	int64_t ext = w->any ? w->top + (int32_t)(seq - (uint32_t)w->top) : seq;
 	size_t i = (size_t)((uint64_t)ext & (W - 1));
 
-	if (w->any && w->top - ext >= W)
-		return V_LATE;
-	if (w->slot[i] == ext)
+	if (w->any && w->top - ext >= W) {
+		if (w->top - ext < UDPC_PEER_RESYNC)
+			return V_LATE;
+		w->top = ext; /* docs/PEER.md: far behind resynchronises the window */
+	}
+	/* The same 32-bit number is the same datagram, whatever a resynchronisation
+	 * did to the widening since. */
+	if ((uint32_t)w->slot[i] == seq)
 		return V_DUP;
 	w->slot[i] = ext;
 	if (!w->any || ext > w->top)
@@ -2228,11 +2233,11 @@ static void known_fail(const char *what, const uint8_t *f, size_t len, const str
 }
 
 /*
- * 1. Server window: a sequence number more than 2^31 away from the highest seen
- *    (here 0x80000001 after 1) is behind it, by 2^31: late. The session then goes
- *    on with 2 and 3. (Any number behind the highest by more than the highest
- *    itself, while that is below 2^31, is the same case: 0xfffffc00 after 10, a
- *    copy from before a wrap, a bit flip in the sequence field.)
+ * 1. Server window: a sequence number 2^31 away from the highest seen (here
+ *    0x80000001 after 1) is far behind it (more than UDPC_PEER_RESYNC): the window
+ *    resynchronises to it, and back to 2 after it, so the session never wedges
+ *    (it once did: widened below zero, such a number became the highest for
+ *    good). 2 again is a duplicate; 2000 behind 3 is late.
  * 2. Server egress: a reply whose IP packet is longer than its UDP datagram (4
  *    bytes after it, inside the IP length: legal, the receiver trims them) gets a
  *    copy whose outer checksum verifies, as the reply's did.
@@ -2241,8 +2246,9 @@ static void known_cases(void)
 {
 	static const struct {
 		uint32_t seq, verdict;
-	} steps[] = { { 1, TC_ACT_OK }, { 0x80000001, TC_ACT_SHOT }, { 2, TC_ACT_OK },
-		      { 3, TC_ACT_OK } };
+	} steps[] = { { 1, TC_ACT_OK },	  { 0x80000001, TC_ACT_OK }, { 2, TC_ACT_OK },
+		      { 3, TC_ACT_OK },	  { 2, TC_ACT_SHOT },	     { 3 - 2000, TC_ACT_SHOT },
+		      { 4, TC_ACT_OK } };
 	struct gsess g = { .id = 0x1122334455667788ULL, .fam = 4, .n_paths = 1 };
 	uint8_t f[PKT_MAX];
 	size_t len, i;
@@ -2271,7 +2277,7 @@ static void known_cases(void)
 			char what[160];
 
 			snprintf(what, sizeof(what), "1, server window: copies of session %016" PRIx64
-				 " (seq 1, 0x80000001, 2, 3), this one seq 0x%08x", g.id, steps[i].seq);
+				 " (seq 1, 0x80000001, 2, 3, 2, 3 - 2000, 4), this one seq 0x%08x", g.id, steps[i].seq);
 			known_fail(what, f, len, &out_run);
 			break;
 		}

@@ -423,6 +423,17 @@ static void test_serve_window_edges(void **state)
 	assert_int_equal(st.rx_delivered, 3 + 5 * UDPC_PEER_WINDOW);
 	assert_int_equal(st.rx_duplicates, 1 + 5 * UDPC_PEER_WINDOW / 10);
 
+	/* A bogus number far ahead (a flipped bit): the copies that follow it are far
+	 * behind, and the window goes back to them instead of calling them all late. */
+	h.seq = 2000 + 5 * UDPC_PEER_WINDOW + (1U << 20);
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	for (seq = 2000 + 5 * UDPC_PEER_WINDOW; seq < 2000 + 7 * UDPC_PEER_WINDOW; seq++) {
+		h.seq = seq;
+		serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	}
+	h.seq = 2000 + 6 * UDPC_PEER_WINDOW;
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, NULL, 0, TC_ACT_SHOT);
+
 	/* Sequence numbers wrap past 2^32 (0 is never sent). */
 	h.session = SESSION + 1;
 	for (seq = 0xfffffffd; seq != 3; seq++) {
