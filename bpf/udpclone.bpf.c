@@ -126,7 +126,7 @@ int udpc_egress(struct __sk_buff *skb)
 	struct udpc_active *act;
 	struct udpc_config *cfg;
 	struct fanout *f;
-	__u32 zero = 0, fam, n = 0, i;
+	__u32 zero = 0, fam, n = 0, total = 0, i;
 	__u32 *guard;
 	int res;
 
@@ -159,16 +159,26 @@ int udpc_egress(struct __sk_buff *skb)
 		if (!sess)
 			return TC_ACT_SHOT;
 	}
-	remember_flow(&f->p, &f->p.saddr, f->now, f->session);
+	remember_flow(&f->p, &f->p.saddr, f->p.family, f->now, f->session);
+	f->orig = f->p;
 
-	/* The destinations with an address of the packet's family. */
+	/* The destinations with an address of the packet's family; in peer mode then
+	 * those with only one of the other family, whose copies change family (the
+	 * daemon lists both in udpc_active). */
 	act = bpf_map_lookup_elem(&udpc_active, &zero);
 	fam = f->p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
 	if (act) {
 		n = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
 		__builtin_memcpy(f->slots, act->slot[fam], sizeof(f->slots));
+		if (sess) {
+			total = act->n_only[!fam] < UDPC_MAX_DESTS ? act->n_only[!fam] : UDPC_MAX_DESTS;
+			__builtin_memcpy(f->slots_other, act->only[!fam], sizeof(f->slots_other));
+		}
 	}
-	if (!n) {
+	total += n;
+	if (total > UDPC_MAX_DESTS)
+		total = UDPC_MAX_DESTS;
+	if (!total) {
 		gs->no_dest++;
 		return TC_ACT_SHOT;
 	}
@@ -181,10 +191,11 @@ int udpc_egress(struct __sk_buff *skb)
 	f->cur_daddr = f->p.daddr;
 	f->cur_saddr = f->p.saddr;
 	f->cur_dport = f->p.dport;
-	f->remaining = n;
+	f->remaining = total;
 	f->verdict = TC_ACT_OK;
+	f->n_same = n;
 	for (i = 0; i < UDPC_MAX_DESTS; i++)
-		if (i >= n || fanout_one(skb, f, guard, i))
+		if (i >= total || fanout_one(skb, f, guard, i))
 			break;
 	return f->verdict;
 }
@@ -262,6 +273,10 @@ int udpc_ingress(struct __sk_buff *skb)
 		}
 		if (peer_in(sess, &h) || peer_strip(skb, &p, &h, p.sport, p.dport))
 			return TC_ACT_SHOT;
+		/* By a path of the other family than the client's: back to its own. */
+		if (flow->family && flow->family != p.family &&
+		    set_family(skb, &p, flow->family, &orig, &client))
+			return TC_ACT_SHOT;
 	}
 
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
@@ -293,7 +308,7 @@ int udpc_serve_ingress(struct __sk_buff *skb)
 	struct udpc_session *s;
 	struct udpc_config *cfg;
 	struct udpc_peer_hdr h;
-	struct udpc_addr label;
+	struct udpc_addr label, local;
 	struct pkt p = {};
 	__u32 zero = 0;
 	__be16 label_port;
@@ -320,19 +335,20 @@ int udpc_serve_ingress(struct __sk_buff *skb)
 		if (!s)
 			return TC_ACT_SHOT;
 	}
-	if (s->family != p.family) {
-		ps->rx_malformed++; /* one family per session: no translation */
-		return TC_ACT_SHOT;
-	}
 	serve_path_seen(s, &p, &h);
 	if (UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_KEEPALIVE)
 		return serve_keepalive(skb, &p, &h, s, cfg->l2_len ? ETH_HLEN : 0);
 	if (peer_in(s, &h))
 		return TC_ACT_SHOT;
 	label = s->label;
+	local = s->local;
 	label_port = s->label_port;
-	if (peer_strip(skb, &p, &h, label_port, pc->to_port) ||
-	    rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &label))
+	if (peer_strip(skb, &p, &h, label_port, pc->to_port))
+		return TC_ACT_SHOT;
+	/* From the label, in the session's family whatever the path's: the
+	 * application sees one peer. */
+	if (p.family != s->family ? set_family(skb, &p, s->family, &label, &local) :
+				    rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &label))
 		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
 	return TC_ACT_OK;
 }
@@ -377,7 +393,7 @@ int udpc_serve_egress(struct __sk_buff *skb)
 	if (!s)
 		return TC_ACT_OK;
 
-	n = live_paths(s, f->p.family, bpf_ktime_get_ns(), pc->path_timeout_ns, f->paths);
+	n = live_paths(s, bpf_ktime_get_ns(), pc->path_timeout_ns, f->paths);
 	if (!n) {
 		ps->tx_no_path++;
 		return TC_ACT_SHOT;

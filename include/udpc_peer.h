@@ -140,8 +140,11 @@ struct udpc_session {
 				 * (see UDPC_PEER_SEQ_BIAS); 0 before the first */
 	struct udpc_addr label;	/* serve: the source the local application sees; client: the
 				 * client application's address (its flow), for keepalives */
+	struct udpc_addr local;	/* serve: our address the application's datagrams go to
+				 * (the first copy's destination); copies by a path of the
+				 * other family are delivered from label to it */
 	__be16 label_port;
-	__u8 family;		/* serve: UDPC_AF_* of label */
+	__u8 family;		/* UDPC_AF_* of label and local */
 	__u8 _pad0;
 	__u32 _pad1;
 	__u64 created_ns;
@@ -154,7 +157,7 @@ struct udpc_session {
 	__u32 window[UDPC_PEER_WINDOW]; /* seq % WINDOW -> low 32 bits of the last seq seen */
 };
 _Static_assert(sizeof(struct udpc_session) ==
-		       88 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
+		       104 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
 	       "udpc_session layout");
 
 /* udpc_labels: LRU_HASH[--max-sessions] (serve): the address a session's datagrams
