@@ -13,6 +13,8 @@
 #      modem that loses its signal): no gap (no long run of losses).
 #   4. on clean links, `kill -9` and restart of each daemon mid-stream: none lost.
 #   5. peer mode over IPv6.
+#   6. one session over paths of both families: an IPv4 client whose second and
+#      third paths reach the server in IPv6 only.
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -165,4 +167,24 @@ v6_rt=$(stat_get "$E2E_TMP/send-v6" replies_unique_seq)
 echo "    IPv6, peer mode: answered $v6_rt of $K ($(pct "$v6_rt" "$K")%)"
 assert_eq "IPv6: duplicates" 0 "$(stat_get "$E2E_TMP/v6" dup)"
 assert_ge "IPv6: answered (per mille)" 920 $((v6_rt * 1000 / K))
+
+# -- 6. an IPv4 application, one IPv4 path and two IPv6 ones
+serve_up
+attach_up --destinations "$WAN_S4:$SP,[$WAN_S6]:$SP@$B,[$WAN_S6]:$SP@$C" --peer
+echo_up mixed
+peer_send "$C_NS" "$E2E_TMP/send-mixed" --to "$WAN_S4:$P" --count "$K" --rate "$RATE" --wait-replies 1
+bg_stop "$SRV"
+udpc_json_save "$S_NS" "$WAN_S_IF" "$E2E_TMP/mixed-server.json"
+both_down
+mixed_rt=$(stat_get "$E2E_TMP/send-mixed" replies_unique_seq)
+echo "    IPv4 application, paths of both families: answered $mixed_rt of $K ($(pct "$mixed_rt" "$K")%)"
+assert_eq "mixed families: duplicates" 0 "$(stat_get "$E2E_TMP/mixed" dup)"
+assert_eq "mixed families: corrupt" 0 "$(stat_get "$E2E_TMP/mixed" corrupt)"
+assert_ge "mixed families: answered (per mille)" 920 $((mixed_rt * 1000 / K))
+# every path carried copies: the IPv6 ones too
+for path in 0 1 2; do
+	assert_ge "mixed families: copies by path $path" $((K / 2)) \
+		"$(udpc_json "" "" ".peer.session_list[0].paths[] | select(.path == $path) | .rx_packets" \
+			"$E2E_TMP/mixed-server.json")"
+done
 e2e_end
