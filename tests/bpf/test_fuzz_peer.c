@@ -77,8 +77,7 @@
 #include "pkt.h"
 #include "env.h"
 #include "reconcile.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "fuzz.h"
 
 #define DEFAULT_SEED 0x70656572ULL	/* "peer" */
 #define DEFAULT_FRAMES 20000
@@ -95,35 +94,8 @@
 
 /* ---- the test network ---- */
 
-#define MAC_V0 "02:00:00:00:00:01"
-#define MAC_V1 "02:00:00:00:00:02"
-#define MAC_A "02:00:00:00:01:01"
-#define MAC_B "02:00:00:00:01:02"
-#define MAC_GW4 "02:00:00:00:01:fe"
-#define MAC_A6 "02:00:00:00:02:10"
-#define MAC_B6 "02:00:00:00:02:20"
-#define MAC_GW6 "02:00:00:00:02:fe"
-
-static const char *const net_cmds[] = {
-	"ip link set lo up",
-	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
-	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
-	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
-	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
-	"ip link set veth0 up",
-	"ip link set veth1 up",
-	"ip addr add 192.0.2.1/24 dev veth0",
-	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad",
-	"ip route add 198.51.100.0/24 dev veth0",
-	"ip route add 203.0.113.0/24 via 192.0.2.254 dev veth0",
-	"ip -6 route add 2001:db8:2::/64 via 2001:db8:1::fe dev veth0",
-	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",
-	"ip neigh add 198.51.100.2 lladdr " MAC_B " dev veth0 nud permanent",
-	"ip neigh add 192.0.2.254 lladdr " MAC_GW4 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::20 lladdr " MAC_B6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::fe lladdr " MAC_GW6 " dev veth0 nud permanent",
-};
+/* The veth pair and the routed network of tests/bpf/env.h. */
+static const char *const net_cmds[] = { ENV_NET_VETH, ENV_NET_ROUTED };
 
 /* Client epochs: destinations (all routable), clients. Server epochs: the server's
  * addresses, and where copies come from (clients, NATs). */
@@ -150,70 +122,12 @@ static struct addrs a_srv4 = { servers4, ARRAY_SIZE(servers4) }, a_srv6 = { serv
 static struct addrs a_rem4 = { remotes4, ARRAY_SIZE(remotes4) }, a_rem6 = { remotes6, ARRAY_SIZE(remotes6) };
 static uint8_t mac_v0[6], mac_v1[6];
 
-/* ---- PRNG: splitmix64 ---- */
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rn(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
-
-static bool chance(unsigned int pct)
-{
-	return rn(100) < pct;
-}
-
-static void rbytes(uint8_t *p, size_t n)
-{
-	while (n--)
-		*p++ = (uint8_t)rnd();
-}
-
-static size_t alen(int fam)
-{
-	return fam == 6 ? 16 : 4;
-}
-
 static const uint8_t *pick(struct addrs *a)
 {
 	return a->a[rn((uint32_t)a->n)];
 }
 
 /* ---- reporting ---- */
-
-static struct {
-	char buf[32768];
-	size_t n;
-} rep;
-
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep.n >= sizeof(rep.buf) - 1)
-		return;
-	va_start(ap, fmt);
-	rep.n += (size_t)vsnprintf(rep.buf + rep.n, sizeof(rep.buf) - rep.n, fmt, ap);
-	va_end(ap);
-	if (rep.n > sizeof(rep.buf) - 1)
-		rep.n = sizeof(rep.buf) - 1;
-}
-
-static void rep_reset(void)
-{
-	rep.n = 0;
-	rep.buf[0] = '\0';
-}
 
 static uint64_t seed;
 
@@ -231,11 +145,6 @@ static void dump(const char *title, const uint8_t *f, size_t len, const uint8_t 
 }
 
 /* ---- checksums: RFC 1071 over whole buffers ---- */
-
-static uint16_t ip4_residual(const uint8_t *f)
-{
-	return pkt_csum_fold(pkt_csum_add(0, f + PKT_ETH_LEN, PKT_IP4_LEN));
-}
 
 static int fam_of(const uint8_t *f)
 {
@@ -1049,24 +958,6 @@ static void run(struct bpf_program *prog, const uint8_t *in, size_t len, struct 
 	r->err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
 	r->verdict = opts.retval;
 	r->len = opts.data_size_out;
-}
-
-/* The test run refuses frames shorter than an Ethernet header, and IP frames that
- * do not hold the IP header their ethertype promises. */
-static bool refusal_expected(const uint8_t *f, size_t len)
-{
-	if (len < PKT_ETH_LEN)
-		return true;
-	if (pkt_get16(f + 12) == 0x0800)
-		return len < PKT_ETH_LEN + PKT_IP4_LEN;
-	if (pkt_get16(f + 12) == 0x86dd)
-		return len < PKT_ETH_LEN + PKT_IP6_LEN;
-	return false;
-}
-
-static const char *vname(uint32_t v)
-{
-	return v == TC_ACT_OK ? "OK" : v == TC_ACT_SHOT ? "SHOT" : "?";
 }
 
 static void check_verdict(const struct run *r, uint32_t want_v)
@@ -2344,42 +2235,15 @@ static int setup(void)
 	return 0;
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	char *end;
-	uint64_t v;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "%s: '%s' is not a number\n", name, s);
-		exit(2);
-	}
-	return v;
-}
-
 int main(void)
 {
 	uint64_t frames, idx = 0;
 	int64_t t0;
-	int epoch = 0, k;
+	int epoch = 0, rc;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	seed = env_u64("UDPC_FUZZ_SEED", DEFAULT_SEED);
-	frames = env_u64("UDPC_FUZZ_FRAMES", DEFAULT_FRAMES);
-	if (geteuid() != 0) {
-		printf("SKIP test_fuzz_peer: needs root (network namespace, BPF)\n");
-		return 77;
-	}
-	if (frames > 10000000) {
-		fprintf(stderr, "UDPC_FUZZ_FRAMES: at most 10000000\n");
-		return 2;
-	}
-	printf("test_fuzz_peer: seed 0x%" PRIx64 " (UDPC_FUZZ_SEED), %" PRIu64
-	       " frames (UDPC_FUZZ_FRAMES)\n", seed, frames);
+	rc = fuzz_begin("test_fuzz_peer", DEFAULT_SEED, DEFAULT_FRAMES, &seed, &frames);
+	if (rc)
+		return rc;
 	if (setup()) {
 		fprintf(stderr, "test_fuzz_peer: setup failed\n");
 		env_teardown();
@@ -2437,16 +2301,7 @@ int main(void)
 	       " (%" PRIu64 " clones), plain twin runs %" PRIu64 ", refused by the test run %" PRIu64
 	       "\n", st.frames, epoch, (double)(now_ns() - t0) / 1e9, st.delivered, st.dropped,
 	       st.passed, st.copies, st.clones, st.twins, st.refused);
-	printf("test_fuzz_peer: by kind:");
-	for (k = 0; k < K_NKINDS; k++)
-		printf("%s %s %" PRIu64, k ? "," : "", kind_names[k], st.kinds[k]);
-	printf("\n");
+	fuzz_kinds("test_fuzz_peer", kind_names, st.kinds, K_NKINDS);
 	env_teardown();
-	if (st.failures) {
-		printf("FAIL test_fuzz_peer: %" PRIu64 " failure(s); reproduce with UDPC_FUZZ_SEED=0x%" PRIx64
-		       " UDPC_FUZZ_FRAMES=%" PRIu64 "\n", st.failures, seed, frames);
-		return 1;
-	}
-	printf("PASS test_fuzz_peer\n");
-	return 0;
+	return fuzz_result("test_fuzz_peer", st.failures, seed, frames);
 }
