@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * What the two fuzzers (test_fuzz.c, test_fuzz_peer.c) share: the seeded PRNG
- * whose stream a seed reproduces, the report of one frame's failures, a few
- * helpers, and the start and end of main() (the seed and frame count from the
- * environment, the summary's last lines).
+ * whose stream a seed reproduces, the report of one frame's failures, the
+ * oracle's parser, a few helpers, and the start and end of main() (the seed and
+ * frame count from the environment, the summary's last lines).
  *
  * Header-only, like env.h: include it after pkt.h. A fuzzer may define
  * FUZZ_REPORT_SIZE (the bytes one frame's report keeps) before including it.
@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <linux/pkt_cls.h>
@@ -114,6 +115,118 @@ static inline bool refusal_expected(const uint8_t *f, size_t len)
 	if (pkt_get16(f + 12) == 0x86dd)
 		return len < PKT_ETH_LEN + PKT_IP6_LEN;
 	return false;
+}
+
+/* ---- the oracle's parser, from the documented rules (test_fuzz_peer.c asks only
+ * whether a frame is C_UDP: its programs take nothing else) ---- */
+
+enum cls { C_OTHER, C_UNSUP, C_UDP };
+
+struct parsed {
+	enum cls c;
+	int family;		/* 4 or 6 */
+	size_t l4;		/* offset of the UDP header */
+	size_t ip_len;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+};
+
+/* IPv6 whose first next header is not UDP: up to 4 hop-by-hop, routing,
+ * destination-options or first-fragment headers before UDP make it "unsupported"
+ * (counted when to the listen port); anything else is not ours. */
+static inline struct parsed oracle_ext6(const uint8_t *f, size_t len, struct parsed p)
+{
+	const uint8_t *ip = f + PKT_ETH_LEN;
+	size_t off = PKT_ETH_LEN + PKT_IP6_LEN;
+	uint8_t next = ip[6];
+
+	for (int i = 0; i < 4; i++) {
+		if (off + 4 > len)
+			return p;
+		if (next == IPPROTO_UDP) {
+			p.family = 6;
+			memcpy(p.daddr, ip + 24, 16);
+			p.dport = pkt_get16(f + off + 2);
+			p.c = C_UNSUP;
+			return p;
+		}
+		if (next == 44) {
+			if (pkt_get16(f + off + 2) & 0xfff8)
+				return p; /* a later fragment */
+			next = f[off];
+			off += 8;
+		} else if (next == 0 || next == 43 || next == 60) {
+			next = f[off];
+			off += ((size_t)f[off + 1] + 1) * 8;
+		} else {
+			return p;
+		}
+	}
+	return p;
+}
+
+/*
+ * Ours: Ethernet + IPv4 without options and not a fragment (or IPv6 with UDP as
+ * the first next header), IP length within the frame, UDP length within the IP
+ * packet. IPv4 with options or a first fragment is "unsupported" (counted as
+ * skipped when it is to the listen port); anything else is not ours.
+ */
+static inline struct parsed oracle_parse(const uint8_t *f, size_t len)
+{
+	struct parsed p;
+	const uint8_t *ip = f + PKT_ETH_LEN;
+	size_t hlen, ulen;
+	uint16_t et;
+
+	memset(&p, 0, sizeof(p));
+	p.c = C_OTHER;
+	if (len < PKT_ETH_LEN)
+		return p;
+	et = pkt_get16(f + 12);
+	if (et == 0x0800) {
+		uint16_t frag;
+
+		if (len < PKT_ETH_LEN + PKT_IP4_LEN || ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP)
+			return p;
+		hlen = (size_t)(ip[0] & 0xf) * 4;
+		p.ip_len = pkt_get16(ip + 2);
+		if (hlen < PKT_IP4_LEN || p.ip_len < hlen + PKT_UDP_LEN ||
+		    p.ip_len > len - PKT_ETH_LEN)
+			return p;
+		frag = pkt_get16(ip + 6);
+		if (frag & 0x1fff)
+			return p;
+		p.family = 4;
+		memcpy(p.saddr, ip + 12, 4);
+		memcpy(p.daddr, ip + 16, 4);
+		if (hlen != PKT_IP4_LEN || (frag & PKT_IP_MF)) {
+			p.dport = pkt_get16(ip + hlen + 2);
+			p.c = C_UNSUP;
+			return p;
+		}
+		p.l4 = PKT_ETH_LEN + PKT_IP4_LEN;
+	} else if (et == 0x86dd) {
+		if (len < PKT_ETH_LEN + PKT_IP6_LEN || ip[0] >> 4 != 6)
+			return p;
+		p.ip_len = PKT_IP6_LEN + pkt_get16(ip + 4);
+		if (p.ip_len < PKT_IP6_LEN + PKT_UDP_LEN || p.ip_len > len - PKT_ETH_LEN)
+			return p;
+		if (ip[6] != IPPROTO_UDP)
+			return oracle_ext6(f, len, p);
+		p.family = 6;
+		memcpy(p.saddr, ip + 8, 16);
+		memcpy(p.daddr, ip + 24, 16);
+		p.l4 = PKT_ETH_LEN + PKT_IP6_LEN;
+	} else {
+		return p;
+	}
+	ulen = pkt_get16(f + p.l4 + 4);
+	if (ulen < PKT_UDP_LEN || ulen > p.ip_len - (p.l4 - PKT_ETH_LEN))
+		return p;
+	p.sport = pkt_get16(f + p.l4);
+	p.dport = pkt_get16(f + p.l4 + 2);
+	p.c = C_UDP;
+	return p;
 }
 
 /* ---- main ---- */

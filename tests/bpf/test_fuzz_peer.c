@@ -469,6 +469,35 @@ static void ip4_fix(uint8_t *f)
 	pkt_put16(ip + 10, pkt_csum_fold(pkt_csum_add(0, ip, hl)));
 }
 
+/* The IP length fields of frame f say the packet ends at len (the IPv4 header
+ * checksum follows). */
+static void set_frame_len(uint8_t *f, size_t len)
+{
+	put_ip_len(f, len - PKT_ETH_LEN);
+	if (fam_of(f) == 4)
+		ip4_fix(f);
+}
+
+/* 1 to 8 random bytes after the datagram in f, inside its IP packet (IP longer
+ * than UDP). Returns the new length. */
+static size_t add_trailer(uint8_t *f, size_t len)
+{
+	size_t k = 1 + rn(8);
+
+	rbytes(f + len, k);
+	len += k;
+	set_frame_len(f, len);
+	return len;
+}
+
+/* A payload length that makes a datagram of family fam 1 to HDR bytes too big for
+ * the peer header within FRAME_MAX. */
+static size_t big_plen(int fam)
+{
+	return FRAME_MAX - PKT_ETH_LEN - (fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) - PKT_UDP_LEN -
+	       HDR + 1 + rn(HDR);
+}
+
 /* Damage: bit flips or odd bytes in the first `span` bytes. */
 static void flip(uint8_t *f, size_t len, size_t from, size_t span, int n)
 {
@@ -482,75 +511,7 @@ static void flip(uint8_t *f, size_t len, size_t from, size_t span, int n)
 	}
 }
 
-/* ---- the oracle's parser (as tests/bpf/test_fuzz.c's, from the documented rules) ---- */
-
-enum cls { C_OTHER, C_UNSUP, C_UDP };
-
-struct parsed {
-	enum cls c;
-	int family;
-	size_t l4, ip_len;
-	uint8_t saddr[16], daddr[16];
-	uint16_t sport, dport;
-};
-
-static struct parsed oracle_parse(const uint8_t *f, size_t len)
-{
-	struct parsed p;
-	const uint8_t *ip = f + PKT_ETH_LEN;
-	size_t hlen, ulen;
-	uint16_t et;
-
-	memset(&p, 0, sizeof(p));
-	p.c = C_OTHER;
-	if (len < PKT_ETH_LEN)
-		return p;
-	et = pkt_get16(f + 12);
-	if (et == 0x0800) {
-		uint16_t frag;
-
-		if (len < PKT_ETH_LEN + PKT_IP4_LEN || ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP)
-			return p;
-		hlen = (size_t)(ip[0] & 0xf) * 4;
-		p.ip_len = pkt_get16(ip + 2);
-		if (hlen < PKT_IP4_LEN || p.ip_len < hlen + PKT_UDP_LEN || p.ip_len > len - PKT_ETH_LEN)
-			return p;
-		frag = pkt_get16(ip + 6);
-		if (frag & 0x1fff)
-			return p;
-		p.family = 4;
-		if (hlen != PKT_IP4_LEN || (frag & PKT_IP_MF)) {
-			p.c = C_UNSUP;
-			return p;
-		}
-		memcpy(p.saddr, ip + 12, 4);
-		memcpy(p.daddr, ip + 16, 4);
-		p.l4 = PKT_ETH_LEN + PKT_IP4_LEN;
-	} else if (et == 0x86dd) {
-		if (len < PKT_ETH_LEN + PKT_IP6_LEN || ip[0] >> 4 != 6)
-			return p;
-		p.ip_len = PKT_IP6_LEN + pkt_get16(ip + 4);
-		if (p.ip_len < PKT_IP6_LEN + PKT_UDP_LEN || p.ip_len > len - PKT_ETH_LEN)
-			return p;
-		if (ip[6] != IPPROTO_UDP) {
-			p.c = C_UNSUP; /* or other: neither is ours, and both pass */
-			return p;
-		}
-		p.family = 6;
-		memcpy(p.saddr, ip + 8, 16);
-		memcpy(p.daddr, ip + 24, 16);
-		p.l4 = PKT_ETH_LEN + PKT_IP6_LEN;
-	} else {
-		return p;
-	}
-	ulen = pkt_get16(f + p.l4 + 4);
-	if (ulen < PKT_UDP_LEN || ulen > p.ip_len - (p.l4 - PKT_ETH_LEN))
-		return p;
-	p.sport = pkt_get16(f + p.l4);
-	p.dport = pkt_get16(f + p.l4 + 2);
-	p.c = C_UDP;
-	return p;
-}
+/* ---- the oracle: the parser (oracle_parse(), tests/bpf/fuzz.h) and the peer header ---- */
 
 /* The peer header of a parsed copy, if it is one the programs take (0), else -1. */
 /* docs/PEER.md: version 1; data of any length, a keepalive or an echo exactly
@@ -1005,6 +966,46 @@ static size_t capture(uint8_t *buf, const char *what)
 	}
 	st.clones++;
 	return (size_t)n;
+}
+
+/*
+ * Copy i of the n that out_run made: the first n - 1 are clones on veth1 (read
+ * into cap), the last is the packet itself. Sets *c and *cl to it; false (noted)
+ * if a clone never came.
+ */
+static bool take_copy(size_t i, size_t n, const char *what, uint8_t *cap, const uint8_t **c,
+		      size_t *cl)
+{
+	*c = out_run.out;
+	*cl = out_run.len;
+	if (i + 1 < n) {
+		*cl = capture(cap, what);
+		if (!*cl)
+			return false;
+		*c = cap;
+	}
+	st.copies++;
+	return true;
+}
+
+/* The peer header h of a copy sent for datagram f (UDP header at l4), and the
+ * copy c's outer checksum: none if f has none, else the same residual as f's. */
+static void check_encap(const char *what, const struct phdr *h, unsigned int path, uint32_t seq,
+		       uint64_t session, const uint8_t *c, const uint8_t *f, size_t l4,
+		       const char *whose)
+{
+	if (h->vt != VT_DATA || h->path != path || h->seq != seq || h->session != session)
+		note("  %s: header version/type 0x%02x path %u seq %u session %016" PRIx64
+		     ", want 0x%02x %u %u %016" PRIx64 "\n", what, h->vt, h->path, h->seq,
+		     h->session, VT_DATA, path, seq, session);
+	if (!pkt_get16(f + l4 + 6)) {
+		if (pkt_get16(c + l4 + 6))
+			note("  %s: outer checksum 0x%04x for a datagram with none\n", what,
+			     pkt_get16(c + l4 + 6));
+	} else if (udp_residual(c) != udp_residual(f)) {
+		note("  %s: outer checksum residual 0x%04x, %s 0x%04x (0 = verifies)\n", what,
+		     udp_residual(c), whose, udp_residual(f));
+	}
 }
 
 /* ---- server ingress: the oracle ---- */
@@ -1467,9 +1468,7 @@ static void gen_damaged(uint64_t idx)
 			kd = K_SWEEP_LEN;
 			len = l4 + keep < l4 + PKT_UDP_LEN ? l4 + PKT_UDP_LEN : l4 + keep;
 			pkt_put16(f + l4 + 4, (uint16_t)(len - l4));
-			put_ip_len(f, len - PKT_ETH_LEN);
-			if (fam == 4)
-				ip4_fix(f);
+			set_frame_len(f, len);
 			must_fail = len - l4 < PKT_UDP_LEN + HDR + plen;
 		}
 	}
@@ -1536,8 +1535,7 @@ static void serve_out_one(uint64_t idx)
 		d.dport = (uint16_t)(d.dport + 1 + rn(3)); /* the label's address, another port */
 	if (chance(4)) {
 		kd = K_REPLY_BIG;
-		d.plen = FRAME_MAX - PKT_ETH_LEN - (fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) - PKT_UDP_LEN -
-			 HDR + 1 + rn(HDR);
+		d.plen = big_plen(fam);
 		if (chance(30))
 			d.plen -= 1 + rn(4); /* just fits */
 	}
@@ -1545,13 +1543,7 @@ static void serve_out_one(uint64_t idx)
 	if (chance(5)) {
 		kd = K_REPLY_ODD;
 		if (chance(30) && len + 8 <= FRAME_MAX) {
-			size_t k = 1 + rn(8); /* IP longer than UDP */
-
-			rbytes(f + len, k);
-			len += k;
-			put_ip_len(f, len - PKT_ETH_LEN);
-			if (fam == 4)
-				ip4_fix(f);
+			len = add_trailer(f, len);
 		} else if (fam == 4 && chance(50)) {
 			pkt_put16(f + PKT_ETH_LEN + 6, PKT_IP_MF);
 			ip4_fix(f);
@@ -1598,19 +1590,14 @@ static void serve_out_one(uint64_t idx)
 	check_verdict(&out_run, TC_ACT_OK);
 	for (i = 0; i < n_live; i++) {
 		const struct opath *pp = &s->path[live[i]];
-		const uint8_t *c = out_run.out;
-		size_t cl = out_run.len, dl;
+		const uint8_t *c;
+		size_t cl, dl;
 		struct phdr h;
 		char what[64];
 
 		snprintf(what, sizeof(what), "copy %zu of %zu (path %d)", i + 1, n_live, live[i]);
-		if (i + 1 < n_live) {
-			cl = capture(cap, what);
-			if (!cl)
-				break;
-			c = cap;
-		}
-		st.copies++;
+		if (!take_copy(i, n_live, what, cap, &c, &cl))
+			break;
 		/* the reply from the listen port, from our address of that path to it */
 		memcpy(app, f, len);
 		memcpy(app + PKT_ETH_LEN + (fam == 4 ? 12 : 8), pp->local, alen(fam));
@@ -1628,18 +1615,8 @@ static void serve_out_one(uint64_t idx)
 			continue;
 		}
 		cmp_dgram(what, dec, dl, app, len);
-		if (h.vt != VT_DATA || h.path != live[i] || h.seq != s->tx_seq || h.session != s->id)
-			note("  %s: header version/type 0x%02x path %u seq %u session %016" PRIx64
-			     ", want 0x%02x %d %u %016" PRIx64 "\n", what, h.vt, h.path, h.seq,
-			     h.session, VT_DATA, live[i], s->tx_seq, s->id);
-		if (!pkt_get16(f + p.l4 + 6)) {
-			if (pkt_get16(c + p.l4 + 6))
-				note("  %s: outer checksum 0x%04x for a datagram with none\n", what,
-				     pkt_get16(c + p.l4 + 6));
-		} else if (udp_residual(c) != udp_residual(f)) {
-			note("  %s: outer checksum residual 0x%04x, the reply's 0x%04x (0 = verifies)\n",
-			     what, udp_residual(c), udp_residual(f));
-		}
+		check_encap(what, &h, (unsigned int)live[i], s->tx_seq, s->id, c, f, p.l4,
+			   "the reply's");
 	}
 out:
 	snprintf(kind, sizeof(kind), "%s", kind_names[kd]);
@@ -1686,8 +1663,7 @@ static void client_out_one(uint64_t idx)
 	d.plen = rand_plen(fam, FRAME_MAX - HDR);
 	if (chance(4)) {
 		kd = K_C_BIG;
-		d.plen = FRAME_MAX - PKT_ETH_LEN - (fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) - PKT_UDP_LEN -
-			 HDR + 1 + rn(HDR);
+		d.plen = big_plen(fam);
 	}
 	if (chance(8)) {
 		size_t l = PKT_ETH_LEN + (fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) + PKT_UDP_LEN + d.plen;
@@ -1698,15 +1674,8 @@ static void client_out_one(uint64_t idx)
 	}
 	len = mk_dgram(&d, f);
 	if (chance(3) && !d.pad && len + 8 + HDR <= FRAME_MAX) {
-		/* IP longer than UDP: bytes after the datagram, inside the IP packet */
-		size_t k = 1 + rn(8);
-
 		kd = K_C_TRAILER;
-		rbytes(f + len, k);
-		len += k;
-		put_ip_len(f, len - PKT_ETH_LEN);
-		if (fam == 4)
-			ip4_fix(f);
+		len = add_trailer(f, len);
 	} else if (chance(12)) {
 		kd = K_C_OTHER;
 		if (chance(50)) {
@@ -1817,19 +1786,14 @@ static void client_out_one(uint64_t idx)
 		o->tx_seq = 1;
 	check_verdict(&out_run, TC_ACT_OK);
 	for (i = 0; i < n_act; i++) {
-		const uint8_t *c = out_run.out;
-		size_t cl = out_run.len, dl;
+		const uint8_t *c;
+		size_t cl, dl;
 		struct phdr h;
 		char what[64];
 
 		snprintf(what, sizeof(what), "copy %u of %u (slot %u)", i + 1, n_act, ep.slots[fi][i]);
-		if (i + 1 < n_act) {
-			cl = capture(cap, what);
-			if (!cl)
-				break;
-			c = cap;
-		}
-		st.copies++;
+		if (!take_copy(i, n_act, what, cap, &c, &cl))
+			break;
 		dl = unwrap(c, cl, 0, &h, dec);
 		if (!dl) {
 			note("  %s: does not decode\n", what);
@@ -1842,19 +1806,8 @@ static void client_out_one(uint64_t idx)
 				    NULL, 0);
 			note("  plain mode's copy:\n%s\n", buf);
 		}
-		if (h.vt != VT_DATA || h.path != ep.slots[fi][i] || h.seq != o->tx_seq ||
-		    h.session != o->sid)
-			note("  %s: header version/type 0x%02x path %u seq %u session %016" PRIx64
-			     ", want 0x%02x %u %u %016" PRIx64 "\n", what, h.vt, h.path, h.seq,
-			     h.session, VT_DATA, ep.slots[fi][i], o->tx_seq, o->sid);
-		if (!pkt_get16(f + p.l4 + 6)) {
-			if (pkt_get16(c + p.l4 + 6))
-				note("  %s: outer checksum 0x%04x for a datagram with none\n", what,
-				     pkt_get16(c + p.l4 + 6));
-		} else if (udp_residual(c) != udp_residual(f)) {
-			note("  %s: outer checksum residual 0x%04x, the datagram's 0x%04x (0 = verifies)\n",
-			     what, udp_residual(c), udp_residual(f));
-		}
+		check_encap(what, &h, ep.slots[fi][i], o->tx_seq, o->sid, c, f, p.l4,
+			   "the datagram's");
 	}
 out:
 	snprintf(kind, sizeof(kind), "%s", kind_names[kd]);
@@ -1922,9 +1875,7 @@ static void client_in_one(uint64_t idx)
 
 			len = l4_of(f) + (k < PKT_UDP_LEN ? PKT_UDP_LEN : k);
 			pkt_put16(f + l4_of(f) + 4, (uint16_t)(len - l4_of(f)));
-			put_ip_len(f, len - PKT_ETH_LEN);
-			if (fam == 4)
-				ip4_fix(f);
+			set_frame_len(f, len);
 		}
 	}
 	st.kinds[kd]++;
