@@ -33,24 +33,14 @@
 #include "env.h"
 #include "reconcile.h"
 
-#define MAC_V0 "02:00:00:00:00:01"
-#define MAC_V1 "02:00:00:00:00:02"
-#define MAC_A "02:00:00:00:01:01"
-#define MAC_A6 "02:00:00:00:02:10"
 #define LISTEN 5743
 #define TO_PORT 9999
 #define PAYLOAD "peer mode payload, odd length"
 
+/* The veth pair and one destination on its link, 198.51.100.1 and 2001:db8:1::10
+ * (tests/bpf/env.h). */
 static const char *const net_cmds[] = {
-	"ip link set lo up",
-	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
-	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
-	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
-	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
-	"ip link set veth0 up",
-	"ip link set veth1 up",
-	"ip addr add 192.0.2.1/24 dev veth0",
-	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad",
+	ENV_NET_VETH,
 	"ip route add 198.51.100.0/24 dev veth0",
 	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",
 	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",
