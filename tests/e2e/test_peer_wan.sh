@@ -175,7 +175,7 @@ assert_ge "IPv6: answered (per mille)" 920 $((v6_rt * 1000 / K))
 serve_up
 attach_up --destinations "$WAN_S4:$SP,[$WAN_S6]:$SP@$B,[$WAN_S6]:$SP@$C" --peer
 echo_up mixed
-peer_send "$C_NS" "$E2E_TMP/send-mixed" --to "$WAN_S4:$P" --count "$K" --rate "$RATE" --wait-replies 1
+requests mixed "$K"
 bg_stop "$SRV"
 udpc_json_save "$S_NS" "$WAN_S_IF" "$E2E_TMP/mixed-server.json"
 both_down
