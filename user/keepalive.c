@@ -81,10 +81,13 @@ static struct udpc_addr of_family(bool v4, __be32 a4, const struct udpc_addr *a6
 }
 
 /*
- * The way path `slot` of session (id, s) takes, into ks (addresses, ports) and
- * *ifindex; false when it has none now: no address of the session's family, its
- * uplink down or without one, or no flow of this session by it (no data went by
- * it yet, or long ago: the echo would find no flow, and reach the application).
+ * The way path `slot` of session (id, s) takes, into ks (family, addresses, ports)
+ * and *ifindex; false when it has none now. A path is of the session's family when
+ * its destination has an address of it, else of the other one (docs/PEER.md, "Both
+ * address families in one session"), as the copies are. None: no address, its
+ * uplink down or without an address of that family, or no flow of this session by
+ * it (no data went by it yet, or long ago: the echo would find no flow, and reach
+ * the application).
  */
 static bool ka_way(struct daemon *dm, const struct ka_slots *sl, __u32 slot, __u64 id,
 		   const struct udpc_session *s, __u64 now, struct udpc_ka_spec *ks,
@@ -93,31 +96,41 @@ static bool ka_way(struct daemon *dm, const struct ka_slots *sl, __u32 slot, __u
 	const struct udpc_dest *d = &sl->d[slot];
 	const struct udpc_uplink *up = &sl->up[slot];
 	bool v4 = s->family == UDPC_AF_INET;
-	struct udpc_flow_key key = { .port = s->label_port, .family = s->family };
+	struct udpc_flow_key key = { .port = s->label_port };
 	struct udpc_flow flow;
+	__u32 src_flag;
 
 	if (!(d->flags & (v4 ? UDPC_DEST_V4 : UDPC_DEST_V6)))
+		v4 = !v4; /* a copy of the other family goes by it, if it has that one */
+	if (!(d->flags & (v4 ? UDPC_DEST_V4 : UDPC_DEST_V6)))
 		return false;
+	ks->family = v4 ? UDPC_AF_INET : UDPC_AF_INET6;
 	ks->dst = of_family(v4, d->addr4, &d->addr6);
+	src_flag = v4 ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6;
 	if (up->flags & UDPC_UPLINK_VIA) {
-		__u32 need = UDPC_UPLINK_UP | (v4 ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6);
-
-		if ((up->flags & need) != need || !up->ifindex)
+		if ((up->flags & (UDPC_UPLINK_UP | src_flag)) != (UDPC_UPLINK_UP | src_flag) ||
+		    !up->ifindex)
 			return false;
 		ks->src = of_family(v4, up->src4, &up->src6);
 		*ifindex = up->ifindex;
 	} else {
-		if (on_listen_port(dm, s->family, &ks->dst, d->port)) {
+		if (on_listen_port(dm, ks->family, &ks->dst, d->port)) {
 			if (!dm->ka.edge_said)
 				pr_info("no keepalives by destination %u: its port is the listen port, on the attached interface\n",
 					slot);
 			dm->ka.edge_said = true;
 			return false;
 		}
-		ks->src = s->label;
+		if (ks->family == s->family)
+			ks->src = s->label;
+		else if (up->flags & src_flag) /* the attached interface's, kept for this */
+			ks->src = of_family(v4, up->src4, &up->src6);
+		else
+			return false;
 		*ifindex = dm->in.ifindex;
 	}
 	key.addr = ks->src;
+	key.family = ks->family;
 	if (bpf_map_lookup_elem(dm->maps.flows, &key, &flow) || flow.session != id ||
 	    (__s64)(now - flow.last_seen_ns) > (__s64)((__u64)dm->o->flow_timeout * NS_PER_S))
 		return false;
@@ -196,7 +209,6 @@ static void ka_session(struct daemon *dm, const struct ka_slots *sl, __u64 id,
 	for (slot = 0; slot < UDPC_MAX_DESTS; slot++) {
 		const struct udpc_peer_path *pp = &s->path[slot];
 		struct udpc_ka_spec ks = {
-			.family = s->family,
 			.path = slot,
 			.session = id,
 			.rtt_ns = pp->rtt_ns,
