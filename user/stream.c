@@ -125,7 +125,7 @@ struct stream_conn {
 	uint64_t delivered, delivered_ns, first_sent_ns, app_limited_until;
 	uint64_t rs_prior_delivered, rs_prior_ns, rs_send_elapsed;
 	bool rs_valid, rs_app_limited;
-	uint64_t round, next_round_delivered, bw_slot[BW_ROUNDS], btl_bw;
+	uint64_t round, next_round_delivered, bw_slot[BW_ROUNDS], bw_round[BW_ROUNDS], btl_bw;
 	uint64_t full_bw;
 	unsigned int full_bw_cnt, mode, cycle;
 	uint64_t cycle_start;
@@ -518,7 +518,6 @@ static void update_model(struct stream_conn *c, uint64_t now)
 		c->next_round_delivered = c->delivered;
 		c->round++;
 		new_round = true;
-		c->bw_slot[c->round % BW_ROUNDS] = 0;
 		if (c->round_acked + c->round_lost >= 20) {
 			double loss = (double)c->round_lost / (double)(c->round_acked + c->round_lost);
 
@@ -533,13 +532,31 @@ static void update_model(struct stream_conn *c, uint64_t now)
 	interval = max64(c->rs_send_elapsed, c->delivered_ns - c->rs_prior_ns);
 	if (interval >= NS_PER_MS && c->delivered > c->rs_prior_delivered) {
 		rate = (c->delivered - c->rs_prior_delivered) * NS_PER_S / interval;
-		if (!c->rs_app_limited || rate > c->btl_bw)
-			if (rate > c->bw_slot[c->round % BW_ROUNDS])
-				c->bw_slot[c->round % BW_ROUNDS] = rate;
+		/*
+		 * Random loss is the radio's: what the path carried is what was delivered
+		 * plus the usual share lost. Without this, a 1.25 probe at 30 % loss
+		 * delivers less than the rate it probes from, and the model shrinks.
+		 */
+		rate = (uint64_t)((double)rate / (1 - (c->loss_avg < 0.5 ? c->loss_avg : 0.5)));
+		/*
+		 * A sample limited by the application (or the peer's window) says little
+		 * about the path: it only counts if higher. Slots expire only when a sample
+		 * counts, so an idle or window-bound stretch does not forget the path's rate.
+		 */
+		if (!c->rs_app_limited || rate > c->btl_bw) {
+			unsigned int k = c->round % BW_ROUNDS;
+
+			if (c->bw_round[k] != c->round) {
+				c->bw_round[k] = c->round;
+				c->bw_slot[k] = 0;
+			}
+			c->bw_slot[k] = max64(c->bw_slot[k], rate);
+			for (i = 0; i < BW_ROUNDS; i++)
+				if (c->bw_round[i] + BW_ROUNDS > c->round)
+					bw = max64(bw, c->bw_slot[i]);
+			c->btl_bw = bw;
+		}
 	}
-	for (i = 0; i < BW_ROUNDS; i++)
-		bw = max64(bw, c->bw_slot[i]);
-	c->btl_bw = bw;
 
 	switch (c->mode) {
 	case BBR_STARTUP:
@@ -1043,7 +1060,7 @@ int stream_input(struct stream_conn *c, uint64_t now, const void *dgram, size_t 
 {
 	const uint8_t *p = dgram;
 	uint64_t sender, receiver, pn;
-	bool eliciting = false, unused = false;
+	bool eliciting = false, elicits = false;
 	int verdict;
 
 	c->st.rx_datagrams++;
@@ -1079,7 +1096,7 @@ int stream_input(struct stream_conn *c, uint64_t now, const void *dgram, size_t 
 		return 0;
 	}
 	/* check the whole datagram before any of it acts */
-	if (rx_frames(c, now, p + STREAM_HDR_LEN, len - STREAM_HDR_LEN, false, &unused) == MALFORMED) {
+	if (rx_frames(c, now, p + STREAM_HDR_LEN, len - STREAM_HDR_LEN, false, &elicits) == MALFORMED) {
 		c->st.rx_malformed++;
 		return 0;
 	}
@@ -1094,7 +1111,8 @@ int stream_input(struct stream_conn *c, uint64_t now, const void *dgram, size_t 
 	}
 	if (rset_contains(&c->rx_pns, pn, pn + 1)) {
 		c->st.rx_duplicate++;
-		c->ack_now = true;	/* our ack may have been lost */
+		if (elicits)
+			c->ack_now = true;	/* our ack may have been lost */
 		return 0;
 	}
 	c->last_rx_ns = now;
@@ -1108,13 +1126,15 @@ int stream_input(struct stream_conn *c, uint64_t now, const void *dgram, size_t 
 	}
 	if (rset_add(&c->rx_pns, pn, pn + 1))
 		return 0;
+	/* a hole, or a packet that fills one: tell the sender at once (never for an
+	 * ack-only packet, or two ends would ack each other's acks forever) */
 	if (pn > c->rx_largest) {
-		if (c->rx_largest && pn != c->rx_largest + 1)
-			c->ack_now = true;	/* a hole: tell the sender at once */
+		if (eliciting && c->rx_largest && pn != c->rx_largest + 1)
+			c->ack_now = true;
 		c->rx_largest = pn;
 		c->rx_largest_ns = now;
-	} else {
-		c->ack_now = true;	/* reordered: fills a hole */
+	} else if (eliciting) {
+		c->ack_now = true;
 	}
 	if (eliciting) {
 		if (!c->rx_unacked)
