@@ -464,7 +464,7 @@ static uint64_t pacing_rate(const struct stream_conn *c)
 	rate = (uint64_t)(gain * (double)bw);
 	if (c->cfg.max_rate && rate > c->cfg.max_rate)
 		rate = c->cfg.max_rate;
-	return max64(rate, 4 * c->cfg.mtu_payload);
+	return max64(rate, 4ull * c->cfg.mtu_payload);
 }
 
 static uint64_t cwnd(const struct stream_conn *c)
@@ -910,8 +910,8 @@ static int rx_ack(struct stream_conn *c, uint64_t now, const uint8_t *p, size_t 
 		}
 		if (i == nr)
 			break;
-		gap = get16(p + ACK_HDR_LEN + 4 * i);
-		n = get16(p + ACK_HDR_LEN + 4 * i + 2);
+		gap = get16(p + ACK_HDR_LEN + 4 * (size_t)i);
+		n = get16(p + ACK_HDR_LEN + 4 * (size_t)i + 2);
 		if (lo < gap + n + 2 || lo - gap - 1 < c->sent_base)
 			break;	/* below packet 1, or below all we still track */
 		hi = lo - gap - 1;
@@ -1220,8 +1220,8 @@ static size_t put_ack(struct stream_conn *c, uint64_t now, uint8_t *p, size_t ro
 
 		if (gap > 0xffff || n > 0xffff || room < ACK_HDR_LEN + 4u * (nr + 1))
 			break;
-		put16(p + ACK_HDR_LEN + 4 * nr, (uint16_t)gap);
-		put16(p + ACK_HDR_LEN + 4 * nr + 2, (uint16_t)n);
+		put16(p + ACK_HDR_LEN + 4 * (size_t)nr, (uint16_t)gap);
+		put16(p + ACK_HDR_LEN + 4 * (size_t)nr + 2, (uint16_t)n);
 		nr++;
 		lo = r->lo;
 	}
