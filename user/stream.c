@@ -30,6 +30,7 @@
 #define BW_ROUNDS		10	/* delivery-rate max filter, in round trips */
 #define INIT_CWND_PKTS		32
 #define ANNOUNCE_GAP_NS		(100 * NS_PER_MS)
+#define CTRL_BURST_PKTS		4	/* control packets may exceed cwnd by this many packets */
 
 /* Frame types (docs/TCP.md). */
 enum {
@@ -65,11 +66,12 @@ struct stream {
 	uint8_t fin_written : 1, fin_pending : 1, fin_acked : 1, fin_read : 1;
 	uint8_t need_window : 1, need_reset : 1, reset_acked : 1, want_writable : 1;
 	uint8_t reset_local : 1, reset_peer : 1, hdr_done : 1, announced : 1, closing : 1;
-	uint8_t in_sendq : 1, in_evq : 1;
+	uint8_t in_sendq : 1, in_evq : 1, in_ctrlq : 1;
 	uint8_t ev;			/* pending EVF_* */
 	uint8_t reason;
 	char target[STREAM_TARGET_MAX + 1];
 	struct stream *sq_next, *sq_prev;	/* round robin of streams with something to send */
+	struct stream *cq_next, *cq_prev;	/* streams with a control frame to send: first */
 	struct stream *ev_next;			/* streams with pending events */
 	struct stream *all_next, *all_prev;
 };
@@ -136,7 +138,7 @@ struct stream_conn {
 	struct stream **tab;
 	uint32_t tab_mask, nstreams;
 	uint32_t next_local_id, peer_next_id;
-	struct stream *sq_head, *sq_tail, *ev_head, *ev_tail, *all;
+	struct stream *sq_head, *sq_tail, *cq_head, *cq_tail, *ev_head, *ev_tail, *all;
 };
 
 /* --- wire helpers: big-endian, bounds checked by the callers --- */
@@ -256,6 +258,45 @@ static bool wants_send(const struct stream *s)
 	       (s->fin_pending && s->send_next == s->write_off);
 }
 
+/* A frame that must not wait behind bulk data: RESET, WINDOW, or a FIN with no data. */
+static bool wants_ctrl(const struct stream *s)
+{
+	if (s->reset_local)
+		return s->need_reset;
+	if (s->reset_peer || s->closing)
+		return false;
+	return s->need_window || (s->fin_pending && !s->fin_acked &&
+				  s->send_next == s->write_off && rset_empty(&s->lost));
+}
+
+static void cq_remove(struct stream_conn *c, struct stream *s)
+{
+	if (!s->in_ctrlq)
+		return;
+	if (s->cq_prev)
+		s->cq_prev->cq_next = s->cq_next;
+	else
+		c->cq_head = s->cq_next;
+	if (s->cq_next)
+		s->cq_next->cq_prev = s->cq_prev;
+	else
+		c->cq_tail = s->cq_prev;
+	s->cq_next = s->cq_prev = NULL;
+	s->in_ctrlq = 0;
+}
+
+static void cq_append(struct stream_conn *c, struct stream *s)
+{
+	s->cq_prev = c->cq_tail;
+	s->cq_next = NULL;
+	if (c->cq_tail)
+		c->cq_tail->cq_next = s;
+	else
+		c->cq_head = s;
+	c->cq_tail = s;
+	s->in_ctrlq = 1;
+}
+
 static void sq_remove(struct stream_conn *c, struct stream *s)
 {
 	if (!s->in_sendq)
@@ -284,14 +325,19 @@ static void sq_append(struct stream_conn *c, struct stream *s)
 	s->in_sendq = 1;
 }
 
+/* Puts s on (or takes it off) the send queue, and the control queue. */
 static void sched(struct stream_conn *c, struct stream *s)
 {
-	bool want = wants_send(s);
+	bool want = wants_send(s), ctrl = want && wants_ctrl(s);
 
 	if (want && !s->in_sendq)
 		sq_append(c, s);
 	else if (!want)
 		sq_remove(c, s);
+	if (ctrl && !s->in_ctrlq)
+		cq_append(c, s);
+	else if (!ctrl)
+		cq_remove(c, s);
 }
 
 static void post(struct stream_conn *c, struct stream *s, uint8_t ev)
@@ -344,6 +390,7 @@ static struct stream *stream_new(struct stream_conn *c, uint32_t id, uint64_t no
 static void stream_destroy(struct stream_conn *c, struct stream *s)
 {
 	sq_remove(c, s);
+	cq_remove(c, s);
 	tab_delete(c, s);
 	if (s->all_prev)
 		s->all_prev->all_next = s->all_next;
@@ -377,6 +424,7 @@ static void check_closed(struct stream_conn *c, struct stream *s)
 		return;
 	s->closing = 1;
 	sq_remove(c, s);
+	cq_remove(c, s);
 	if (s->announced)
 		post(c, s, EVF_CLOSED);
 	else if (!s->in_evq)
@@ -406,6 +454,7 @@ static void kill_stream(struct stream_conn *c, struct stream *s, enum stream_rea
 	s->ev &= ~(EVF_READABLE | EVF_WRITABLE);
 	post(c, s, EVF_RESET);
 	sq_remove(c, s);
+	cq_remove(c, s);
 	check_closed(c, s);
 }
 
@@ -431,6 +480,7 @@ static void kill_all(struct stream_conn *c, enum stream_reason why)
 			s->need_reset = 0;
 			s->reset_acked = 1;
 			sq_remove(c, s);
+			cq_remove(c, s);
 			check_closed(c, s);
 		} else {
 			kill_stream(c, s, why);
@@ -711,10 +761,16 @@ static void pkt_acked(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 		on_frame_acked(c, &p->f[i]);
 }
 
+/* RFC 9002's time threshold: 9/8 of the larger of srtt and the latest RTT. */
+static uint64_t loss_delay(const struct stream_conn *c)
+{
+	return max64(c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS,
+		     NS_PER_MS) * 9 / 8;
+}
+
 static void detect_lost(struct stream_conn *c, uint64_t now)
 {
-	uint64_t delay = max64(c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS,
-			       NS_PER_MS) * 9 / 8;
+	uint64_t delay = loss_delay(c);
 	uint64_t pn;
 	struct sent_pkt *p;
 
@@ -743,15 +799,22 @@ static uint64_t rto_deadline(const struct stream_conn *c)
 	return p->sent_ns + (rto_ns(c) << c->backoff);
 }
 
+/*
+ * The oldest packet's RTO expired: nothing was acked for that long. It is lost, and so
+ * is every packet the time threshold says is (sent 9/8 RTT ago or more), as TCP's RTO
+ * takes the whole flight for lost. Taking only those older than the backed-off RTO
+ * cost one expiry per packet of a tail: after a stream's reset, its last data packets
+ * and then the RESET itself each waited for a timer twice as long as the one before.
+ */
 static void on_rto(struct stream_conn *c, uint64_t now)
 {
-	uint64_t limit = rto_ns(c) << c->backoff, pn;
+	uint64_t limit = min64(rto_ns(c) << c->backoff, loss_delay(c)), pn;
 	struct sent_pkt *p;
 
 	c->st.rto_fired++;
 	for (pn = c->sent_base; pn < c->next_pn; pn++) {
 		p = sent_at(c, pn);
-		if (p && p->sent_ns + limit <= now)
+		if (p && (pn == c->sent_base || p->sent_ns + limit <= now))
 			pkt_lost(c, p);
 	}
 	if (c->backoff < 6)
@@ -1177,11 +1240,29 @@ static bool can_send_elicit(const struct stream_conn *c)
 	       c->bytes_in_flight + c->cfg.mtu_payload <= max64(cwnd(c), c->cfg.mtu_payload);
 }
 
+/* Control frames that must not wait behind a flight of bulk data. */
+static bool have_ctrl_work(const struct stream_conn *c)
+{
+	return c->cq_head || c->ping_pending || c->close_pending || c->nrstq;
+}
+
+/*
+ * A packet of control frames only goes at once: it ignores the pacer, and may exceed
+ * cwnd by CTRL_BURST_PKTS packets (as QUIC lets probes and urgent frames exceed the
+ * congestion window). They are small, and few: one per stream per event.
+ */
+static bool can_send_ctrl(const struct stream_conn *c)
+{
+	return c->next_pn - c->sent_base <= c->sent_mask &&
+	       c->bytes_in_flight + c->cfg.mtu_payload <=
+		       max64(cwnd(c), c->cfg.mtu_payload) + CTRL_BURST_PKTS * (uint64_t)c->cfg.mtu_payload;
+}
+
 uint64_t stream_next_deadline(const struct stream_conn *c)
 {
 	uint64_t d = STREAM_NO_DEADLINE;
 
-	if (c->ack_now)
+	if (c->ack_now || (have_ctrl_work(c) && can_send_ctrl(c)))
 		return 0;
 	if (c->rx_unacked)
 		d = min64(d, c->ack_deadline);
@@ -1306,13 +1387,16 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 	uint8_t *p = buf;
 	size_t mtu = c->cfg.mtu_payload, pos = STREAM_HDR_LEN, n;
 	bool elicit = false, ack_due = c->ack_now || (c->rx_unacked && now >= c->ack_deadline);
+	bool bulk, ctrl;
 	struct sent_pkt *rec;
 	struct stream *s;
 
 	if (cap < mtu)
 		return -EINVAL;
 	rec = &c->sent[c->next_pn & c->sent_mask];
-	if (have_elicit_work(c) && can_send_elicit(c) && now >= c->next_send_ns) {
+	bulk = have_elicit_work(c) && can_send_elicit(c) && now >= c->next_send_ns;
+	ctrl = have_ctrl_work(c) && can_send_ctrl(c);
+	if (bulk || ctrl) {
 		/* the slot is free: can_send_elicit() keeps next_pn within the ring */
 		memset(rec, 0, offsetof(struct sent_pkt, f));
 		if (c->ack_now || c->rx_unacked)
@@ -1333,8 +1417,22 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 			pos += RESET_LEN;
 			elicit = true;
 		}
+		/* control frames first: RESET, WINDOW, a FIN with no data */
+		while ((s = c->cq_head) && rec->nframes < FRAMES_MAX) {
+			n = put_stream_frame(c, s, p + pos, mtu - pos, rec);
+			if (!n && mtu - pos < DATA_HDR_LEN + 16)
+				break;	/* no room left */
+			cq_remove(c, s);	/* sent, or nothing to send after all */
+			sched(c, s);
+			if (!n) {
+				cq_remove(c, s);
+				continue;
+			}
+			pos += n;
+			elicit = true;
+		}
 		/* round robin: each stream gives one frame, then goes to the back */
-		while (c->sq_head && rec->nframes < FRAMES_MAX) {
+		while (bulk && c->sq_head && rec->nframes < FRAMES_MAX) {
 			s = c->sq_head;
 			n = put_stream_frame(c, s, p + pos, mtu - pos, rec);
 			if (!n)

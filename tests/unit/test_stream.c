@@ -449,6 +449,7 @@ static void test_reset_propagates(void **state)
 	struct sim_dir_cfg d = LAB;
 	struct world w;
 	uint32_t id;
+	uint64_t t0;
 	int who;
 
 	d.loss = 0.2;
@@ -460,7 +461,15 @@ static void test_reset_propagates(void **state)
 		assert_true(st_of(w.end[1], id)->opened);
 		assert_int_equal(stream_reset(w.end[who]->c, id, STREAM_R_APP), 0);
 		assert_int_equal(stream_write(w.end[who]->c, id, "x", 1), -ECONNRESET);
+		t0 = w.sim.now;
+		/*
+		 * 10 s is generous: the RESET goes at once (control frames do not wait behind
+		 * the flight), and a lost RESET or a lost ack of it costs one RTO (~0.2 s),
+		 * doubling while nothing is acked. Ten seconds is four losses in a row.
+		 */
 		assert_true(run(&w, 10 * SEC, both_closed_one));
+		printf("  reset by the %s settled in %.2f s simulated\n", who ? "server" : "client",
+		       (double)(w.sim.now - t0) / 1e9);
 		assert_true(st_of(w.end[1 - who], id)->reset);
 		assert_int_equal(st_of(w.end[1 - who], id)->reason, STREAM_R_APP);
 		assert_false(st_of(w.end[who], id)->reset);	/* its own reset is no event */
@@ -508,8 +517,10 @@ static void test_window_no_hol(void **state)
 	double solo, shared;
 	uint64_t t0;
 
-	/* the other stream alone first, for its rate */
+	/* the other stream alone first, for its rate. The server FINs after the client's
+	 * FIN, as in the shared run below: without it, all_closed could never be true */
 	world_init(&w, 23, &LAB, small_window);
+	w.end[1]->shut_after_send = true;
 	b = client_open(&w, 2u << 20, true);
 	assert_true(run(&w, 30 * SEC, all_closed));
 	solo = (double)st_of(w.end[1], b)->eof_ns / 1e9;
