@@ -162,6 +162,8 @@ static void ring_put(struct ring *r, uint64_t off, const void *src, size_t len)
 	uint32_t o = off & (r->cap - 1);
 	size_t first = min64(len, r->cap - o);
 
+	if (!len)	/* an empty ring has no buffer at all */
+		return;
 	memcpy(r->buf + o, src, first);
 	memcpy(r->buf, (const uint8_t *)src + first, len - first);
 }
@@ -171,6 +173,8 @@ static void ring_get(const struct ring *r, uint64_t off, void *dst, size_t len)
 	uint32_t o = off & (r->cap - 1);
 	size_t first = min64(len, r->cap - o);
 
+	if (!len)	/* an empty ring has no buffer at all */
+		return;
 	memcpy(dst, r->buf + o, first);
 	memcpy((uint8_t *)dst + first, r->buf, len - first);
 }

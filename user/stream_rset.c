@@ -122,6 +122,8 @@ int rset_remove(struct rset *s, uint64_t lo, uint64_t hi)
 		else if (r.hi > hi)
 			s->r[k++] = (struct rset_range){ hi, r.hi };
 	}
+	if (j == k)
+		return 0;	/* nothing removed (and r may still be NULL: no memmove) */
 	memmove(&s->r[k], &s->r[j], (size_t)(s->n - j) * sizeof(s->r[0]));
 	s->n -= j - k;
 	return 0;
