@@ -112,6 +112,8 @@ struct stream_conn {
 	unsigned int close_pending;
 	struct { uint32_t id, reason; } rstq[RSTQ_MAX];
 	unsigned int nrstq;
+	uint64_t tx_buffered;		/* bytes in every stream's send buffer */
+	bool tx_blocked;		/* a write was cut short by conn_send_buffer */
 
 	/* receiving */
 	struct rset rx_pns;
@@ -391,6 +393,8 @@ static struct stream *stream_new(struct stream_conn *c, uint32_t id, uint64_t no
 	return s;
 }
 
+static void tx_unblock(struct stream_conn *c);
+
 static void stream_destroy(struct stream_conn *c, struct stream *s)
 {
 	sq_remove(c, s);
@@ -407,9 +411,11 @@ static void stream_destroy(struct stream_conn *c, struct stream *s)
 	rset_free(&s->rcvd);
 	free(s->sb.buf);
 	free(s->rb.buf);
+	c->tx_buffered -= s->write_off - s->snd_una;
 	free(s);
 	c->nstreams--;
 	c->st.streams_closed++;
+	tx_unblock(c);
 }
 
 /* Frees the stream (or has the application told first) once both directions are done. */
@@ -641,6 +647,26 @@ static void update_model(struct stream_conn *c, uint64_t now)
 
 /* --- acks and losses --- */
 
+/*
+ * The connection's send buffers fell a quarter below conn_send_buffer after a write was
+ * cut short by it: every stream that waits for room hears WRITABLE. A walk over the
+ * streams, but only once per time the bound was reached.
+ */
+static void tx_unblock(struct stream_conn *c)
+{
+	uint64_t cap = c->cfg.conn_send_buffer;
+	struct stream *s;
+
+	if (!c->tx_blocked || c->tx_buffered > cap - cap / 4)
+		return;
+	c->tx_blocked = false;
+	for (s = c->all; s; s = s->all_next)
+		if (s->want_writable && !s->reset_local && !s->reset_peer && !s->closing) {
+			s->want_writable = 0;
+			post(c, s, EVF_WRITABLE);
+		}
+}
+
 static void on_frame_acked(struct stream_conn *c, const struct sent_frame *f)
 {
 	struct stream *s = find(c, f->stream);
@@ -669,17 +695,21 @@ static void on_frame_acked(struct stream_conn *c, const struct sent_frame *f)
 			sched(c, s);
 			return;
 		}
-		s->snd_una = rset_end_from(&s->acked, s->snd_una);
+		uint64_t una = rset_end_from(&s->acked, s->snd_una);
+
+		c->tx_buffered -= una - s->snd_una;
+		s->snd_una = una;
 		rset_trim_below(&s->acked, s->snd_una);
 		rset_trim_below(&s->lost, s->snd_una);
 	}
 	if (f->fin)
 		s->fin_acked = 1;
 	space = s->snd_cap - (s->write_off - s->snd_una);
-	if (s->want_writable && space >= s->snd_cap / 4) {
+	if (s->want_writable && space >= s->snd_cap / 4 && !c->tx_blocked) {
 		s->want_writable = 0;
 		post(c, s, EVF_WRITABLE);
 	}
+	tx_unblock(c);
 	check_closed(c, s);
 }
 
@@ -1579,6 +1609,7 @@ int64_t stream_open(struct stream_conn *c, uint64_t now, const char *target)
 	ring_put(&s->sb, 0, &len, 1);
 	ring_put(&s->sb, 1, target, n);
 	s->write_off = 1 + n;
+	c->tx_buffered += 1 + n;	/* may pass the bound by a target name: never refused */
 	s->hdr_done = 1;
 	s->announced = 1;
 	c->next_local_id += 2;
@@ -1602,12 +1633,19 @@ ssize_t stream_write(struct stream_conn *c, uint32_t id, const void *buf, size_t
 		len = space;
 		s->want_writable = 1;
 	}
+	if (len > c->cfg.conn_send_buffer - min64(c->tx_buffered, c->cfg.conn_send_buffer)) {
+		/* the connection's bound: all streams together (docs/TCP.md, Memory) */
+		len = c->cfg.conn_send_buffer - min64(c->tx_buffered, c->cfg.conn_send_buffer);
+		s->want_writable = 1;
+		c->tx_blocked = true;
+	}
 	if (!len)
 		return 0;
 	if (ring_fit(&s->sb, s->snd_una, s->write_off + len - s->snd_una))
 		return -ENOMEM;
 	ring_put(&s->sb, s->write_off, buf, len);
 	s->write_off += len;
+	c->tx_buffered += len;
 	sched(c, s);
 	return (ssize_t)len;
 }
@@ -1702,6 +1740,7 @@ void stream_config_default(struct stream_config *cfg)
 	cfg->rto_min_ms = 200;
 	cfg->recv_window = 1u << 20;
 	cfg->send_buffer = 1u << 20;
+	cfg->conn_send_buffer = 64u << 20;
 	cfg->max_streams = 4096;
 	cfg->max_inflight = 8192;
 	cfg->keepalive_ms = 5000;
@@ -1716,6 +1755,7 @@ int stream_conn_new(const struct stream_config *cfg, struct stream_conn **out)
 	if (cfg->mtu_payload < STREAM_MTU_MIN || cfg->mtu_payload > STREAM_MTU_MAX ||
 	    cfg->recv_window < STREAM_INITIAL_WINDOW || cfg->recv_window > (1u << 30) ||
 	    !cfg->send_buffer || cfg->send_buffer > (1u << 30) ||
+	    cfg->conn_send_buffer < cfg->send_buffer ||
 	    !cfg->max_streams || cfg->max_streams > (1u << 20) ||
 	    cfg->max_inflight < 16 || cfg->max_inflight > (1u << 20) ||
 	    !cfg->epoch || !cfg->keepalive_ms || cfg->idle_timeout_ms <= cfg->keepalive_ms)

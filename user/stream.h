@@ -49,6 +49,8 @@ struct stream_config {
 	uint64_t max_rate;		/* bytes/s on the wire, 0 = no limit besides the model */
 	uint32_t recv_window;		/* per stream, bytes (>= STREAM_INITIAL_WINDOW) */
 	uint32_t send_buffer;		/* per stream, bytes the application may queue */
+	uint64_t conn_send_buffer;	/* all streams together (>= send_buffer): past it,
+					 * stream_write() returns 0 until WRITABLE */
 	uint32_t max_streams;		/* open at once (ours + the peer's) */
 	uint32_t max_inflight;		/* packets in flight (sent, not yet acked nor lost) */
 	uint32_t keepalive_ms;		/* PING after this long without sending, if streams are open */
@@ -134,8 +136,8 @@ int stream_next_event(struct stream_conn *c, struct stream_event *ev);
 /* Opens a stream to target (1..255 bytes). Returns its id (>= 0), -EAGAIN at max_streams. */
 int64_t stream_open(struct stream_conn *c, uint64_t now_ns, const char *target);
 
-/* Queues up to len bytes. Returns the bytes taken (0 when the buffer is full: wait for
- * STREAM_EV_WRITABLE), -EPIPE after shutdown, -ECONNRESET, -ENOENT. */
+/* Queues up to len bytes. Returns the bytes taken (0 when the stream's buffer, or the
+ * connection's conn_send_buffer, is full: wait for STREAM_EV_WRITABLE), -EPIPE after shutdown, -ECONNRESET, -ENOENT. */
 ssize_t stream_write(struct stream_conn *c, uint32_t id, const void *buf, size_t len);
 
 /* In-order bytes. Returns a count, 0 at end of stream, -EAGAIN, -ECONNRESET, -ENOENT. */

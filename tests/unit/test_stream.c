@@ -552,6 +552,35 @@ static void test_window_no_hol(void **state)
 	world_free(&w);
 }
 
+static void small_conn_buffer(struct stream_config *cfg)
+{
+	cfg->send_buffer = 128 << 10;
+	cfg->conn_send_buffer = 256 << 10;
+}
+
+/* The connection's send bound: four streams share 256 KiB, and all still complete. */
+static void test_conn_send_buffer(void **state)
+{
+	struct world w;
+	uint64_t queued = 0;
+	uint32_t id[4];
+	int i;
+
+	world_init(&w, 43, &LAB, small_conn_buffer);
+	w.end[1]->shut_after_send = true;
+	for (i = 0; i < 4; i++)
+		id[i] = client_open(&w, 1 << 20, true);
+	for (i = 0; i < 4; i++)
+		queued += st_of(w.end[0], id[i])->sent;
+	assert_true(queued <= 256 << 10);
+	assert_int_equal(st_of(w.end[0], id[2])->sent, 0);	/* the first two took it all */
+	assert_int_equal(stream_write(w.end[0]->c, id[3], "x", 1), 0);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	for (i = 0; i < 4; i++)
+		expect_clean(&w, id[i], 1 << 20, 0);
+	world_free(&w);
+}
+
 /* (f) 1,000 concurrent short connections over a lossy link. */
 static void test_thousand_streams(void **state)
 {
@@ -828,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_reset_propagates),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_window_no_hol),
+		cmocka_unit_test(test_conn_send_buffer),
 		cmocka_unit_test(test_thousand_streams),
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_keepalive),
