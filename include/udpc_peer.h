@@ -98,8 +98,12 @@ struct udpc_peer_cfg {
 	__u16 _pad;
 	__u64 path_timeout_ns;	/* serve: a path silent this long gets no more replies */
 	__u64 session_timeout_ns; /* serve: an idle session's address may be reused after */
+	__u32 gso_ifindex;	/* client: where UDP GSO super-packets go to be cut into
+				 * datagrams (the daemon's veth pair: user/gsopath.c);
+				 * 0: none, they are dropped (tx_gso, tx_errors) */
+	__u32 _pad1;
 };
-_Static_assert(sizeof(struct udpc_peer_cfg) == 24, "udpc_peer_cfg layout");
+_Static_assert(sizeof(struct udpc_peer_cfg) == 32, "udpc_peer_cfg layout");
 
 /* One path of a session: how the other end is reached by it, and what came by it. */
 #define UDPC_PATH_SEEN (1U << 0) /* serve: addr/port/local are known */
@@ -175,7 +179,8 @@ struct udpc_peer_stats {
 	__u64 label_conflicts;	/* serve: the delivery address is another live session's */
 	__u64 path_moves;	/* serve: a path's address or port changed (NAT rebinding) */
 	__u64 tx_encap;		/* datagrams given the header (once, before the copies) */
-	__u64 tx_gso;		/* GSO super-packets: cannot take a header: dropped */
+	__u64 tx_gso;		/* GSO super-packets: cannot take a header as they are: sent to
+				 * be cut into datagrams (gso_ifindex), which come back here */
 	__u64 tx_too_big;	/* the header would make the datagram too long: dropped */
 	__u64 tx_no_path;	/* serve: a reply for a session with no live path: dropped */
 	__u64 tx_errors;	/* the header could not be added: dropped */
