@@ -30,9 +30,33 @@ struct ka_slots {
 	struct udpc_uplink up[UDPC_MAX_DESTS];
 };
 
-static bool addr_eq(const struct udpc_addr *a, const struct udpc_addr *b)
+/* The socket's cookie (SO_COOKIE), 0 if it has none. */
+static __u64 cookie_of(int fd)
 {
-	return !memcmp(a, b, sizeof(*a));
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		return 0;
+	return cookie;
+}
+
+/*
+ * Tell the data path our sockets: a keepalive leaving the attached interface to a
+ * destination on the listen port is addressed as a client's datagram would be,
+ * and udpc_egress would otherwise fan it out as data.
+ */
+static void keepalive_cookies(struct daemon *dm)
+{
+	struct udpc_peer_cfg pc;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dm->maps.peer_cfg, &zero, &pc))
+		return;
+	pc.ka_cookie[0] = cookie_of(dm->ka.fd4);
+	pc.ka_cookie[1] = cookie_of(dm->ka.fd6);
+	if (bpf_map_update_elem(dm->maps.peer_cfg, &zero, &pc, BPF_ANY))
+		pr_warn("cannot record the keepalive sockets: %s\n", strerror(errno));
 }
 
 void keepalive_open(struct daemon *dm)
@@ -45,6 +69,7 @@ void keepalive_open(struct daemon *dm)
 	ka->fd6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (ka->fd6 < 0)
 		pr_warn("no IPv6 keepalives: cannot open a raw socket: %s\n", strerror(errno));
+	keepalive_cookies(dm);
 }
 
 void keepalive_close(struct daemon *dm)
@@ -54,22 +79,6 @@ void keepalive_close(struct daemon *dm)
 	if (dm->ka.fd6 >= 0)
 		close(dm->ka.fd6);
 	dm->ka.fd4 = dm->ka.fd6 = -1;
-}
-
-/*
- * Would a keepalive leaving the attached interface to dst:port be fanned out as
- * data? It passes our egress program, which takes what is addressed to the listen
- * port (and address) for a client's datagram. The data path cannot tell them apart,
- * so such a path gets no keepalives (docs/PEER.md, "Path health").
- */
-static bool on_listen_port(const struct daemon *dm, int family, const struct udpc_addr *dst,
-			   __be16 port)
-{
-	const struct udpc_listen *l = &dm->o->listen;
-
-	if (ntohs(port) != l->port)
-		return false;
-	return !l->family || (l->family == family && addr_eq(&l->addr, dst));
 }
 
 /* The address of a family of a map value that keeps both. */
@@ -114,13 +123,6 @@ static bool ka_way(struct daemon *dm, const struct ka_slots *sl, __u32 slot, __u
 		ks->src = of_family(v4, up->src4, &up->src6);
 		*ifindex = up->ifindex;
 	} else {
-		if (on_listen_port(dm, ks->family, &ks->dst, d->port)) {
-			if (!dm->ka.edge_said)
-				pr_info("no keepalives by destination %u: its port is the listen port, on the attached interface\n",
-					slot);
-			dm->ka.edge_said = true;
-			return false;
-		}
 		if (ks->family == s->family)
 			ks->src = s->label;
 		else if (up->flags & src_flag) /* the attached interface's, kept for this */

@@ -21,7 +21,6 @@ struct udpc_keepalive {
 	__u64 failed_said;	/* failed, as last logged */
 	__u64 said_ns;		/* when it was logged */
 	int last_err;		/* errno of the last failed send */
-	bool edge_said;		/* the destination-on-the-listen-port skip was logged */
 };
 
 /* Opens the sockets (peer mode only; a failure is logged, and there are none). */
