@@ -21,7 +21,7 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads: 2-3 minutes
+#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads, peer mode: 3-4 minutes
 #   tests/bench/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
 #   (peer mode at N = 3 in quick mode, N = 1 3 16 in full mode: BENCH_PEER_NS)
 #
@@ -352,6 +352,8 @@ stats_on() { # kernel.bpf_stats_enabled: each program's run time and count
 		sysctl -qw kernel.bpf_stats_enabled=1
 }
 stats_off() { [ -z "$STATS_WAS" ] || sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"; STATS_WAS=; }
+# an interrupted run must not leave them on (e2e_begin's cleanup still runs)
+trap 'stats_off; _e2e_on_exit' EXIT
 # prog_stats NS IFACE DIR: "run_time_ns run_cnt" of our programs on that hook, summed
 prog_stats() {
 	local id t=0 c=0 j
