@@ -15,6 +15,8 @@
  *                 delivers to the local application from the session's address.
  *   udpc_serve_egress   gives the application's replies the header and sends one
  *                 copy by each live path of the session.
+ *   udpc_gso_return     (`attach --peer`'s veth pair) sends the datagrams a GSO
+ *                 super-packet was cut into back through udpc_egress.
  *
  * Map layouts and limits are in include/udpclone.h and include/udpc_peer.h; user/
  * fills the maps.
@@ -51,9 +53,9 @@ static __always_inline const struct udpc_peer_cfg *peer_cfg(__u32 flag)
 
 /*
  * Before the copies: a datagram leaving in peer mode takes its header, and the
- * next sequence number of its session. A GSO super-packet cannot (its segments
- * would not each get one) and one the header would make too big for the
- * interface is not sent: both are counted and dropped. Returns 0 to go on.
+ * next sequence number of its session. One the header would make too big for the
+ * interface is not sent: counted and dropped. Returns 0 to go on. (A GSO
+ * super-packet never gets here: see peer_gso().)
  */
 static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct udpc_session *s,
 				    __u64 session, struct udpc_peer_hdr *h)
@@ -64,10 +66,6 @@ static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct
 
 	if (!ps)
 		return -1;
-	if (skb->gso_size) {
-		ps->tx_gso++;
-		return -1;
-	}
 	if (bpf_check_mtu(skb, 0, &mtu, UDPC_PEER_HDR_LEN, 0)) {
 		ps->tx_too_big++;
 		return -1;
@@ -81,6 +79,28 @@ static __always_inline int peer_out(struct __sk_buff *skb, struct pkt *p, struct
 	}
 	ps->tx_encap++;
 	return 0;
+}
+
+/*
+ * Peer mode, a UDP GSO super-packet (UDP_SEGMENT: many datagrams in one, cut by
+ * the stack after this hook), leaving the client (udpc_egress) or the server
+ * (udpc_serve_egress): it cannot take a header as it is, its segments would not
+ * each get one. It goes to the daemon's veth pair, whose near end cannot pass
+ * GSO (gso_max_segs 1), so the stack cuts it there; its datagrams come back to
+ * this interface (udpc_gso_return) and through here one by one.
+ */
+static __always_inline int peer_gso(const struct udpc_peer_cfg *pc)
+{
+	struct udpc_peer_stats *ps = peer_stats();
+
+	if (!pc || !ps)
+		return TC_ACT_SHOT;
+	ps->tx_gso++;
+	if (!pc->gso_ifindex) {
+		ps->tx_errors++;
+		return TC_ACT_SHOT;
+	}
+	return bpf_redirect(pc->gso_ifindex, 0);
 }
 
 /*
@@ -126,7 +146,7 @@ int udpc_egress(struct __sk_buff *skb)
 	struct udpc_active *act;
 	struct udpc_config *cfg;
 	struct fanout *f;
-	__u32 zero = 0, fam, n = 0, i;
+	__u32 zero = 0, fam, n = 0, total = 0, i;
 	__u32 *guard;
 	int res;
 
@@ -149,6 +169,8 @@ int udpc_egress(struct __sk_buff *skb)
 	}
 	if (res != PARSE_UDP || !listen_match(cfg, &f->p))
 		return TC_ACT_OK;
+	if (skb->gso_size && peer_cfg(UDPC_PEER_CLIENT))
+		return peer_gso(peer_cfg(UDPC_PEER_CLIENT));
 	gs->matched++;
 
 	/* Remember where this client sent to, for the return path, and in peer mode
@@ -159,16 +181,26 @@ int udpc_egress(struct __sk_buff *skb)
 		if (!sess)
 			return TC_ACT_SHOT;
 	}
-	remember_flow(&f->p, &f->p.saddr, f->now, f->session);
+	remember_flow(&f->p, &f->p.saddr, f->p.family, f->now, f->session);
+	f->orig = f->p;
 
-	/* The destinations with an address of the packet's family. */
+	/* The destinations with an address of the packet's family; in peer mode then
+	 * those with only one of the other family, whose copies change family (the
+	 * daemon lists both in udpc_active). */
 	act = bpf_map_lookup_elem(&udpc_active, &zero);
 	fam = f->p.family == UDPC_AF_INET ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
 	if (act) {
 		n = act->n[fam] < UDPC_MAX_DESTS ? act->n[fam] : UDPC_MAX_DESTS;
 		__builtin_memcpy(f->slots, act->slot[fam], sizeof(f->slots));
+		if (sess) {
+			total = act->n_only[!fam] < UDPC_MAX_DESTS ? act->n_only[!fam] : UDPC_MAX_DESTS;
+			__builtin_memcpy(f->slots_other, act->only[!fam], sizeof(f->slots_other));
+		}
 	}
-	if (!n) {
+	total += n;
+	if (total > UDPC_MAX_DESTS)
+		total = UDPC_MAX_DESTS;
+	if (!total) {
 		gs->no_dest++;
 		return TC_ACT_SHOT;
 	}
@@ -181,10 +213,11 @@ int udpc_egress(struct __sk_buff *skb)
 	f->cur_daddr = f->p.daddr;
 	f->cur_saddr = f->p.saddr;
 	f->cur_dport = f->p.dport;
-	f->remaining = n;
+	f->remaining = total;
 	f->verdict = TC_ACT_OK;
+	f->n_same = n;
 	for (i = 0; i < UDPC_MAX_DESTS; i++)
-		if (i >= n || fanout_one(skb, f, guard, i))
+		if (i >= total || fanout_one(skb, f, guard, i))
 			break;
 	return f->verdict;
 }
@@ -262,6 +295,10 @@ int udpc_ingress(struct __sk_buff *skb)
 		}
 		if (peer_in(sess, &h) || peer_strip(skb, &p, &h, p.sport, p.dport))
 			return TC_ACT_SHOT;
+		/* By a path of the other family than the client's: back to its own. */
+		if (flow->family && flow->family != p.family &&
+		    set_family(skb, &p, flow->family, &orig, &client))
+			return TC_ACT_SHOT;
 	}
 
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
@@ -293,7 +330,7 @@ int udpc_serve_ingress(struct __sk_buff *skb)
 	struct udpc_session *s;
 	struct udpc_config *cfg;
 	struct udpc_peer_hdr h;
-	struct udpc_addr label;
+	struct udpc_addr label, local;
 	struct pkt p = {};
 	__u32 zero = 0;
 	__be16 label_port;
@@ -320,19 +357,20 @@ int udpc_serve_ingress(struct __sk_buff *skb)
 		if (!s)
 			return TC_ACT_SHOT;
 	}
-	if (s->family != p.family) {
-		ps->rx_malformed++; /* one family per session: no translation */
-		return TC_ACT_SHOT;
-	}
 	serve_path_seen(s, &p, &h);
 	if (UDPC_PEER_TYPE(h.ver_type) == UDPC_PEER_T_KEEPALIVE)
 		return serve_keepalive(skb, &p, &h, s, cfg->l2_len ? ETH_HLEN : 0);
 	if (peer_in(s, &h))
 		return TC_ACT_SHOT;
 	label = s->label;
+	local = s->local;
 	label_port = s->label_port;
-	if (peer_strip(skb, &p, &h, label_port, pc->to_port) ||
-	    rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &label))
+	if (peer_strip(skb, &p, &h, label_port, pc->to_port))
+		return TC_ACT_SHOT;
+	/* From the label, in the session's family whatever the path's: the
+	 * application sees one peer. */
+	if (p.family != s->family ? set_family(skb, &p, s->family, &label, &local) :
+				    rewrite_addr(skb, &p, saddr_off(&p), &p.saddr, &label))
 		return TC_ACT_SHOT; /* half rewritten: do not deliver a corrupt packet */
 	return TC_ACT_OK;
 }
@@ -377,7 +415,9 @@ int udpc_serve_egress(struct __sk_buff *skb)
 	if (!s)
 		return TC_ACT_OK;
 
-	n = live_paths(s, f->p.family, bpf_ktime_get_ns(), pc->path_timeout_ns, f->paths);
+	if (skb->gso_size)
+		return peer_gso(pc);
+	n = live_paths(s, bpf_ktime_get_ns(), pc->path_timeout_ns, f->paths);
 	if (!n) {
 		ps->tx_no_path++;
 		return TC_ACT_SHOT;
@@ -397,4 +437,27 @@ int udpc_serve_egress(struct __sk_buff *skb)
 		if (i >= n || serve_copy_one(skb, f, s, guard, i))
 			break;
 	return f->verdict;
+}
+
+/*
+ * TC ingress on the far end of the peer daemon's veth pair (user/gsopath.c): the
+ * datagrams a GSO super-packet was cut into go back out of the interface, through
+ * udpc_egress or udpc_serve_egress, one by one. Nothing else is expected here:
+ * anything else is dropped.
+ */
+SEC("tc")
+int udpc_gso_return(struct __sk_buff *skb)
+{
+	const struct udpc_peer_cfg *pc = peer_cfg(UDPC_PEER_CLIENT | UDPC_PEER_SERVER);
+	struct udpc_config *cfg;
+	struct pkt p = {};
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&udpc_config, &zero);
+	if (!cfg || !pc || skb->gso_size || parse(skb, ETH_HLEN, &p) != PARSE_UDP)
+		return TC_ACT_SHOT;
+	/* the client's datagrams to the listen port, or the server application's */
+	if ((pc->flags & UDPC_PEER_CLIENT) ? !listen_match(cfg, &p) : p.sport != pc->to_port)
+		return TC_ACT_SHOT;
+	return bpf_redirect(cfg->ifindex, 0);
 }

@@ -75,6 +75,11 @@ _Static_assert(sizeof(struct udpc_peer_ka) == 48, "udpc_peer_ka layout");
 #endif
 _Static_assert((UDPC_PEER_WINDOW & (UDPC_PEER_WINDOW - 1)) == 0, "window: a power of two");
 
+/* A copy this far behind the highest sequence number seen is taken as proof that
+ * the highest was bogus: the window resynchronises to it (bpf/lib/dedup.h). */
+#define UDPC_PEER_RESYNC (1U << 16)
+_Static_assert(UDPC_PEER_RESYNC > 4 * UDPC_PEER_WINDOW, "resync: far beyond the window");
+
 /* Sequence numbers widened to 64 bits (rx_top, seq_first, seq_last) start at this
  * plus the first number seen, so that a copy from before it still compares
  * below; only differences between them mean anything. */
@@ -93,8 +98,12 @@ struct udpc_peer_cfg {
 	__u16 _pad;
 	__u64 path_timeout_ns;	/* serve: a path silent this long gets no more replies */
 	__u64 session_timeout_ns; /* serve: an idle session's address may be reused after */
+	__u32 gso_ifindex;	/* client: where UDP GSO super-packets go to be cut into
+				 * datagrams (the daemon's veth pair: user/gsopath.c);
+				 * 0: none, they are dropped (tx_gso, tx_errors) */
+	__u32 _pad1;
 };
-_Static_assert(sizeof(struct udpc_peer_cfg) == 24, "udpc_peer_cfg layout");
+_Static_assert(sizeof(struct udpc_peer_cfg) == 32, "udpc_peer_cfg layout");
 
 /* One path of a session: how the other end is reached by it, and what came by it. */
 #define UDPC_PATH_SEEN (1U << 0) /* serve: addr/port/local are known */
@@ -135,8 +144,11 @@ struct udpc_session {
 				 * (see UDPC_PEER_SEQ_BIAS); 0 before the first */
 	struct udpc_addr label;	/* serve: the source the local application sees; client: the
 				 * client application's address (its flow), for keepalives */
+	struct udpc_addr local;	/* serve: our address the application's datagrams go to
+				 * (the first copy's destination); copies by a path of the
+				 * other family are delivered from label to it */
 	__be16 label_port;
-	__u8 family;		/* serve: UDPC_AF_* of label */
+	__u8 family;		/* UDPC_AF_* of label and local */
 	__u8 _pad0;
 	__u32 _pad1;
 	__u64 created_ns;
@@ -149,7 +161,7 @@ struct udpc_session {
 	__u32 window[UDPC_PEER_WINDOW]; /* seq % WINDOW -> low 32 bits of the last seq seen */
 };
 _Static_assert(sizeof(struct udpc_session) ==
-		       88 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
+		       104 + UDPC_MAX_DESTS * sizeof(struct udpc_peer_path) + 4 * UDPC_PEER_WINDOW,
 	       "udpc_session layout");
 
 /* udpc_labels: LRU_HASH[--max-sessions] (serve): the address a session's datagrams
@@ -167,7 +179,8 @@ struct udpc_peer_stats {
 	__u64 label_conflicts;	/* serve: the delivery address is another live session's */
 	__u64 path_moves;	/* serve: a path's address or port changed (NAT rebinding) */
 	__u64 tx_encap;		/* datagrams given the header (once, before the copies) */
-	__u64 tx_gso;		/* GSO super-packets: cannot take a header: dropped */
+	__u64 tx_gso;		/* GSO super-packets: cannot take a header as they are: sent to
+				 * be cut into datagrams (gso_ifindex), which come back here */
 	__u64 tx_too_big;	/* the header would make the datagram too long: dropped */
 	__u64 tx_no_path;	/* serve: a reply for a session with no live path: dropped */
 	__u64 tx_errors;	/* the header could not be added: dropped */

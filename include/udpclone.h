@@ -75,8 +75,12 @@ _Static_assert(sizeof(struct udpc_dest) == 28, "udpc_dest layout");
 struct udpc_active {
 	__u32 n[2];			/* [UDPC_ACTIVE_V4], [UDPC_ACTIVE_V6]: slots listed */
 	__u8 slot[2][UDPC_MAX_DESTS];	/* slot[f][0..n[f]) */
+	/* Of those, the slots with no address of the other family: in peer mode a
+	 * datagram's copies to them change family (the other family's only[]). */
+	__u32 n_only[2];
+	__u8 only[2][UDPC_MAX_DESTS];
 };
-_Static_assert(sizeof(struct udpc_active) == (8 + 2 * UDPC_MAX_DESTS + 3) / 4 * 4,
+_Static_assert(sizeof(struct udpc_active) == (16 + 4 * UDPC_MAX_DESTS + 3) / 4 * 4,
 	       "udpc_active layout");
 _Static_assert(UDPC_MAX_DESTS <= 255, "udpc_active holds slot numbers in a byte");
 
@@ -107,7 +111,9 @@ _Static_assert(sizeof(struct udpc_prev) == 32, "udpc_prev layout");
 #define UDPC_UPLINK_SRC6 (1U << 2) /* rewrite IPv6 sources to src6 */
 struct udpc_uplink {
 	__u32 ifindex;		/* the uplink's, while it exists */
-	__u32 flags;		/* UDPC_UPLINK_*; without VIA: the attached interface */
+	__u32 flags;		/* UDPC_UPLINK_*; without VIA: the attached interface, whose
+				 * addresses (SRC4/SRC6) attach --peer keeps here for
+				 * copies that change family */
 	__be32 src4;		/* the uplink's own addresses: replies come back to them */
 	struct udpc_addr src6;
 	__u16 mtu;		/* a bigger copy is not sent (mtu_errors) */
@@ -204,7 +210,9 @@ struct udpc_flow {
 	struct udpc_addr orig_daddr; /* the address the client sent to */
 	struct udpc_addr client;     /* the client's address (the key's, but for uplinks) */
 	__be16 orig_dport;
-	__u16 _pad0;
+	__u8 family;		/* UDPC_AF_* of client and orig_daddr, when not the key's:
+				 * attach --peer sends a flow's copies over both families */
+	__u8 _pad0;
 	__u32 _pad1;
 	__u64 last_seen_ns;	/* bpf_ktime_get_ns() of the last packet either way */
 	__u64 session;		/* attach --peer: the flow's session id (udpc_peer.h), else 0 */

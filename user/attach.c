@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "gsopath.h"
 #include "log.h"
 #include "notify.h"
 #include "signals.h"
@@ -220,6 +221,9 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 		pr_warn("cannot write the maps: %s\n", strerror(-err));
 		goto out;
 	}
+	if (o->peer)
+		udpc_gsopath_enable(in->ifindex, bpf_program__fd(in->skel->progs.udpc_gso_return),
+				    dm.maps.peer_cfg);
 	uplink_tick(&dm);
 	nexthop_tick(&dm);
 	/* Told to stop while loading (detach names us from the lock on). */

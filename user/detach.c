@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "detach.h"
+#include "gsopath.h"
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
@@ -96,6 +97,7 @@ int udpc_detach_run(const char *ifname)
 	if (ifindex) {
 		int n = udpc_detach_filters(ifindex, ifname);
 
+		udpc_gsopath_remove((int)ifindex);
 		removed = n < 0 ? n : removed + n;
 		if (removed < 0) {
 			pr_warn("cannot remove the filters from '%s': %s\n", ifname, strerror(-removed));

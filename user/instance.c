@@ -19,6 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "gsopath.h"
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
@@ -340,6 +341,8 @@ void udpc_instance_remove(struct udpc_instance *in)
 {
 	if (in->ifindex && udpc_detach_filters(in->ifindex, in->ifname) < 0)
 		pr_warn("cannot remove the filters from %s\n", in->ifname);
+	if (in->ifindex)
+		udpc_gsopath_remove(in->ifindex);
 	udpc_unpin_dir(in->pin_dir);
 }
 

@@ -124,10 +124,16 @@ void udpc_active_of(const struct udpc_dest *dests, struct udpc_active *out)
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
-		if (dests[i].flags & UDPC_DEST_V4)
+		__u32 f = dests[i].flags & (UDPC_DEST_V4 | UDPC_DEST_V6);
+
+		if (f & UDPC_DEST_V4)
 			out->slot[UDPC_ACTIVE_V4][out->n[UDPC_ACTIVE_V4]++] = (__u8)i;
-		if (dests[i].flags & UDPC_DEST_V6)
+		if (f & UDPC_DEST_V6)
 			out->slot[UDPC_ACTIVE_V6][out->n[UDPC_ACTIVE_V6]++] = (__u8)i;
+		if (f == UDPC_DEST_V4)
+			out->only[UDPC_ACTIVE_V4][out->n_only[UDPC_ACTIVE_V4]++] = (__u8)i;
+		if (f == UDPC_DEST_V6)
+			out->only[UDPC_ACTIVE_V6][out->n_only[UDPC_ACTIVE_V6]++] = (__u8)i;
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "gsopath.h"
 #include "instance.h"
 #include "log.h"
 #include "maps.h"
@@ -124,6 +125,10 @@ int udpc_serve_run(const struct udpc_serve_opts *o)
 		pr_warn("cannot write the maps: %s\n", strerror(-err));
 		goto out;
 	}
+	/* A GSO super-packet of the application's (QUIC servers send them) is cut
+	 * into datagrams by the pair before its copies leave. */
+	udpc_gsopath_enable(in.ifindex, bpf_program__fd(in.skel->progs.udpc_gso_return),
+			    bpf_map__fd(in.skel->maps.udpc_peer_cfg));
 	if (udpc_stop_pending()) {
 		stopped = true;
 		ret = EXIT_SUCCESS;

@@ -16,7 +16,7 @@
 #include "udpclone.h"
 
 static const char *const our_progs[] = { "udpc_egress", "udpc_ingress", "udpc_serve_egress",
-					  "udpc_serve_ingress" };
+					  "udpc_serve_ingress", "udpc_gso_return" };
 
 static void tc_hook(struct bpf_tc_hook *hook, int ifindex, bool egress)
 {

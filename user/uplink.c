@@ -202,7 +202,7 @@ void uplink_tick(struct daemon *dm)
 		char ifname[IF_NAMESIZE];
 		int family = 0;
 
-		if (!s->uplink[0] && !s->table)
+		if (!s->uplink[0] && !s->table && !dm->o->peer)
 			continue;
 		if (!ifa && getifaddrs(&ifa)) {
 			/* Rather no news than every uplink without an address: next tick. */
@@ -210,6 +210,17 @@ void uplink_tick(struct daemon *dm)
 			return;
 		}
 		bpf_map_lookup_elem(dm->maps.uplinks, &i, &cur);
+		if (!s->uplink[0] && !s->table) {
+			/* Peer mode, a destination by the attached interface: its addresses,
+			 * for the copies of a datagram of the other family (not an uplink:
+			 * no UDPC_UPLINK_VIA). */
+			uplink_addrs(dm->in.ifname, ifa, &next);
+			if (memcmp(&cur, &next, sizeof(cur)) &&
+			    bpf_map_update_elem(dm->maps.uplinks, &i, &next, BPF_ANY))
+				pr_warn("cannot update the sources of destination %u: %s\n", i,
+					strerror(errno));
+			continue;
+		}
 		if (!s->table) {
 			snprintf(ifname, sizeof(ifname), "%s", s->uplink);
 			udpc_uplink_probe(ifname, ifa, &next, dm->up[i].mac);

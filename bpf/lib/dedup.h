@@ -21,36 +21,55 @@ static __always_inline __u64 seq_widen(__u64 top, __u32 seq)
 
 /*
  * Judge sequence number seq of session s. Each window slot holds the last
- * sequence number that used it, and only ever moves forward, by compare-and-swap:
- * of two CPUs judging two copies of one datagram at once, one wins the slot and
- * the other then finds its own number there. A slot already holding a newer
- * number means seq is more than a window old. No lock, so it works on the LRU map
- * (which takes none) and costs the same for any gap between numbers.
+ * sequence number that used it, and moves forward by compare-and-swap: of two CPUs
+ * judging two copies of one datagram at once, one wins the slot and the other then
+ * finds its own number there. The highest number seen moves first, then the slot,
+ * so a slot holding a number above the highest seen is stale: left by a number
+ * that the window has since been resynchronised away from (below). No lock, so
+ * it works on the LRU map (which takes none) and costs the same for any gap.
+ *
+ * A copy more than UDPC_PEER_RESYNC behind the highest number seen is no late
+ * copy (a window is UDPC_PEER_WINDOW): the highest one was bogus (a bit flip the
+ * receiving kernel judged before any checksum, or forged). The window goes back
+ * to this copy, and the session goes on, instead of counting all that follows
+ * as late.
  */
 static __always_inline enum dedup_verdict dedup(struct udpc_session *s, __u32 seq, __u64 *ext_out)
 {
-	__u64 top = *(volatile __u64 *)&s->rx_top, ext = seq_widen(top, seq);
+	__u64 top = *(volatile __u64 *)&s->rx_top, ext = seq_widen(top, seq), now_top;
 	__u32 slot = seq & (UDPC_PEER_WINDOW - 1);
-	int i;
+	int i, j;
 
 	*ext_out = ext;
-	if (top && ext + UDPC_PEER_WINDOW <= top)
-		return DEDUP_LATE;
+	if (top && ext + UDPC_PEER_WINDOW <= top) {
+		if (ext + UDPC_PEER_RESYNC > top)
+			return DEDUP_LATE;
+		/* Widened afresh, as a first number is: the window never walks down
+		 * towards zero, however many times it is resynchronised. */
+		ext = UDPC_PEER_SEQ_BIAS + seq;
+		*ext_out = ext;
+		__sync_val_compare_and_swap(&s->rx_top, top, ext);
+	}
 	for (i = 0; i < 3; i++) {
 		__u32 old = *(volatile __u32 *)&s->window[slot];
 
 		if (old == seq)
 			return DEDUP_DUP;
-		if (old && (__s32)(old - seq) > 0)
-			return DEDUP_LATE;
-		if (__sync_val_compare_and_swap(&s->window[slot], old, seq) != old)
-			continue;
-		for (i = 0; i < 3; i++) {
-			top = *(volatile __u64 *)&s->rx_top;
-			if (ext <= top || __sync_val_compare_and_swap(&s->rx_top, top, ext) == top)
+		if (old && (__s32)(old - seq) > 0) {
+			/* A newer number holds the slot: seq is a window behind it, unless
+			 * that number is above the highest seen (stale). */
+			now_top = *(volatile __u64 *)&s->rx_top;
+			if ((__s32)(old - (__u32)now_top) <= 0)
+				return DEDUP_LATE;
+		}
+		for (j = 0; j < 3; j++) {
+			now_top = *(volatile __u64 *)&s->rx_top;
+			if (ext <= now_top ||
+			    __sync_val_compare_and_swap(&s->rx_top, now_top, ext) == now_top)
 				break;
 		}
-		return DEDUP_NEW;
+		if (__sync_val_compare_and_swap(&s->window[slot], old, seq) == old)
+			return DEDUP_NEW;
 	}
 	return DEDUP_DUP; /* the slot kept changing under us: another CPU has it */
 }

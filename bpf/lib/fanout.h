@@ -6,6 +6,7 @@
 #include <linux/pkt_cls.h>
 
 #include "encap.h"
+#include "family.h"
 #include "flow.h"
 #include "maps.h"
 #include "parse.h"
@@ -18,7 +19,8 @@
  * contents, so a pointer kept here would come back as a number.
  */
 struct fanout {
-	struct pkt p;
+	struct pkt p;			/* the packet as it is now (peer mode: maybe the other family) */
+	struct pkt orig;		/* and as the client sent it: its flow */
 	struct udpc_addr cur_daddr;	/* what the packet's destination is now */
 	struct udpc_addr cur_saddr;	/* and its source: an uplink's address, or the client's */
 	__u64 now;
@@ -27,7 +29,13 @@ struct fanout {
 	__u32 ifindex;			/* the attached interface */
 	__u32 remaining;		/* copies still to make, this one included */
 	__u32 tried;			/* destinations visited that had an address */
+	__u32 n_same;			/* copies before this are to slots[], of the packet's own
+					 * family; in peer mode those after it to slots_other[],
+					 * of the other (the packet changes family on the way:
+					 * set_family()) */
 	__u8 slots[UDPC_MAX_DESTS];	/* the slots to visit, in order: udpc_active's */
+	__u8 slots_other[UDPC_MAX_DESTS]; /* peer mode, then these: udpc_active's only[] of
+					 * the other family */
 	__s32 verdict;
 	__u8 orig_l2[12];		/* the original's MACs, for copies with no next hop */
 	__u64 session;			/* attach --peer: the flow's session, else 0 */
@@ -82,10 +90,23 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 
 	if (!f || !guard || i >= UDPC_MAX_DESTS)
 		return 1;
+	if (i == f->n_same) {
+		/* Between the two families' copies: the packet takes an IP header of
+		 * the other family, addresses zero until the copy sets its own. */
+		struct udpc_addr none = {};
+
+		if (set_family(skb, &f->p, f->p.family == UDPC_AF_INET ? UDPC_AF_INET6 :
+					 UDPC_AF_INET, &none, &none)) {
+			f->verdict = TC_ACT_SHOT;
+			return 1;
+		}
+		f->cur_saddr = none;
+		f->cur_daddr = none;
+	}
 	src = &f->p.saddr;
 	ifindex = f->ifindex;
 	l2_len = f->l2_len;
-	slot = f->slots[i];
+	slot = i < f->n_same ? f->slots[i] : f->slots_other[(i - f->n_same) & (UDPC_MAX_DESTS - 1)];
 	f->remaining--;
 	d = bpf_map_lookup_elem(&udpc_dests, &slot);
 	st = bpf_map_lookup_elem(&udpc_dest_stats, &slot);
@@ -131,7 +152,22 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 		else
 			sbuf = up->src6;
 		src = &sbuf;
-		remember_flow(&f->p, src, f->now, f->session);
+		remember_flow(&f->orig, src, f->p.family, f->now, f->session);
+	} else if (f->p.family != f->orig.family) {
+		/* Peer mode, a copy of the other family by the attached interface: from
+		 * its address of that family, which the daemon keeps here too. */
+		__u32 need = f->p.family == UDPC_AF_INET ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6;
+
+		if (!(up->flags & need)) {
+			st->down_drops++;
+			goto skip;
+		}
+		if (f->p.family == UDPC_AF_INET)
+			sbuf = (struct udpc_addr){ .w = { up->src4 } };
+		else
+			sbuf = up->src6;
+		src = &sbuf;
+		remember_flow(&f->orig, src, f->p.family, f->now, f->session);
 	}
 
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, src) ||

@@ -24,25 +24,27 @@ static __always_inline struct udpc_flow *flow_lookup(const struct udpc_addr *add
 }
 
 /*
- * Remember that replies to (addr, port) belong to the client of p, who sent to
- * p's destination, in peer session `session` (0: not in peer mode). Refreshed in
- * place on every packet, rewritten only on change.
+ * Remember that replies to (addr, port) of key_family belong to the client of
+ * flow (its address, and where it sent to: of flow->family, which in peer mode
+ * may be the other), in peer session `session` (0: not in peer mode). Refreshed
+ * in place on every packet, rewritten only on change.
  */
-static __always_inline void remember_flow(const struct pkt *p, const struct udpc_addr *addr,
-					  __u64 now, __u64 session)
+static __always_inline void remember_flow(const struct pkt *flow, const struct udpc_addr *addr,
+					  __u8 key_family, __u64 now, __u64 session)
 {
-	struct udpc_flow_key key = { .addr = *addr, .port = p->sport, .family = p->family };
-	struct udpc_flow *flow = bpf_map_lookup_elem(&udpc_flows, &key);
+	struct udpc_flow_key key = { .addr = *addr, .port = flow->sport, .family = key_family };
+	struct udpc_flow *f = bpf_map_lookup_elem(&udpc_flows, &key);
+	__u8 family = key_family == flow->family ? 0 : flow->family;
 	struct udpc_global_stats *gs;
 
-	if (flow && flow->orig_dport == p->dport && addr_eq(&flow->orig_daddr, &p->daddr) &&
-	    addr_eq(&flow->client, &p->saddr) && flow->session == session) {
-		if ((__s64)(now - flow->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
-			flow->last_seen_ns = now;
+	if (f && f->orig_dport == flow->dport && addr_eq(&f->orig_daddr, &flow->daddr) &&
+	    addr_eq(&f->client, &flow->saddr) && f->session == session && f->family == family) {
+		if ((__s64)(now - f->last_seen_ns) > (__s64)FLOW_REFRESH_NS)
+			f->last_seen_ns = now;
 	} else {
-		struct udpc_flow nf = { .orig_daddr = p->daddr, .client = p->saddr,
-					.orig_dport = p->dport, .last_seen_ns = now,
-					.session = session };
+		struct udpc_flow nf = { .orig_daddr = flow->daddr, .client = flow->saddr,
+					.orig_dport = flow->dport, .family = family,
+					.last_seen_ns = now, .session = session };
 		long err = bpf_map_update_elem(&udpc_flows, &key, &nf, BPF_ANY);
 
 		gs = global_stats();
@@ -50,7 +52,7 @@ static __always_inline void remember_flow(const struct pkt *p, const struct udpc
 			return;
 		if (err)
 			gs->flow_errors++;
-		else if (!flow)
+		else if (!f)
 			gs->flow_new++;
 	}
 }

@@ -6,6 +6,7 @@
 #include <linux/pkt_cls.h>
 
 #include "encap.h"
+#include "family.h"
 #include "fanout.h"
 #include "rewrite.h"
 
@@ -31,17 +32,17 @@ struct {
 	__type(value, struct path_fanout);
 } udpc_paths_scratch SEC(".maps");
 
-/* The paths of s that may carry a reply of family now: heard from within the path
- * timeout. Fills paths[] and returns how many. */
-static __always_inline __u32 live_paths(const struct udpc_session *s, __u8 family, __u64 now,
-					__u64 timeout_ns, __u8 *paths)
+/* The paths of s heard from within the path timeout, of either family. Fills
+ * paths[] and returns how many. */
+static __always_inline __u32 live_paths(const struct udpc_session *s, __u64 now, __u64 timeout_ns,
+					__u8 *paths)
 {
 	__u32 i, n = 0;
 
 	for (i = 0; i < UDPC_MAX_DESTS; i++) {
 		const struct udpc_peer_path *pp = &s->path[i];
 
-		if ((pp->flags & UDPC_PATH_SEEN) && pp->family == family &&
+		if ((pp->flags & UDPC_PATH_SEEN) &&
 		    (__s64)(now - pp->last_rx_ns) < (__s64)timeout_ns && n < UDPC_MAX_DESTS)
 			paths[n++] = i;
 	}
@@ -69,6 +70,19 @@ __noinline int serve_copy_one(struct __sk_buff *skb, struct path_fanout *f,
 		return 1;
 	f->remaining--;
 	pp = &s->path[id];
+	if (pp->family != f->p.family) {
+		/* A path of the other family: the packet changes family (addresses
+		 * zero until set below). Paths come in slot order, so a session with
+		 * both kinds may change back and forth: rare, and each change exact. */
+		struct udpc_addr none = {};
+
+		if (set_family(skb, &f->p, pp->family, &none, &none)) {
+			f->verdict = TC_ACT_SHOT;
+			return 1;
+		}
+		f->cur_saddr = none;
+		f->cur_daddr = none;
+	}
 	src = pp->local;
 	dst = pp->addr;
 	dport = pp->port;

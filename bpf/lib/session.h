@@ -8,11 +8,11 @@
 #include "parse.h"
 #include "udpc_peer.h"
 
-/* A new session under id, from the per-CPU template (too big for the stack), with
- * the fields given; NULL if it cannot be made. An id already taken is not
+/* A new session under id, from the per-CPU template (too big for the stack),
+ * labelled with p's source and local address p's destination; NULL if it cannot
+ * be made. An id already taken is not
  * overwritten: another CPU made it a moment ago, and that one is returned. */
-static __always_inline struct udpc_session *session_new(__u64 id, const struct udpc_addr *label,
-							__be16 label_port, __u8 family, __u64 now)
+static __always_inline struct udpc_session *session_new(__u64 id, const struct pkt *p, __u64 now)
 {
 	struct udpc_peer_stats *ps = peer_stats();
 	struct udpc_session *t, *s;
@@ -24,9 +24,10 @@ static __always_inline struct udpc_session *session_new(__u64 id, const struct u
 		return NULL;
 	t->tx_seq = 0;
 	t->rx_top = 0;
-	t->label = *label;
-	t->label_port = label_port;
-	t->family = family;
+	t->label = p->saddr;
+	t->local = p->daddr;
+	t->label_port = p->sport;
+	t->family = p->family;
 	t->created_ns = now;
 	t->last_rx_ns = now;
 	t->last_tx_ns = now;
@@ -75,7 +76,7 @@ static __always_inline struct udpc_session *client_session(const struct pkt *p, 
 		*id = 1;
 	/* Its label is the client application's address: the daemon's keepalives
 	 * leave from that port, as the copies do, through the same NAT bindings. */
-	return session_new(*id, &p->saddr, p->sport, p->family, now);
+	return session_new(*id, p, now);
 }
 
 /*
@@ -106,7 +107,7 @@ static __always_inline struct udpc_session *serve_session(const struct pkt *p,
 			return NULL;
 		}
 	}
-	s = session_new(id, &p->saddr, p->sport, p->family, now);
+	s = session_new(id, p, now);
 	if (s && bpf_map_update_elem(&udpc_labels, &label, &id, BPF_ANY) && ps)
 		ps->session_errors++;
 	return s;

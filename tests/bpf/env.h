@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * The environment the BPF tests run in: a private network namespace built from
- * the test's own table of ip/sysctl commands, where veth0 is the "attached"
- * interface and its peer veth1 captures what the programs transmit (AF_PACKET);
- * and the udpclone skeleton, loaded with its maps pinned in a private directory
- * under /sys/fs/bpf that is removed at exit and on SIGTERM and SIGINT.
+ * the test's own table of ip/sysctl commands (made of the pieces below), where
+ * veth0 is the "attached" interface and its peer veth1 captures what the
+ * programs transmit (AF_PACKET); and the udpclone skeleton, loaded with its maps
+ * pinned in a private directory under /sys/fs/bpf that is removed at exit and on
+ * SIGTERM and SIGINT.
  *
  * Header-only, like pkt.h: each test is one translation unit, and this is its
  * `env`. Include it after defining _GNU_SOURCE (for unshare()).
@@ -39,6 +40,47 @@
 
 #define NSEC 1000000000ULL
 #define ENV_MAX_PINS 32
+
+/*
+ * The test network, in pieces a test puts in the table of commands it gives
+ * env_setup(): ENV_NET_VETH, which every test starts with, then ENV_NET_ROUTED
+ * if it wants the routed network, then its own commands.
+ */
+#define MAC_V0 "02:00:00:00:00:01"	/* veth0, the attached interface */
+#define MAC_V1 "02:00:00:00:00:02"	/* veth1, where clones are captured */
+#define MAC_A "02:00:00:00:01:01"	/* 198.51.100.1 */
+#define MAC_B "02:00:00:00:01:02"	/* 198.51.100.2 */
+#define MAC_GW4 "02:00:00:00:01:fe"	/* 192.0.2.254, gateway to 203.0.113.0/24 */
+#define MAC_A6 "02:00:00:00:02:10"	/* 2001:db8:1::10 */
+#define MAC_B6 "02:00:00:00:02:20"	/* 2001:db8:1::20 */
+#define MAC_GW6 "02:00:00:00:02:fe"	/* 2001:db8:1::fe, gateway to 2001:db8:2::/64 */
+
+/* The veth pair, veth0 with 192.0.2.1/24 and 2001:db8:1::1/64. */
+#define ENV_NET_VETH                                                                   \
+	"ip link set lo up",                                                           \
+	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1, \
+	/* veth1 only listens: no ND/MLD/RS chatter of its own. */                    \
+	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",                               \
+	/* bpf_fib_lookup() answers only on interfaces that forward. */               \
+	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",                                 \
+	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",                                 \
+	"ip link set veth0 up",                                                        \
+	"ip link set veth1 up",                                                        \
+	"ip addr add 192.0.2.1/24 dev veth0",                                          \
+	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad"
+
+/* Destinations behind veth0, directly and through gateways, with permanent
+ * neighbours: every next hop bpf_fib_lookup() gives is known. */
+#define ENV_NET_ROUTED                                                                 \
+	"ip route add 198.51.100.0/24 dev veth0",                                      \
+	"ip route add 203.0.113.0/24 via 192.0.2.254 dev veth0",                       \
+	"ip -6 route add 2001:db8:2::/64 via 2001:db8:1::fe dev veth0",                \
+	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",          \
+	"ip neigh add 198.51.100.2 lladdr " MAC_B " dev veth0 nud permanent",          \
+	"ip neigh add 192.0.2.254 lladdr " MAC_GW4 " dev veth0 nud permanent",         \
+	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",    \
+	"ip -6 neigh add 2001:db8:1::20 lladdr " MAC_B6 " dev veth0 nud permanent",    \
+	"ip -6 neigh add 2001:db8:1::fe lladdr " MAC_GW6 " dev veth0 nud permanent"
 
 static struct {
 	struct udpclone *skel;

@@ -51,51 +51,26 @@
 
 /* ---- the test network (net_cmds: run by env_setup(), tests/bpf/env.h) ---- */
 
-#define MAC_V0 "02:00:00:00:00:01"	/* veth0, the attached interface */
-#define MAC_V1 "02:00:00:00:00:02"	/* veth1, where clones are captured */
+/* MAC_V0, MAC_V1, MAC_A ... MAC_GW6: the network of tests/bpf/env.h. */
 /* The original's MACs as the stack built them: distinct from anything the FIB
  * returns, so a rewrite that did not happen (or a stale one) shows. */
 #define MAC_IN_SRC "02:00:00:00:00:aa"
 #define MAC_IN_DST "02:00:00:00:00:bb"
-#define MAC_A "02:00:00:00:01:01"	/* 198.51.100.1 */
-#define MAC_B "02:00:00:00:01:02"	/* 198.51.100.2 */
-#define MAC_GW4 "02:00:00:00:01:fe"	/* 192.0.2.254, gateway to 203.0.113.0/24 */
 #define MAC_MTU "02:00:00:00:01:c8"	/* 198.51.100.200, behind a route with mtu 100 */
-#define MAC_A6 "02:00:00:00:02:10"	/* 2001:db8:1::10 */
-#define MAC_B6 "02:00:00:00:02:20"	/* 2001:db8:1::20 */
-#define MAC_GW6 "02:00:00:00:02:fe"	/* 2001:db8:1::fe, gateway to 2001:db8:2::/64 */
 /* Only in udpc_nexthops (what user space would have resolved), never in the kernel. */
 #define MAC_USER "02:00:00:00:03:01"
 #define MAC_USER_SRC "02:00:00:00:03:aa"
 
 static const char *const net_cmds[] = {
-	"ip link set lo up",
-	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
-	/* veth1 only listens: no ND/MLD/RS chatter of its own. */
-	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
+	ENV_NET_VETH,
 	/* Socket cases compare whole frames: no random IPv6 flow labels. */
 	"sysctl -qw net.ipv6.auto_flowlabels=0",
-	/* bpf_fib_lookup() answers only on interfaces that forward. */
-	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
-	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
-	"ip link set veth0 up",
-	"ip link set veth1 up",
-	"ip addr add 192.0.2.1/24 dev veth0",
-	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad",
-	"ip route add 198.51.100.0/24 dev veth0",
-	"ip route add 203.0.113.0/24 via 192.0.2.254 dev veth0",
+	ENV_NET_ROUTED,
 	"ip route add 203.0.113.128/25 via 192.0.2.253 dev veth0",	/* gateway: no neighbour */
 	"ip route add blackhole 203.0.113.66/32",
 	"ip route add 198.51.100.200/32 dev veth0 mtu lock 100",
-	"ip -6 route add 2001:db8:2::/64 via 2001:db8:1::fe dev veth0",
 	"ip -6 route add blackhole 2001:db8:2::66/128",
-	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",
-	"ip neigh add 198.51.100.2 lladdr " MAC_B " dev veth0 nud permanent",
-	"ip neigh add 192.0.2.254 lladdr " MAC_GW4 " dev veth0 nud permanent",
 	"ip neigh add 198.51.100.200 lladdr " MAC_MTU " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::20 lladdr " MAC_B6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::fe lladdr " MAC_GW6 " dev veth0 nud permanent",
 	/* Deliberately without neighbours: 198.51.100.9, 192.0.2.253, 2001:db8:1::99. */
 };
 

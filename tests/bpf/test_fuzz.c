@@ -54,8 +54,8 @@
 #include "pkt.h"
 #include "env.h"
 #include "reconcile.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define FUZZ_REPORT_SIZE 24576
+#include "fuzz.h"
 
 #define DEFAULT_SEED 0x75647063ULL	/* "udpc" */
 #define DEFAULT_FRAMES 24000
@@ -66,36 +66,8 @@
 
 /* ---- the test network ---- */
 
-#define MAC_V0 "02:00:00:00:00:01"
-#define MAC_V1 "02:00:00:00:00:02"
-#define MAC_A "02:00:00:00:01:01"
-#define MAC_B "02:00:00:00:01:02"
-#define MAC_GW4 "02:00:00:00:01:fe"
-#define MAC_A6 "02:00:00:00:02:10"
-#define MAC_B6 "02:00:00:00:02:20"
-#define MAC_GW6 "02:00:00:00:02:fe"
-
-static const char *const net_cmds[] = {
-	"ip link set lo up",
-	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
-	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
-	/* forwarding on: bpf_fib_lookup() answers, so every next hop is known */
-	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
-	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
-	"ip link set veth0 up",
-	"ip link set veth1 up",
-	"ip addr add 192.0.2.1/24 dev veth0",
-	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad",
-	"ip route add 198.51.100.0/24 dev veth0",
-	"ip route add 203.0.113.0/24 via 192.0.2.254 dev veth0",
-	"ip -6 route add 2001:db8:2::/64 via 2001:db8:1::fe dev veth0",
-	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",
-	"ip neigh add 198.51.100.2 lladdr " MAC_B " dev veth0 nud permanent",
-	"ip neigh add 192.0.2.254 lladdr " MAC_GW4 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::20 lladdr " MAC_B6 " dev veth0 nud permanent",
-	"ip -6 neigh add 2001:db8:1::fe lladdr " MAC_GW6 " dev veth0 nud permanent",
-};
+/* The veth pair and the routed network of tests/bpf/env.h. */
+static const char *const net_cmds[] = { ENV_NET_VETH, ENV_NET_ROUTED };
 
 /* Destination addresses and the next-hop MAC the FIB gives for each. */
 struct pool_entry {
@@ -116,35 +88,6 @@ static const char *const clients4[] = { "192.0.2.1", "192.0.2.7", "192.0.2.200" 
 static const char *const clients6[] = { "2001:db8:1::1", "2001:db8:1::7", "2001:db8:1::c8" };
 static uint8_t client4[ARRAY_SIZE(clients4)][4], client6[ARRAY_SIZE(clients6)][16];
 static uint8_t mac_v0[6];
-
-/* ---- PRNG: splitmix64 ---- */
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rn(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
-
-static bool chance(unsigned int pct)
-{
-	return rn(100) < pct;
-}
-
-static void rbytes(uint8_t *p, size_t n)
-{
-	while (n--)
-		*p++ = (uint8_t)rnd();
-}
 
 /* ---- the configuration of one epoch, as the oracle sees it ---- */
 
@@ -189,121 +132,7 @@ static struct {
 	uint64_t mapped, replies_nomatch, failures, kinds[32];
 } st;
 
-/* ---- the oracle's parser, from the documented rules ---- */
-
-enum cls { C_OTHER, C_UNSUP, C_UDP };
-
-struct parsed {
-	enum cls c;
-	int family;		/* 4 or 6 */
-	size_t l4;		/* offset of the UDP header */
-	size_t ip_len;
-	uint8_t saddr[16], daddr[16];
-	uint16_t sport, dport;
-};
-
-/*
- * Ours: Ethernet + IPv4 without options and not a fragment (or IPv6 with UDP as
- * the first next header), IP length within the frame, UDP length within the IP
- * packet. IPv4 with options or a first fragment is "unsupported" (counted as
- * skipped when it is to the listen port); anything else is not ours.
- */
-/* IPv6 whose first next header is not UDP: up to 4 hop-by-hop, routing,
- * destination-options or first-fragment headers before UDP make it "unsupported"
- * (counted when to the listen port); anything else is not ours. */
-static struct parsed oracle_ext6(const uint8_t *f, size_t len, struct parsed p)
-{
-	const uint8_t *ip = f + PKT_ETH_LEN;
-	size_t off = PKT_ETH_LEN + PKT_IP6_LEN;
-	uint8_t next = ip[6];
-
-	for (int i = 0; i < 4; i++) {
-		if (off + 4 > len)
-			return p;
-		if (next == IPPROTO_UDP) {
-			p.family = 6;
-			memcpy(p.daddr, ip + 24, 16);
-			p.dport = pkt_get16(f + off + 2);
-			p.c = C_UNSUP;
-			return p;
-		}
-		if (next == 44) {
-			if (pkt_get16(f + off + 2) & 0xfff8)
-				return p; /* a later fragment */
-			next = f[off];
-			off += 8;
-		} else if (next == 0 || next == 43 || next == 60) {
-			next = f[off];
-			off += ((size_t)f[off + 1] + 1) * 8;
-		} else {
-			return p;
-		}
-	}
-	return p;
-}
-
-static struct parsed oracle_parse(const uint8_t *f, size_t len)
-{
-	struct parsed p;
-	const uint8_t *ip = f + PKT_ETH_LEN;
-	size_t hlen, ulen;
-	uint16_t et;
-
-	memset(&p, 0, sizeof(p));
-	p.c = C_OTHER;
-	if (len < PKT_ETH_LEN)
-		return p;
-	et = pkt_get16(f + 12);
-	if (et == 0x0800) {
-		uint16_t frag;
-
-		if (len < PKT_ETH_LEN + PKT_IP4_LEN || ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP)
-			return p;
-		hlen = (size_t)(ip[0] & 0xf) * 4;
-		p.ip_len = pkt_get16(ip + 2);
-		if (hlen < PKT_IP4_LEN || p.ip_len < hlen + PKT_UDP_LEN ||
-		    p.ip_len > len - PKT_ETH_LEN)
-			return p;
-		frag = pkt_get16(ip + 6);
-		if (frag & 0x1fff)
-			return p;
-		p.family = 4;
-		memcpy(p.saddr, ip + 12, 4);
-		memcpy(p.daddr, ip + 16, 4);
-		if (hlen != PKT_IP4_LEN || (frag & PKT_IP_MF)) {
-			p.dport = pkt_get16(ip + hlen + 2);
-			p.c = C_UNSUP;
-			return p;
-		}
-		p.l4 = PKT_ETH_LEN + PKT_IP4_LEN;
-	} else if (et == 0x86dd) {
-		if (len < PKT_ETH_LEN + PKT_IP6_LEN || ip[0] >> 4 != 6)
-			return p;
-		p.ip_len = PKT_IP6_LEN + pkt_get16(ip + 4);
-		if (p.ip_len < PKT_IP6_LEN + PKT_UDP_LEN || p.ip_len > len - PKT_ETH_LEN)
-			return p;
-		if (ip[6] != IPPROTO_UDP)
-			return oracle_ext6(f, len, p);
-		p.family = 6;
-		memcpy(p.saddr, ip + 8, 16);
-		memcpy(p.daddr, ip + 24, 16);
-		p.l4 = PKT_ETH_LEN + PKT_IP6_LEN;
-	} else {
-		return p;
-	}
-	ulen = pkt_get16(f + p.l4 + 4);
-	if (ulen < PKT_UDP_LEN || ulen > p.ip_len - (p.l4 - PKT_ETH_LEN))
-		return p;
-	p.sport = pkt_get16(f + p.l4);
-	p.dport = pkt_get16(f + p.l4 + 2);
-	p.c = C_UDP;
-	return p;
-}
-
-static size_t alen(int family)
-{
-	return family == 6 ? 16 : 4;
-}
+/* The oracle's parser, oracle_parse(): tests/bpf/fuzz.h. */
 
 static bool listen_match(const struct parsed *p)
 {
@@ -824,31 +653,6 @@ static void read_global(struct udpc_global_stats *g)
 
 /* ---- checking ---- */
 
-struct report {
-	char buf[24576];
-	size_t n;
-};
-
-static struct report rep;
-
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep.n >= sizeof(rep.buf) - 1)
-		return;
-	va_start(ap, fmt);
-	rep.n += (size_t)vsnprintf(rep.buf + rep.n, sizeof(rep.buf) - rep.n, fmt, ap);
-	va_end(ap);
-	if (rep.n > sizeof(rep.buf) - 1)
-		rep.n = sizeof(rep.buf) - 1;
-}
-
-static uint16_t ip4_residual(const uint8_t *f)
-{
-	return pkt_csum_fold(pkt_csum_add(0, f + PKT_ETH_LEN, PKT_IP4_LEN));
-}
-
 /* What the UDP checksum leaves over the pseudo-header and the datagram: 0 = valid. */
 static uint16_t udp_residual(const uint8_t *f, const struct parsed *p)
 {
@@ -914,11 +718,6 @@ static void check_rewrite(const char *what, const uint8_t *in, size_t in_len,
 		note("  %s: valid input, but %s\n", what, why);
 }
 
-static const char *vname(uint32_t v)
-{
-	return v == TC_ACT_OK ? "OK" : v == TC_ACT_SHOT ? "SHOT" : "?";
-}
-
 static void fail_frame(uint64_t idx, const char *prog, enum kind kind, const uint8_t *in,
 		       size_t len, const uint8_t *out, size_t out_len)
 {
@@ -951,19 +750,6 @@ static int run(struct bpf_program *prog, const uint8_t *in, size_t len, uint8_t 
 	*out_len = opts.data_size_out;
 	*retval = opts.retval;
 	return err;
-}
-
-/* The test run refuses frames shorter than an Ethernet header, and IP frames that
- * do not hold the IP header their ethertype promises: the program never sees them. */
-static bool refusal_expected(const uint8_t *f, size_t len)
-{
-	if (len < PKT_ETH_LEN)
-		return true;
-	if (pkt_get16(f + 12) == 0x0800)
-		return len < PKT_ETH_LEN + PKT_IP4_LEN;
-	if (pkt_get16(f + 12) == 0x86dd)
-		return len < PKT_ETH_LEN + PKT_IP6_LEN;
-	return false;
 }
 
 static void compare_global(void)
@@ -1000,8 +786,7 @@ static void egress_one(uint64_t idx, const uint8_t *in, size_t len, enum kind ki
 	int err, i, last = -1, n_copies = 0, n_active = 0, copies[UDPC_MAX_DESTS];
 	bool matched;
 
-	rep.n = 0;
-	rep.buf[0] = '\0';
+	rep_reset();
 	st.egress++;
 	err = run(env.skel->progs.udpc_egress, in, len, out, &out_len, &retval);
 	if (err == -EINVAL && refusal_expected(in, len)) {
@@ -1120,8 +905,7 @@ static void ingress_one(uint64_t idx, const uint8_t *in, size_t len, enum kind k
 	const struct oflow *fl = NULL;
 	int err, i, slot = -1;
 
-	rep.n = 0;
-	rep.buf[0] = '\0';
+	rep_reset();
 	st.ingress++;
 	err = run(env.skel->progs.udpc_ingress, in, len, out, &out_len, &retval);
 	if (err == -EINVAL && refusal_expected(in, len)) {
@@ -1176,8 +960,7 @@ static void check_epoch(int n)
 	uint32_t i;
 	int c, stray, in_map = 0, err;
 
-	rep.n = 0;
-	rep.buf[0] = '\0';
+	rep_reset();
 	stray = capture_drain(30);
 	if (stray)
 		note("  %d frame(s) on veth1 that no matching packet explains\n", stray);
@@ -1282,43 +1065,17 @@ static int parse_pool(void)
 	return pkt_parse_mac(MAC_V0, mac_v0);
 }
 
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-	const char *s = getenv(name);
-	char *end;
-	uint64_t v;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "%s: '%s' is not a number\n", name, s);
-		exit(2);
-	}
-	return v;
-}
-
 int main(void)
 {
-	uint64_t seed = env_u64("UDPC_FUZZ_SEED", DEFAULT_SEED);
-	uint64_t frames = env_u64("UDPC_FUZZ_FRAMES", DEFAULT_FRAMES), idx = 0;
+	uint64_t seed, frames, idx = 0;
 	uint8_t f[PKT_MAX];
 	int64_t t0;
-	int epoch = 0, k;
+	int epoch = 0, rc;
 	bool swept;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (geteuid() != 0) {
-		printf("SKIP test_fuzz: needs root (network namespace, BPF)\n");
-		return 77;
-	}
-	if (frames > 10000000) {
-		fprintf(stderr, "UDPC_FUZZ_FRAMES: at most 10000000\n");
-		return 2;
-	}
-	printf("test_fuzz: seed 0x%" PRIx64 " (UDPC_FUZZ_SEED), %" PRIu64
-	       " frames (UDPC_FUZZ_FRAMES)\n", seed, frames);
+	rc = fuzz_begin("test_fuzz", DEFAULT_SEED, DEFAULT_FRAMES, &seed, &frames);
+	if (rc)
+		return rc;
 	if (parse_pool() || setup()) {
 		fprintf(stderr, "test_fuzz: setup failed\n");
 		env_teardown();
@@ -1378,16 +1135,7 @@ int main(void)
 	       st.frames, epoch, (double)(now_ns() - t0) / 1e9, st.egress, st.match, st.unsup,
 	       st.other, st.shot, st.clones, st.ingress, st.mapped, st.replies_nomatch,
 	       st.refused);
-	printf("test_fuzz: by kind:");
-	for (k = 0; k < K_NKINDS; k++)
-		printf("%s %s %" PRIu64, k ? "," : "", kind_names[k], st.kinds[k]);
-	printf("\n");
+	fuzz_kinds("test_fuzz", kind_names, st.kinds, K_NKINDS);
 	env_teardown();
-	if (st.failures) {
-		printf("FAIL test_fuzz: %" PRIu64 " failure(s); reproduce with UDPC_FUZZ_SEED=0x%" PRIx64
-		       " UDPC_FUZZ_FRAMES=%" PRIu64 "\n", st.failures, seed, frames);
-		return 1;
-	}
-	printf("PASS test_fuzz\n");
-	return 0;
+	return fuzz_result("test_fuzz", st.failures, seed, frames);
 }

@@ -33,24 +33,14 @@
 #include "env.h"
 #include "reconcile.h"
 
-#define MAC_V0 "02:00:00:00:00:01"
-#define MAC_V1 "02:00:00:00:00:02"
-#define MAC_A "02:00:00:00:01:01"
-#define MAC_A6 "02:00:00:00:02:10"
 #define LISTEN 5743
 #define TO_PORT 9999
 #define PAYLOAD "peer mode payload, odd length"
 
+/* The veth pair and one destination on its link, 198.51.100.1 and 2001:db8:1::10
+ * (tests/bpf/env.h). */
 static const char *const net_cmds[] = {
-	"ip link set lo up",
-	"ip link add veth0 address " MAC_V0 " type veth peer name veth1 address " MAC_V1,
-	"sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1",
-	"sysctl -qw net.ipv4.conf.veth0.forwarding=1",
-	"sysctl -qw net.ipv6.conf.veth0.forwarding=1",
-	"ip link set veth0 up",
-	"ip link set veth1 up",
-	"ip addr add 192.0.2.1/24 dev veth0",
-	"ip -6 addr add 2001:db8:1::1/64 dev veth0 nodad",
+	ENV_NET_VETH,
 	"ip route add 198.51.100.0/24 dev veth0",
 	"ip neigh add 198.51.100.1 lladdr " MAC_A " dev veth0 nud permanent",
 	"ip -6 neigh add 2001:db8:1::10 lladdr " MAC_A6 " dev veth0 nud permanent",
@@ -315,6 +305,17 @@ static size_t dgram(int fam, const char *smac, const char *dmac, const char *src
 	return build(&s, buf);
 }
 
+/* An IPv4 frame as set_family() writes its header: id 0, don't fragment. */
+static void as_converted_v4(uint8_t *f)
+{
+	uint8_t *ip = f + PKT_ETH_LEN;
+
+	pkt_put16(ip + 4, 0);
+	pkt_put16(ip + 6, 0x4000);
+	pkt_put16(ip + 10, 0);
+	pkt_put16(ip + 10, pkt_csum_fold(pkt_csum_add(0, ip, PKT_IP4_LEN)));
+}
+
 /* ---- server ingress ---- */
 
 #define SRV4 "192.0.2.1"
@@ -422,6 +423,17 @@ static void test_serve_window_edges(void **state)
 	st = stats();
 	assert_int_equal(st.rx_delivered, 3 + 5 * UDPC_PEER_WINDOW);
 	assert_int_equal(st.rx_duplicates, 1 + 5 * UDPC_PEER_WINDOW / 10);
+
+	/* A bogus number far ahead (a flipped bit): the copies that follow it are far
+	 * behind, and the window goes back to them instead of calling them all late. */
+	h.seq = 2000 + 5 * UDPC_PEER_WINDOW + (1U << 20);
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	for (seq = 2000 + 5 * UDPC_PEER_WINDOW; seq < 2000 + 7 * UDPC_PEER_WINDOW; seq++) {
+		h.seq = seq;
+		serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	}
+	h.seq = 2000 + 6 * UDPC_PEER_WINDOW;
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, NULL, 0, TC_ACT_SHOT);
 
 	/* Sequence numbers wrap past 2^32 (0 is never sent). */
 	h.session = SESSION + 1;
@@ -641,6 +653,47 @@ static void test_serve_keepalive_echo(void **state)
 	assert_int_equal(stats().sessions_new, 1);
 }
 
+/* A session whose paths are of both families: an IPv4 one and an IPv6 one (a SIM
+ * with IPv6 only, say). Copies by the IPv6 path are delivered in IPv4, from the
+ * label to the first copy's destination; replies go by both paths, each in its
+ * own family. */
+static void test_serve_mixed_families(void **state)
+{
+	struct hdr_spec h = { .path = 0, .seq = 1, .session = SESSION };
+	uint8_t in[PKT_MAX], want[PKT_MAX], app[PKT_MAX], cap[PKT_MAX];
+	struct run r;
+	size_t n, an, wn;
+	int cn;
+
+	setup_mode(UDPC_PEER_SERVER, 10 * NSEC);
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, CLI4, 40000, TC_ACT_OK);
+	h.path = 1;
+	h.seq = 2;
+	n = copy_in(PKT_IPV6, "2001:db8:9::7", 40001, "2001:db8:1::1", &h, false, in);
+	r = run_prog(env.skel->progs.udpc_serve_ingress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_OK);
+	wn = dgram(PKT_IPV4, MAC_V1, MAC_V0, CLI4, 40000, SRV4, TO_PORT, false, want);
+	as_converted_v4(want);
+	assert_frame("IPv6 copy delivered in IPv4", r.out, r.len, want, wn);
+	/* its duplicate by the IPv4 path */
+	h.path = 0;
+	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, NULL, 0, TC_ACT_SHOT);
+
+	capture_drain(50);
+	n = dgram(PKT_IPV4, MAC_V0, MAC_V1, SRV4, TO_PORT, CLI4, 40000, false, in);
+	r = run_prog(env.skel->progs.udpc_serve_egress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_OK);
+	an = dgram(PKT_IPV6, MAC_V0, MAC_V1, "2001:db8:1::1", LISTEN, "2001:db8:9::7", 40001, false,
+		   app);
+	h = (struct hdr_spec){ .path = 1, .seq = 1, .session = SESSION };
+	assert_frame("reply by the IPv6 path", r.out, r.len, want, peer_wrap(app, an, &h, want));
+	cn = capture_next(cap, sizeof(cap), 1000, NULL);
+	assert_true(cn > 0);
+	an = dgram(PKT_IPV4, MAC_V0, MAC_V1, SRV4, LISTEN, CLI4, 40000, false, app);
+	h.path = 0;
+	assert_frame("reply by the IPv4 path", cap, (size_t)cn, want, peer_wrap(app, an, &h, want));
+}
+
 /* ---- the client end ---- */
 
 #define DEST_A "198.51.100.1"
@@ -745,6 +798,67 @@ static void client_round_trip(int fam, const char *cli, const char *listen, cons
 	}
 }
 
+/* A client flow in IPv4 with one destination of each family only: the copy to the
+ * IPv6 one leaves in IPv6 from the attached interface's IPv6 address (kept by the
+ * daemon in udpc_uplinks), and its reply comes back in IPv4. */
+static void test_client_mixed_families(void **state)
+{
+	struct udpc_dest d4 = { .flags = UDPC_DEST_V4, .port = htons(9000) };
+	struct udpc_dest d6 = { .flags = UDPC_DEST_V6, .port = htons(9000) };
+	struct udpc_uplink up6 = { .flags = UDPC_UPLINK_SRC6 }, none = {};
+	struct udpc_dest all[UDPC_MAX_DESTS] = {};
+	uint8_t in[PKT_MAX], want[PKT_MAX], app[PKT_MAX], cap[PKT_MAX];
+	struct hdr_spec h = { .seq = 1 };
+	struct udpc_active act;
+	struct run r;
+	uint32_t i;
+	size_t n, an;
+	int cn;
+
+	setup_mode(UDPC_PEER_CLIENT, 0);
+	assert_int_equal(pkt_parse_addr(PKT_IPV4, DEST_A, (uint8_t *)&d4.addr4), 0);
+	addr_from(&d6.addr6, PKT_IPV6, "2001:db8:1::10");
+	addr_from(&up6.src6, PKT_IPV6, "2001:db8:1::1");
+	all[0] = d4;
+	all[1] = d6;
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		assert_int_equal(bpf_map_update_elem(fd_of(env.skel->maps.udpc_dests), &i, &all[i], 0),
+				 0);
+		assert_int_equal(bpf_map_update_elem(fd_of(env.skel->maps.udpc_uplinks), &i,
+						     i == 1 ? &up6 : &none, 0), 0);
+	}
+	udpc_active_of(all, &act);
+	i = 0;
+	assert_int_equal(bpf_map_update_elem(fd_of(env.skel->maps.udpc_active), &i, &act, 0), 0);
+	capture_drain(50);
+
+	n = dgram(PKT_IPV4, MAC_V0, MAC_V1, "192.0.2.1", 41000, "192.0.2.200", LISTEN, false, in);
+	r = run_prog(env.skel->progs.udpc_egress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_OK);
+	h.session = flow_session(PKT_IPV4, "192.0.2.1", 41000);
+	h.path = 1;
+	an = dgram(PKT_IPV6, MAC_V0, MAC_A6, "2001:db8:1::1", 41000, "2001:db8:1::10", 9000, false,
+		   app);
+	assert_frame("the IPv6 copy", r.out, r.len, want, peer_wrap(app, an, &h, want));
+	cn = capture_next(cap, sizeof(cap), 1000, NULL);
+	assert_true(cn > 0);
+	h.path = 0;
+	an = dgram(PKT_IPV4, MAC_V0, MAC_A, "192.0.2.1", 41000, DEST_A, 9000, false, app);
+	assert_frame("the IPv4 copy", cap, (size_t)cn, want, peer_wrap(app, an, &h, want));
+
+	/* The reply by the IPv6 path: in IPv4 again, from where the client sent to. */
+	h.path = 1;
+	an = dgram(PKT_IPV6, MAC_V1, MAC_V0, "2001:db8:1::10", 9000, "2001:db8:1::1", 41000, false,
+		   app);
+	n = peer_wrap(app, an, &h, in);
+	r = run_prog(env.skel->progs.udpc_ingress, in, n);
+	assert_int_equal(r.verdict, TC_ACT_OK);
+	an = dgram(PKT_IPV4, MAC_V1, MAC_V0, "192.0.2.200", LISTEN, "192.0.2.1", 41000, false, want);
+	as_converted_v4(want);
+	assert_frame("reply by the IPv6 path", r.out, r.len, want, an);
+	assert_int_equal(stats().rx_delivered, 1);
+}
+
 static void test_client_v4(void **state)
 {
 	client_round_trip(PKT_IPV4, "192.0.2.1", "192.0.2.200", DEST_A, MAC_A);
@@ -794,9 +908,11 @@ int main(void)
 		cmocka_unit_test(test_serve_replies_by_every_path),
 		cmocka_unit_test(test_serve_no_live_path),
 		cmocka_unit_test(test_serve_keepalive_echo),
+		cmocka_unit_test(test_serve_mixed_families),
 		cmocka_unit_test(test_client_v4),
 		cmocka_unit_test(test_client_v6),
 		cmocka_unit_test(test_client_off_leaves_wire_alone),
+		cmocka_unit_test(test_client_mixed_families),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -67,6 +67,7 @@ static void test_budget(void **state)
 int main(void)
 {
 	static const char *const progs[] = { "udpc_egress", "udpc_ingress", "udpc_serve_ingress",
+					     "udpc_gso_return",
 					     "udpc_serve_egress" };
 	struct CMUnitTest tests[sizeof(progs) / sizeof(progs[0])];
 	struct utsname u;

@@ -13,6 +13,8 @@
 #      modem that loses its signal): no gap (no long run of losses).
 #   4. on clean links, `kill -9` and restart of each daemon mid-stream: none lost.
 #   5. peer mode over IPv6.
+#   6. one session over paths of both families: an IPv4 client whose second and
+#      third paths reach the server in IPv6 only.
 set -u
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +33,7 @@ require_cmd jq nft
 LOSSY=("clean:delay=5ms,loss=30%" "clean:delay=20ms,jitter=5ms,loss=30%" "clean:delay=45ms,loss=30%")
 WAN_SEED=11 topo_wan "${LOSSY[@]}" || e2e_end
 A=$WAN_IF_1 B=$WAN_IF_2 C=$WAN_IF_3
+PEER_DESTS="$WAN_S4:$SP,$WAN_S4:$SP@$B,$WAN_S4:$SP@$C" # attach --peer: to serve, by each uplink
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 
@@ -54,12 +57,16 @@ echo_up() { # NAME [ECHO ARGS...]
 	peer_echo_bg "$S_NS" "0.0.0.0:$APP" srv "$E2E_TMP/$name" "$@" || e2e_end
 	SRV=$BG_PID
 }
+requests() { # NAME COUNT: the client application's, to the listen port; stats in send-NAME
+	peer_send "$C_NS" "$E2E_TMP/send-$1" --to "$WAN_S4:$P" --count "$2" --rate "$RATE" \
+		--wait-replies 1
+}
 
 # -- 1. peer mode
 serve_up
-attach_up --destinations "$WAN_S4:$SP,$WAN_S4:$SP@$B,$WAN_S4:$SP@$C" --peer
+attach_up --destinations "$PEER_DESTS" --peer
 echo_up peer
-peer_send "$C_NS" "$E2E_TMP/send-peer" --to "$WAN_S4:$P" --count "$N" --rate "$RATE" --wait-replies 1
+requests peer "$N"
 bg_stop "$SRV"
 udpc_json_save "$C_NS" "$A" "$E2E_TMP/peer-client.json"
 udpc_json_save "$S_NS" "$WAN_S_IF" "$E2E_TMP/peer-server.json"
@@ -70,10 +77,10 @@ peer_rt=$(stat_get "$E2E_TMP/send-peer" replies_unique_seq)
 # -- 2. the same copies without peer mode: to the application directly
 attach_up --destinations "$WAN_S4:$APP,$WAN_S4:$APP@$B,$WAN_S4:$APP@$C"
 echo_up plain
-peer_send "$C_NS" "$E2E_TMP/send-plain" --to "$WAN_S4:$P" --count "$N" --rate "$RATE" --wait-replies 1
+requests plain "$N"
 bg_stop "$SRV"
 echo_up once --reply-once
-peer_send "$C_NS" "$E2E_TMP/send-once" --to "$WAN_S4:$P" --count "$N" --rate "$RATE" --wait-replies 1
+requests once "$N"
 bg_stop "$SRV"
 both_down
 plain_rx=$(stat_get "$E2E_TMP/plain" received) plain_u=$(stat_get "$E2E_TMP/plain" unique)
@@ -107,10 +114,9 @@ assert_eq "client: answers delivered" "$peer_rt" \
 
 # -- 3. peer mode, uplink B dies a third of the way through
 serve_up
-attach_up --destinations "$WAN_S4:$SP,$WAN_S4:$SP@$B,$WAN_S4:$SP@$C" --peer
+attach_up --destinations "$PEER_DESTS" --peer
 echo_up down
-peer_send "$C_NS" "$E2E_TMP/send-down" --to "$WAN_S4:$P" --count "$N" --rate "$RATE" \
-	--wait-replies 1 &
+requests down "$N" &
 SENDER=$!
 # a third of the way into the stream (a point in it, not a readiness wait)
 sleep "$(awk -v n="$N" -v r="$RATE" 'BEGIN { printf "%.3f", n / r / 3 }')"
@@ -133,14 +139,13 @@ assert_ge "path down: answered (per mille)" 800 $((down_rt * 1000 / N))
 for k in 1 2 3; do wan_set "$k" "clean:delay=5ms" || e2e_end; done
 K=$((N / 2))
 serve_up
-attach_up --destinations "$WAN_S4:$SP,$WAN_S4:$SP@$B,$WAN_S4:$SP@$C" --peer
+attach_up --destinations "$PEER_DESTS" --peer
 echo_up kill
-peer_send "$C_NS" "$E2E_TMP/send-kill" --to "$WAN_S4:$P" --count "$K" --rate "$RATE" \
-	--wait-replies 1 &
+requests kill "$K" &
 SENDER=$!
 sleep 1 # a second into the run (a point in the stream, not a readiness wait)
 kill -9 "$ATTACH"
-attach_up --destinations "$WAN_S4:$SP,$WAN_S4:$SP@$B,$WAN_S4:$SP@$C" --peer
+attach_up --destinations "$PEER_DESTS" --peer
 kill -9 "$SERVE"
 serve_up
 wait "$SENDER" || fail "sender failed"
@@ -165,4 +170,24 @@ v6_rt=$(stat_get "$E2E_TMP/send-v6" replies_unique_seq)
 echo "    IPv6, peer mode: answered $v6_rt of $K ($(pct "$v6_rt" "$K")%)"
 assert_eq "IPv6: duplicates" 0 "$(stat_get "$E2E_TMP/v6" dup)"
 assert_ge "IPv6: answered (per mille)" 920 $((v6_rt * 1000 / K))
+
+# -- 6. an IPv4 application, one IPv4 path and two IPv6 ones
+serve_up
+attach_up --destinations "$WAN_S4:$SP,[$WAN_S6]:$SP@$B,[$WAN_S6]:$SP@$C" --peer
+echo_up mixed
+requests mixed "$K"
+bg_stop "$SRV"
+udpc_json_save "$S_NS" "$WAN_S_IF" "$E2E_TMP/mixed-server.json"
+both_down
+mixed_rt=$(stat_get "$E2E_TMP/send-mixed" replies_unique_seq)
+echo "    IPv4 application, paths of both families: answered $mixed_rt of $K ($(pct "$mixed_rt" "$K")%)"
+assert_eq "mixed families: duplicates" 0 "$(stat_get "$E2E_TMP/mixed" dup)"
+assert_eq "mixed families: corrupt" 0 "$(stat_get "$E2E_TMP/mixed" corrupt)"
+assert_ge "mixed families: answered (per mille)" 920 $((mixed_rt * 1000 / K))
+# every path carried copies: the IPv6 ones too
+for path in 0 1 2; do
+	assert_ge "mixed families: copies by path $path" $((K / 2)) \
+		"$(udpc_json "" "" ".peer.session_list[0].paths[] | select(.path == $path) | .rx_packets" \
+			"$E2E_TMP/mixed-server.json")"
+done
 e2e_end

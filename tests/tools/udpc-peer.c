@@ -4,13 +4,15 @@
  *
  *   udpc-peer send --to ADDR:PORT [--from ADDR:PORT] --count N [--rate PPS]
  *                  [--size BYTES] [--wait-replies SEC] [--expect-repliers K]
- *                  [--run-id HEX]
+ *                  [--run-id HEX] [--gso N]
  *   udpc-peer echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]
  *                  [--no-reply | --reply-once] [--out FILE] [--ready FILE]
  *
  * The sender uses a *connected* socket, as real clients do: the kernel then only
  * accepts replies whose source is exactly the address it sent to, which is what the
- * ingress rewrite must restore.
+ * ingress rewrite must restore. --gso N hands the kernel N datagrams at a time in
+ * one UDP_SEGMENT message (a GSO super-packet, as QUIC stacks send), each still
+ * its own datagram on the wire.
  *
  * Payload (every datagram the sender sends, big-endian fields):
  *   [0,8)   sequence number, 0 .. N-1
@@ -48,6 +50,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -81,7 +84,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s send --to ADDR:PORT [--from ADDR:PORT] --count N [--rate PPS]\n"
 		"                 [--size BYTES] [--wait-replies SEC] [--expect-repliers K]\n"
-		"                 [--run-id HEX]\n"
+		"                 [--run-id HEX] [--gso N]\n"
 		"       %s echo --bind ADDR:PORT [--id ID] [--duration SEC] [--until-idle SEC]\n"
 		"                 [--no-reply | --reply-once] [--out FILE] [--ready FILE]\n"
 		"IPv6 addresses go in brackets: [2001:db8::1]:9000. Limits: count <= %llu,\n"
@@ -494,6 +497,28 @@ static int sender_wait(struct sender *s, int64_t deadline, const sigset_t *unblo
 	return 0;
 }
 
+/* n datagrams of size bytes each at buf: one send, or one UDP_SEGMENT message. */
+static ssize_t send_segments(int fd, const uint8_t *buf, size_t size, uint64_t n)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+	} ctl = {};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = size * n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	uint16_t seg = (uint16_t)size;
+
+	if (n == 1)
+		return send(fd, buf, size, 0);
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	ctl.h.cmsg_level = SOL_UDP;
+	ctl.h.cmsg_type = UDP_SEGMENT;
+	ctl.h.cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(&ctl.h), &seg, sizeof(seg));
+	return sendmsg(fd, &mh, 0);
+}
+
 static int cmd_send(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -505,10 +530,12 @@ static int cmd_send(int argc, char **argv)
 		{ "wait-replies", required_argument, NULL, 'w' },
 		{ "expect-repliers", required_argument, NULL, 'k' },
 		{ "run-id", required_argument, NULL, 'i' },
+		{ "gso", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct sockaddr_storage to, from;
+	uint64_t gso = 1;
 	socklen_t to_len = 0, from_len = 0;
 	uint64_t rate = 1000, expect = 0;
 	int64_t wait = 2 * NSEC, start, deadline, hard_end;
@@ -549,6 +576,9 @@ static int cmd_send(int argc, char **argv)
 		case 'k':
 			expect = parse_u64("--expect-repliers", optarg, 1, MAX_REPLIERS);
 			break;
+		case 'g':
+			gso = parse_u64("--gso", optarg, 1, 64);
+			break;
 		case 'i': {
 			char *end;
 
@@ -581,7 +611,10 @@ static int cmd_send(int argc, char **argv)
 	if (!have_run && getrandom(&s->run, sizeof(s->run), 0) != sizeof(s->run))
 		s->run = (uint32_t)(now_ns() ^ getpid());
 
-	out = malloc(s->size);
+	if (gso > 1 && gso * s->size > MAX_SIZE)
+		die_usage("send: --gso %" PRIu64 " x --size %zu is more than a datagram can carry",
+			  gso, s->size);
+	out = malloc(gso * s->size);
 	in = malloc(inlen);
 	if (!out || !in) {
 		fprintf(stderr, "%s: out of memory\n", prog);
@@ -616,19 +649,22 @@ static int cmd_send(int argc, char **argv)
 				continue;
 			}
 		}
-		payload_fill(out, s->size, seq, s->run);
-		if (send(s->fd, out, s->size, 0) < 0) {
+		uint64_t k, n = gso < s->count - seq ? gso : s->count - seq;
+
+		for (k = 0; k < n; k++)
+			payload_fill(out + k * s->size, s->size, seq + k, s->run);
+		if (send_segments(s->fd, out, s->size, n) < 0) {
 			if (errno == EINTR)
 				continue;
 			if (!transient_error(errno)) {
 				fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
 				goto cleanup;
 			}
-			s->send_errors++; /* the seq is spent: the receiver sees a gap */
+			s->send_errors += n; /* the seqs are spent: the receiver sees a gap */
 		} else {
-			s->sent++;
+			s->sent += n;
 		}
-		seq++;
+		seq += n;
 		if (sender_drain(s, in, inlen))
 			goto cleanup;
 	}
