@@ -36,7 +36,8 @@
 #
 # Environment: BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
 # BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES, BENCH_PEER_NS (override
-# the mode's lists; BENCH_PEER_NS= skips peer mode), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
+# the mode's lists; BENCH_PEER_NS= skips peer mode), BENCH_PEER_ROUNDS (peer against
+# plain with the receive work on CPU 1: rounds, 2 or 3), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
 # (udpc-relay's options; default "--connect --gso"), BENCH_LAYOUT=fair|old (old: the
 # relay and the daemon on CPU 1 with the receivers, as in the runs before 2026-12-04;
 # with BENCH_RELAY_OPTS=--connect it reproduces them).
@@ -82,6 +83,7 @@ if [ "$MODE" = quick ]; then
 	read -ra NS <<<"${BENCH_NS:-3}"
 	read -ra SIZES <<<"${BENCH_SIZES:-512}"
 	read -ra PEER_NS <<<"${BENCH_PEER_NS-3}"
+	PEER_ROUNDS=${BENCH_PEER_ROUNDS:-2}
 	TRIAL=${BENCH_TRIAL:-0.5} PRECISION=0.05 CPU_SEC=1.5 RTT_ROUNDS=1 RTT_NS=(3) RTT_SEC=3
 	START_PPS=40000 RETRIES=1
 	PROFILE=${BENCH_PROFILE:-0} FLOWS=0
@@ -89,6 +91,7 @@ else
 	read -ra NS <<<"${BENCH_NS:-1 2 3 4 8 16}"
 	read -ra SIZES <<<"${BENCH_SIZES:-64 512 1400}"
 	read -ra PEER_NS <<<"${BENCH_PEER_NS-1 3 16}"
+	PEER_ROUNDS=${BENCH_PEER_ROUNDS:-3}
 	TRIAL=${BENCH_TRIAL:-0.8} PRECISION=0.04 CPU_SEC=2 RTT_ROUNDS=3 RTT_NS=(3 16) RTT_SEC=3
 	START_PPS=20000 RETRIES=2
 	PROFILE=${BENCH_PROFILE:-1} FLOWS=100000
@@ -122,7 +125,7 @@ printf 'config\tn\tsize\trate_pps\tdelivered_pps\tcpu_ns_per_copy\tmachine_ns_pe
 # Peer mode against plain, receive work on CPU 1 (RPS), bpf_stats on: per copy sent,
 # the client process's own CPU time (client_: with the kernel's work in its context),
 # CPU 0 and CPU 1 busy time and each program's run time (ns); runs = program runs.
-printf 'config\tn\tsize\trate_pps\tcopies\tdelivered_per_datagram\tclient_ns_per_copy\tcpu0_ns_per_copy\tcpu1_ns_per_copy\tcpu_ns_per_copy\tegress_ns_per_copy\tegress_runs\tserve_ns_per_copy\tserve_runs\tforeign_cpus\tresult\n' >"$T_PEER"
+printf 'config\tn\tsize\trate_pps\tcopies\tdelivered_per_datagram\tclient_ns_per_copy\tcpu0_ns_per_copy\tcpu1_ns_per_copy\tcpu_ns_per_copy\tegress_ns_per_copy\tegress_runs\tserve_ns_per_copy\tserve_runs\tforeign_cpus\tresult\tround\n' >"$T_PEER"
 # RTT rows: run = the loadgen run (its log's name); rows of one run were measured
 # interleaved, packet by packet (light load: direct, relay and kernel together).
 printf 'config\tn\tsize\tload\tcopy\trate_pps\tfirst_p50_us\tfirst_p99_us\tfirst_p999_us\tall_p50_us\tall_p99_us\tall_p999_us\tanswered\tsent\trun\n' >"$T_RTT"
@@ -363,10 +366,10 @@ prog_stats() {
 	done
 	echo "$t $c"
 }
-# peer_cpu CONFIG N SIZE RATE: peer or kernel (plain) at RATE, receive work on CPU 1 and
-# bpf_stats on (the caller's): a row in T_PEER, per copy sent.
+# peer_cpu CONFIG N SIZE RATE ROUND: peer or kernel (plain) at RATE, receive work on
+# CPU 1 and bpf_stats on (the caller's): a row in T_PEER, per copy sent.
 peer_cpu() {
-	local cfg=$1 n=$2 size=$3 rate=$4 f=cpu-rps-$1-n$2-s$3 copies=$2 e0 e1 s0 s1 sent
+	local cfg=$1 n=$2 size=$3 rate=$4 round=$5 f=cpu-rps-$1-n$2-s$3-r$5 copies=$2 e0 e1 s0 s1 sent
 	[ "$cfg" = peer ] && copies=1
 	read -ra e0 <<<"$(prog_stats "$C_NS" "$C_IF" egress)"
 	read -ra s0 <<<"$(prog_stats "$S_NS" "$S_IF" ingress)"
@@ -385,17 +388,21 @@ peer_cpu() {
 		-v m="$(div "$(stat_get "$f" run_machine_ns_per_copy)" "$([ "$cfg" = peer ] && echo "$n" || echo 1)")" \
 		-v et="$((e1[0] - e0[0]))" -v ec="$((e1[1] - e0[1]))" \
 		-v st="$((s1[0] - s0[0]))" -v sc="$((s1[1] - s0[1]))" \
-		-v fo="$(stat_get "$f" run_foreign_cpus)" -v res="$(stat_get "$f" run_result)" '
+		-v fo="$(stat_get "$f" run_foreign_cpus)" -v res="$(stat_get "$f" run_result)" -v rd="$round" '
 		function per(t) { return sent > 0 && t > 0 ? sprintf("%.1f", t / sent) : "" }
-		BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, n, sz, r,
+		BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, n, sz, r,
 			sent, (op > 0 ? sprintf("%.3f", dp / op) : ""), cl, c0, c1, m, per(et), ec, per(st),
-			sc, fo, res }' >>"$T_PEER"
+			sc, fo, res, rd }' >>"$T_PEER"
 	log "  $cfg N=$n ${size}B at $rate pps, receive work on CPU 1: client $(div "$(stat_get "$f" run_self_ns_per_datagram)" "$n")" \
 		"ns per copy, CPU 0 $(cpu_per_copy "$f" 0 "$n") ns, egress program $(awk -v t="$((e1[0] - e0[0]))" -v s="$sent" 'BEGIN { if (s) printf "%.0f", t / s }') ns per copy"
 }
+mode_start() { # mode_start peer|kernel N: udpclone-bpf with or without --peer, to the sink
+	if [ "$1" = peer ]; then peer_start "$2"; else kernel_start "$(dests "$2" 9000)"; fi
+}
+mode_stop() { if [ "$1" = peer ]; then peer_stop; else kernel_stop; fi; }
 # peer_block N SIZE RATE: peer mode next to the plain rows just measured: its lossless
 # rate and its CPU at RATE (both as plain mode's), then peer and plain again at RATE/2
-# with the receive work on CPU 1 and bpf_stats on (rows in T_PEER).
+# with the receive work on CPU 1 and bpf_stats on, PEER_ROUNDS times (rows in T_PEER).
 peer_block() {
 	local n=$1 size=$2 rate=$3
 	log "peer mode, N=$n, ${size}-byte payloads"
@@ -411,10 +418,17 @@ peer_block() {
 	# half the rate: CPU 1 now does all N copies' receive work, and a CPU's busy
 	# time says nothing once it is full
 	rate=$((rate / 2))
-	peer_cpu peer "$n" "$size" "$rate"
-	peer_stop
-	kernel_start "$(dests "$n" 9000)" && peer_cpu kernel "$n" "$size" "$rate"
-	kernel_stop
+	# PEER_ROUNDS rounds, the order alternating (peer, plain, plain, peer, ...), so
+	# that a change in other tenants' load does not fall on one mode only
+	local r cur=peer next
+	for ((r = 1; r <= PEER_ROUNDS; r++)); do
+		[ "$KERNEL_ON" = 1 ] && peer_cpu "$cur" "$n" "$size" "$rate" "$r"
+		next=$([ "$cur" = peer ] && echo kernel || echo peer)
+		mode_stop "$cur"
+		mode_start "$next" "$n" && peer_cpu "$next" "$n" "$size" "$rate" "$r"
+		cur=$next
+	done
+	mode_stop "$cur"
 	stats_off
 	rps 0
 }

@@ -56,6 +56,18 @@ rtt_diff() {
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 diff_us() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+.1f", a - b }'; }
 num() { awk -v a="${1:-}" 'BEGIN { if (a == "") print "-"; else if (a >= 10000) printf "%\047d", a; else if (a == int(a)) printf "%d", a; else printf "%.1f", a }'; }
+# vmed FILE COL CONFIG N SIZE: the median of COL over the rows (the rounds) of CONFIG N SIZE
+vmed() {
+	awk -F'\t' -v k="$2" -v c="$3" -v n="$4" -v s="$5" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $3 == s && $(h[k]) != "" { print $(h[k]) }' "$1" | median
+}
+# rounds_ratio COL N SIZE: peer / plain of COL in each round of T_PEER, "1.01x, 1.05x"
+rounds_ratio() {
+	awk -F'\t' -v k="$1" -v n="$2" -v s="$3" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$2 == n && $3 == s && $(h[k]) != "" { x[$1, $(h["round"])] = $(h[k]); if ($(h["round"]) > m) m = $(h["round"]) }
+		END { for (r = 1; r <= m; r++) if (x["kernel", r] > 0 && x["peer", r] != "")
+			o = o (o == "" ? "" : ", ") sprintf("%.2fx", x["peer", r] / x["kernel", r]); print o }' "$T_PEER"
+}
 # the direct of the peer RTT run (interleaved with it): median over its rows
 rtt_direct_of_peer() { # N COL
 	awk -F'\t' -v n="$1" -v k="$2" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
@@ -242,8 +254,9 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "copies to the sink, which gets all N. *Per copy* = per copy **sent** (N per datagram) in both."
 		echo "Target of issue 13: peer mode costs at most 20 % more client CPU per copy than plain mode."
 		echo
-		echo "Both rows of a block are measured at the same input rate (half the rate of the CPU table),"
-		echo "one after the other, with the server interface's receive work steered to CPU 1 (RPS), so"
+		echo "Both rows of a round are measured at the same input rate (half the rate of the CPU table),"
+		echo "one after the other (the order alternating from round to round), with the server interface's"
+		echo "receive work steered to CPU 1 (RPS), so"
 		echo "that the client's side is alone on CPU 0. *client* = the CPU time of the client process"
 		echo "(udpc-loadgen) itself, which holds the kernel's work in its context: the send, the egress"
 		echo "program, the clones and their transmit (other tenants' work excluded): **the measure of"
@@ -254,30 +267,28 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "time with its helpers (egress: the clones' transmit too), per copy sent (egress runs once per"
 		echo "copy: the clones pass through it again) or received (serve)."
 		echo
-		echo "| N | payload | input pps | config | delivered per datagram | client ns/copy | CPU 0 ns/copy | CPU 1 ns/copy | both CPUs ns/copy | udpc_egress ns/copy | udpc_serve_ingress ns/copy | foreign CPUs | result |"
-		echo "| --: | --: | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |"
-		awk -F'\t' 'NR > 1 { print $2 "\t" $3 }' "$T_PEER" | sort -u -n | while IFS=$'\t' read -r n s; do
-			for c in kernel peer; do
-				[ -n "$(v "$T_PEER" rate_pps "$c" "$n" "$s")" ] || continue
-				name=$c
-				[ "$c" = kernel ] && name="plain"
-				echo "| $n | $s | $(num "$(v "$T_PEER" rate_pps "$c" "$n" "$s")") | $name | $(v "$T_PEER" delivered_per_datagram "$c" "$n" "$s") | $(num "$(v "$T_PEER" client_ns_per_copy "$c" "$n" "$s")") | $(num "$(v "$T_PEER" cpu0_ns_per_copy "$c" "$n" "$s")") | $(num "$(v "$T_PEER" cpu1_ns_per_copy "$c" "$n" "$s")") | $(num "$(v "$T_PEER" cpu_ns_per_copy "$c" "$n" "$s")") | $(num "$(v "$T_PEER" egress_ns_per_copy "$c" "$n" "$s")") | $(num "$(v "$T_PEER" serve_ns_per_copy "$c" "$n" "$s")") | $(v "$T_PEER" foreign_cpus "$c" "$n" "$s") | $(v "$T_PEER" result "$c" "$n" "$s") |"
-			done
-		done
+		echo "| N | payload | input pps | round | config | delivered per datagram | client ns/copy | CPU 0 ns/copy | CPU 1 ns/copy | both CPUs ns/copy | udpc_egress ns/copy | udpc_serve_ingress ns/copy | foreign CPUs | result |"
+		echo "| --: | --: | --: | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |"
+		awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+			{ printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4,
+				$(h["round"]), ($1 == "kernel" ? "plain" : $1), $(h["delivered_per_datagram"]),
+				$(h["client_ns_per_copy"]), $(h["cpu0_ns_per_copy"]), $(h["cpu1_ns_per_copy"]),
+				$(h["cpu_ns_per_copy"]), $(h["egress_ns_per_copy"]), ($(h["serve_ns_per_copy"]) == "" ? "-" : $(h["serve_ns_per_copy"])),
+				$(h["foreign_cpus"]), $(h["result"]) }' "$T_PEER"
 		echo
 		echo "| N | payload | measure | plain | peer | peer / plain | target | met |"
 		echo "| --: | --: | --- | --: | --: | --: | --- | --- |"
 		awk -F'\t' 'NR > 1 { print $2 "\t" $3 }' "$T_PEER" | sort -u -n | while IFS=$'\t' read -r n s; do
-			k0=$(v "$T_PEER" client_ns_per_copy kernel "$n" "$s") p0=$(v "$T_PEER" client_ns_per_copy peer "$n" "$s")
+			k0=$(vmed "$T_PEER" client_ns_per_copy kernel "$n" "$s") p0=$(vmed "$T_PEER" client_ns_per_copy peer "$n" "$s")
 			ok=$(awk -v a="$p0" -v b="$k0" 'BEGIN { print (a != "" && b > 0 && a <= 1.2 * b) ? 1 : 0 }')
-			echo "| $n | $s | client CPU per copy sent (the client process with the kernel's work in its context), ns | $(num "$k0") | $(num "$p0") | $(ratio "$p0" "$k0") | <= 1.20x | $(yesno "$ok") |"
-			k=$(v "$T_PEER" cpu0_ns_per_copy kernel "$n" "$s") p=$(v "$T_PEER" cpu0_ns_per_copy peer "$n" "$s")
+			echo "| $n | $s | client CPU per copy sent (the client process with the kernel's work in its context), ns; median over rounds (each round's ratio: $(rounds_ratio client_ns_per_copy "$n" "$s")) | $(num "$k0") | $(num "$p0") | $(ratio "$p0" "$k0") | <= 1.20x | $(yesno "$ok") |"
+			k=$(vmed "$T_PEER" cpu0_ns_per_copy kernel "$n" "$s") p=$(vmed "$T_PEER" cpu0_ns_per_copy peer "$n" "$s")
 			echo "| $n | $s | CPU 0 busy per copy sent (the client host, with the daemon and other tenants), ns | $(num "$k") | $(num "$p") | $(ratio "$p" "$k") | (reported) | - |"
-			k=$(v "$T_PEER" cpu1_ns_per_copy kernel "$n" "$s") p=$(v "$T_PEER" cpu1_ns_per_copy peer "$n" "$s")
+			k=$(vmed "$T_PEER" cpu1_ns_per_copy kernel "$n" "$s") p=$(vmed "$T_PEER" cpu1_ns_per_copy peer "$n" "$s")
 			echo "| $n | $s | receivers' CPU (CPU 1) per copy received, ns: plain delivers all N, peer 1 | $(num "$k") | $(num "$p") | $(ratio "$p" "$k") | (reported) | - |"
-			k=$(v "$T_PEER" egress_ns_per_copy kernel "$n" "$s") p=$(v "$T_PEER" egress_ns_per_copy peer "$n" "$s")
-			echo "| $n | $s | udpc_egress run time per copy, ns | $(num "$k") | $(num "$p") | $(ratio "$p" "$k") | (reported) | - |"
-			echo "| $n | $s | udpc_serve_ingress run time per copy received, ns | - | $(num "$(v "$T_PEER" serve_ns_per_copy peer "$n" "$s")") | - | (reported) | - |"
+			k=$(vmed "$T_PEER" egress_ns_per_copy kernel "$n" "$s") p=$(vmed "$T_PEER" egress_ns_per_copy peer "$n" "$s")
+			echo "| $n | $s | udpc_egress run time per copy, ns (each round: $(rounds_ratio egress_ns_per_copy "$n" "$s")) | $(num "$k") | $(num "$p") | $(ratio "$p" "$k") | (reported) | - |"
+			echo "| $n | $s | udpc_serve_ingress run time per copy received, ns | - | $(num "$(vmed "$T_PEER" serve_ns_per_copy peer "$n" "$s")") | - | (reported) | - |"
 			kr=$(v "$T_TPUT" rate_pps kernel "$n" "$s") pr=$(v "$T_TPUT" rate_pps peer "$n" "$s")
 			if [ -n "$pr" ]; then
 				echo "| $n | $s | lossless input rate, pps (limit) | $(num "$kr") ($(v "$T_TPUT" limit kernel "$n" "$s")) | $(num "$pr") ($(v "$T_TPUT" limit peer "$n" "$s")) | $(ratio "$pr" "$kr") | (reported) | - |"
