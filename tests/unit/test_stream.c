@@ -1,0 +1,869 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * The stream layer against a simulated link (linksim.h) in simulated time: two
+ * engines, a client and a server, each with a small application that writes a
+ * known pattern and checks every byte it reads against it, so that a byte lost,
+ * doubled or out of order fails the test at the byte.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream.h"
+#include "stream_rset.h"
+#include "unit/linksim.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+#define MAXS 2048
+#define CHUNK 16384
+
+/* The byte at offset off of stream id in direction dir (0: client to server). */
+static uint8_t pattern(uint32_t id, int dir, uint64_t off)
+{
+	uint64_t x = (off >> 3) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)id << 1 | (uint64_t)dir);
+
+	x ^= x >> 29;
+	return (uint8_t)(x >> ((off & 7) * 8));
+}
+
+struct app_st {
+	bool used, opened, eof, reset, closed, fin_sent, no_read;
+	int reason;
+	uint64_t to_send, sent, rcvd;
+	uint64_t eof_ns, fin_ns;
+	char target[STREAM_TARGET_MAX + 1];
+};
+
+struct app {
+	struct stream_conn *c;
+	int dir;			/* the direction it writes: 0 client, 1 server */
+	struct app_st s[MAXS];
+	uint64_t reply_bytes;		/* server: bytes to send on each opened stream */
+	bool shut_after_send;		/* FIN once to_send is written */
+	bool shut_on_eof;		/* ...but only after the peer's FIN */
+	int reset_on_open;		/* server: reset new streams with this reason + 1 */
+	int bad_bytes, opened, eofs, closed, resets;
+	uint64_t rcvd_total;
+	uint64_t now;
+};
+
+static struct app_st *st_of(struct app *a, uint32_t id)
+{
+	assert_true(id / 2 < MAXS);
+	return &a->s[id / 2];
+}
+
+static void app_write(struct app *a, uint32_t id)
+{
+	struct app_st *st = st_of(a, id);
+	uint8_t buf[CHUNK];
+	ssize_t n;
+	uint64_t k, i;
+
+	while (st->sent < st->to_send && !st->reset) {
+		k = st->to_send - st->sent < CHUNK ? st->to_send - st->sent : CHUNK;
+		for (i = 0; i < k; i++)
+			buf[i] = pattern(id, a->dir, st->sent + i);
+		n = stream_write(a->c, id, buf, k);
+		if (n <= 0)
+			break;
+		st->sent += (uint64_t)n;
+	}
+	if (st->sent == st->to_send && a->shut_after_send && !st->fin_sent && !st->reset &&
+	    (!a->shut_on_eof || st->eof)) {
+		assert_int_equal(stream_shutdown_write(a->c, id), 0);
+		st->fin_sent = true;
+		st->fin_ns = a->now;
+	}
+}
+
+static void app_read(struct app *a, uint32_t id)
+{
+	struct app_st *st = st_of(a, id);
+	uint8_t buf[CHUNK];
+	ssize_t n, i;
+
+	if (st->no_read)
+		return;
+	while ((n = stream_read(a->c, id, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern(id, 1 - a->dir, st->rcvd + (uint64_t)i))
+				a->bad_bytes++;
+		st->rcvd += (uint64_t)n;
+		a->rcvd_total += (uint64_t)n;
+	}
+	if (n == 0 && !st->eof) {
+		st->eof = true;
+		st->eof_ns = a->now;
+		a->eofs++;
+		if (a->shut_on_eof)
+			app_write(a, id);
+	}
+}
+
+static void app_events(struct app *a)
+{
+	struct stream_event ev;
+	struct app_st *st;
+
+	while (stream_next_event(a->c, &ev)) {
+		st = st_of(a, ev.id);
+		switch (ev.type) {
+		case STREAM_EV_OPENED:
+			assert_false(st->opened);
+			st->used = st->opened = true;
+			strcpy(st->target, ev.target);
+			a->opened++;
+			if (a->reset_on_open) {
+				assert_int_equal(stream_reset(a->c, ev.id, a->reset_on_open - 1), 0);
+				break;
+			}
+			st->to_send = a->reply_bytes;
+			app_write(a, ev.id);
+			break;
+		case STREAM_EV_READABLE:
+			app_read(a, ev.id);
+			break;
+		case STREAM_EV_WRITABLE:
+			app_write(a, ev.id);
+			break;
+		case STREAM_EV_RESET:
+			assert_false(st->reset);
+			st->reset = true;
+			st->reason = ev.reason;
+			a->resets++;
+			break;
+		case STREAM_EV_CLOSED:
+			assert_false(st->closed);
+			st->closed = true;
+			a->closed++;
+			break;
+		}
+	}
+}
+
+static uint32_t stream_get_info_streams(const struct stream_conn *c)
+{
+	struct stream_info in;
+
+	stream_get_info(c, &in);
+	return in.streams;
+}
+
+struct world {
+	struct sim sim;
+	struct app *end[2];	/* 0 client, 1 server */
+	uint64_t loops;
+	void (*capture)(const uint8_t *buf, int len);	/* sees the client's datagrams */
+};
+
+static uint64_t epoch_seq = 0x1000;
+
+static struct stream_conn *mk_conn(bool client, void (*tweak)(struct stream_config *))
+{
+	struct stream_config cfg;
+	struct stream_conn *c = NULL;
+
+	stream_config_default(&cfg);
+	cfg.client = client;
+	cfg.epoch = ++epoch_seq * 0x9E3779B97F4A7C15ull;
+	if (tweak)
+		tweak(&cfg);
+	assert_int_equal(stream_conn_new(&cfg, &c), 0);
+	return c;
+}
+
+static void world_init(struct world *w, uint64_t seed, const struct sim_dir_cfg *d,
+		       void (*tweak)(struct stream_config *))
+{
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	sim_init(&w->sim, seed);
+	w->sim.dir[0] = w->sim.dir[1] = *d;
+	for (i = 0; i < 2; i++) {
+		w->end[i] = calloc(1, sizeof(struct app));
+		assert_non_null(w->end[i]);
+		w->end[i]->dir = i;
+		w->end[i]->c = mk_conn(i == 0, tweak);
+	}
+}
+
+static void world_free(struct world *w)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stream_conn_free(w->end[i]->c);
+		free(w->end[i]);
+	}
+	sim_free(&w->sim);
+}
+
+static void flush(struct world *w, int i)
+{
+	uint8_t buf[SIM_MTU];
+	int n;
+
+	w->end[i]->now = w->sim.now;
+	stream_tick(w->end[i]->c, w->sim.now);
+	app_events(w->end[i]);
+	while ((n = stream_next_datagram(w->end[i]->c, w->sim.now, buf, sizeof(buf))) > 0) {
+		if (i == 0 && w->capture)
+			w->capture(buf, n);
+		sim_send(&w->sim, i, buf, (size_t)n);
+	}
+	assert_true(n == 0);
+	app_events(w->end[i]);
+}
+
+static void trace(struct world *w)
+{
+	struct stream_info in;
+	const struct stream_stats *st;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stream_get_info(w->end[i]->c, &in);
+		st = stream_stats(w->end[i]->c);
+		fprintf(stderr, "t=%.1f %d: srtt %llu rto %llu bw %llu pace %llu cwnd %llu infl %llu rtx %llu rto# %llu rcvd %llu tx %llu rx %llu\n",
+			(double)w->sim.now / 1e9, i, (unsigned long long)in.srtt_us / 1000,
+			(unsigned long long)in.rto_us / 1000, (unsigned long long)in.btl_bw / 1000,
+			(unsigned long long)in.pacing_rate / 1000, (unsigned long long)in.cwnd,
+			(unsigned long long)in.bytes_in_flight, (unsigned long long)st->retransmits,
+			(unsigned long long)st->rto_fired, (unsigned long long)w->end[i]->rcvd_total,
+			(unsigned long long)st->tx_datagrams, (unsigned long long)st->rx_datagrams);
+	}
+}
+
+/* Runs until done(w) or the time limit; returns whether done. */
+static bool run(struct world *w, uint64_t limit, bool (*done)(struct world *))
+{
+	uint64_t end = w->sim.now + limit, next, d;
+	struct sim_pkt *p;
+	int i;
+
+	for (;;) {
+		flush(w, 0);
+		flush(w, 1);
+		if (done && done(w))
+			return true;
+		next = sim_next(&w->sim);
+		for (i = 0; i < 2; i++) {
+			d = stream_next_deadline(w->end[i]->c);
+			if (d < next)
+				next = d;
+		}
+		if (next <= w->sim.now)
+			next = w->sim.now + 1000;	/* a deadline that did not move: step */
+		if (next > end) {
+			w->sim.now = end;
+			return done ? done(w) : true;
+		}
+		if (getenv("TRACE") && next / SEC != w->sim.now / SEC)
+			trace(w);
+		w->sim.now = next;
+		w->loops++;
+		assert_true(w->loops < 20000000);	/* a spin would never end */
+		while (sim_next(&w->sim) <= w->sim.now) {
+			p = sim_pop(&w->sim);
+			w->end[p->to]->now = w->sim.now;
+			assert_int_equal(stream_input(w->end[p->to]->c, w->sim.now, p->data, p->len), 0);
+			app_events(w->end[p->to]);
+			free(p);
+		}
+	}
+}
+
+/* The client opens a stream that sends `bytes`, then FIN. */
+static uint32_t client_open(struct world *w, uint64_t bytes, bool shut)
+{
+	struct app *a = w->end[0];
+	int64_t id = stream_open(a->c, w->sim.now, "example.org:22");
+	struct app_st *st;
+
+	assert_true(id >= 0);
+	st = st_of(a, (uint32_t)id);
+	assert_false(st->used);
+	st->used = st->opened = true;
+	a->opened++;
+	st->to_send = bytes;
+	a->shut_after_send = shut;
+	app_write(a, (uint32_t)id);
+	return (uint32_t)id;
+}
+
+static bool all_closed(struct world *w)
+{
+	return w->end[0]->closed == w->end[0]->opened && w->end[1]->closed == w->end[1]->opened &&
+	       w->end[0]->opened > 0 && w->end[1]->opened == w->end[0]->opened;
+}
+
+static void expect_clean(struct world *w, uint32_t id, uint64_t up, uint64_t down)
+{
+	struct app_st *c = st_of(w->end[0], id), *s = st_of(w->end[1], id);
+
+	assert_int_equal(w->end[0]->bad_bytes, 0);
+	assert_int_equal(w->end[1]->bad_bytes, 0);
+	assert_true(s->opened);
+	assert_string_equal(s->target, "example.org:22");
+	assert_int_equal(s->rcvd, up);
+	assert_int_equal(c->rcvd, down);
+	assert_true(c->eof && s->eof && c->closed && s->closed);
+	assert_false(c->reset || s->reset);
+}
+
+static const struct sim_dir_cfg LAB = {
+	.delay_ns = 50 * MS, .rate = 2000000, .queue_bytes = 400000,
+};
+
+/* One stream, `bytes` each way; returns the simulated seconds to both EOFs. */
+static double bulk(double loss, uint64_t bytes, uint64_t seed)
+{
+	struct world w;
+	struct sim_dir_cfg d = LAB;
+	uint32_t id;
+	double secs;
+
+	d.loss = loss;
+	world_init(&w, seed, &d, NULL);
+	w.end[1]->reply_bytes = bytes;
+	w.end[1]->shut_after_send = true;
+	id = client_open(&w, bytes, true);
+	assert_true(run(&w, 120 * SEC, all_closed));
+	expect_clean(&w, id, bytes, bytes);
+	secs = (double)(st_of(w.end[0], id)->eof_ns > st_of(w.end[1], id)->eof_ns ?
+			st_of(w.end[0], id)->eof_ns : st_of(w.end[1], id)->eof_ns) / 1e9;
+	{
+		struct stream_info in;
+
+		stream_get_info(w.end[0]->c, &in);
+		printf("  loss %2.0f%%: %llu bytes each way in %.2f s simulated: %.0f KB/s "
+		       "(srtt %llu ms, btl_bw %llu KB/s, retransmits %llu+%llu, loss_avg %.3f)\n",
+		       loss * 100, (unsigned long long)bytes, secs, (double)bytes / secs / 1000,
+		       (unsigned long long)in.srtt_us / 1000, (unsigned long long)in.btl_bw / 1000,
+		       (unsigned long long)stream_stats(w.end[0]->c)->retransmits,
+		       (unsigned long long)stream_stats(w.end[1]->c)->retransmits, in.loss_avg);
+	}
+	world_free(&w);
+	return secs;
+}
+
+/* (a) + (b): intact at 0, 9 and 30 % loss each way; goodput at 9 % >= 60 % of 0 %. */
+static void test_bulk(void **state)
+{
+	uint64_t mb = 4u << 20;
+	double t0 = bulk(0, mb, 1), t9 = bulk(0.09, mb, 2), t30 = bulk(0.30, mb, 3);
+
+	printf("  goodput vs 0 %% loss: 9 %%: %.0f %%, 30 %%: %.0f %%\n", 100 * t0 / t9,
+	       100 * t0 / t30);
+	/* 4 MB at 2 MB/s is 2.1 s of wire time; allow startup and the tail */
+	assert_true(t0 < 4.0);
+	assert_true(t0 / t9 >= 0.6);
+	assert_true(t0 / t30 >= 0.3);
+}
+
+static void small_mtu(struct stream_config *cfg)
+{
+	cfg->mtu_payload = 576;
+}
+
+/* (a) 1 MB each way, with a smaller MTU: no datagram above it. */
+static void test_one_mb_small_mtu(void **state)
+{
+	struct world w;
+	uint32_t id;
+
+	world_init(&w, 7, &LAB, small_mtu);
+	w.end[1]->reply_bytes = 1 << 20;
+	w.end[1]->shut_after_send = true;
+	id = client_open(&w, 1 << 20, true);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	expect_clean(&w, id, 1 << 20, 1 << 20);
+	/* 1 MB in 576-byte datagrams is more than 1,900 of them */
+	assert_true(stream_stats(w.end[0]->c)->tx_bytes / stream_stats(w.end[0]->c)->tx_datagrams <= 576);
+	assert_true(stream_stats(w.end[0]->c)->tx_datagrams > 1900);
+	world_free(&w);
+}
+
+/* (c) Heavy reordering (jitter 40 ms at 2 MB/s) and duplication: every byte once, in order. */
+static void test_reorder_dup(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	uint32_t id;
+
+	d.jitter_ns = 40 * MS;
+	d.dup = 0.1;
+	d.loss = 0.05;
+	world_init(&w, 11, &d, NULL);
+	w.end[1]->reply_bytes = 1 << 20;
+	w.end[1]->shut_after_send = true;
+	id = client_open(&w, 1 << 20, true);
+	assert_true(run(&w, 60 * SEC, all_closed));
+	expect_clean(&w, id, 1 << 20, 1 << 20);
+	assert_true(w.sim.dups[0] + w.sim.dups[1] > 100);
+	assert_true(stream_stats(w.end[0]->c)->rx_duplicate + stream_stats(w.end[1]->c)->rx_duplicate > 100);
+	world_free(&w);
+}
+
+/* (d) Half-close: the client's FIN arrives, and the server still sends afterwards. */
+static void test_half_close(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	struct app_st *c, *s;
+	uint32_t id;
+
+	d.loss = 0.1;
+	world_init(&w, 13, &d, NULL);
+	w.end[1]->reply_bytes = 300000;
+	w.end[1]->shut_after_send = true;
+	w.end[1]->shut_on_eof = true;	/* the server answers "after the request", as HTTP/1.0 */
+	id = client_open(&w, 10000, true);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	expect_clean(&w, id, 10000, 300000);
+	c = st_of(w.end[0], id);
+	s = st_of(w.end[1], id);
+	assert_true(s->eof_ns <= s->fin_ns);	/* the server's FIN came after the client's */
+	assert_true(c->fin_ns < c->eof_ns);	/* and the client read after its own FIN */
+	world_free(&w);
+}
+
+static bool both_closed_one(struct world *w)
+{
+	return w->end[0]->closed == 1 && w->end[1]->closed == 1;
+}
+
+/* (d) A reset propagates both ways, and its reason with it. */
+static void test_reset_propagates(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	uint32_t id;
+	uint64_t t0;
+	int who;
+
+	d.loss = 0.2;
+	for (who = 0; who < 2; who++) {
+		world_init(&w, 17 + who, &d, NULL);
+		w.end[1]->reply_bytes = 5u << 20;	/* still sending when the reset comes */
+		id = client_open(&w, 5u << 20, false);
+		assert_false(run(&w, 1 * SEC, both_closed_one));
+		assert_true(st_of(w.end[1], id)->opened);
+		assert_int_equal(stream_reset(w.end[who]->c, id, STREAM_R_APP), 0);
+		assert_int_equal(stream_write(w.end[who]->c, id, "x", 1), -ECONNRESET);
+		t0 = w.sim.now;
+		/*
+		 * 10 s is generous: the RESET goes at once (control frames do not wait behind
+		 * the flight), and a lost RESET or a lost ack of it costs one RTO (~0.2 s),
+		 * doubling while nothing is acked. Ten seconds is four losses in a row.
+		 */
+		assert_true(run(&w, 10 * SEC, both_closed_one));
+		printf("  reset by the %s settled in %.2f s simulated\n", who ? "server" : "client",
+		       (double)(w.sim.now - t0) / 1e9);
+		assert_true(st_of(w.end[1 - who], id)->reset);
+		assert_int_equal(st_of(w.end[1 - who], id)->reason, STREAM_R_APP);
+		assert_false(st_of(w.end[who], id)->reset);	/* its own reset is no event */
+		assert_int_equal(w.end[0]->bad_bytes + w.end[1]->bad_bytes, 0);
+		assert_int_equal(stream_get_info_streams(w.end[0]->c), 0);
+		assert_int_equal(stream_get_info_streams(w.end[1]->c), 0);
+		world_free(&w);
+	}
+}
+
+/* (d) The server cannot connect: the client's stream is reset with the reason. */
+static void test_connect_failure(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	uint32_t id;
+
+	d.loss = 0.3;
+	world_init(&w, 19, &d, NULL);
+	w.end[1]->reset_on_open = STREAM_R_REFUSED + 1;
+	id = client_open(&w, 1000, true);
+	assert_true(run(&w, 20 * SEC, both_closed_one));
+	assert_true(st_of(w.end[0], id)->reset);
+	assert_int_equal(st_of(w.end[0], id)->reason, STREAM_R_REFUSED);
+	assert_int_equal(stream_read(w.end[0]->c, id, &d, 1), -ENOENT);	/* gone after CLOSED */
+	world_free(&w);
+}
+
+static void small_window(struct stream_config *cfg)
+{
+	cfg->recv_window = 128 << 10;
+	cfg->send_buffer = 256 << 10;
+}
+
+static bool stream_b_done(struct world *w)
+{
+	return st_of(w->end[1], 2)->eof;
+}
+
+/* (e) A reader that does not read holds its sender at the window; the other stream flows. */
+static void test_window_no_hol(void **state)
+{
+	struct world w;
+	uint32_t a, b;
+	double solo, shared;
+	uint64_t t0;
+
+	/* the other stream alone first, for its rate. The server FINs after the client's
+	 * FIN, as in the shared run below: without it, all_closed could never be true */
+	world_init(&w, 23, &LAB, small_window);
+	w.end[1]->shut_after_send = true;
+	b = client_open(&w, 2u << 20, true);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	solo = (double)st_of(w.end[1], b)->eof_ns / 1e9;
+	world_free(&w);
+
+	world_init(&w, 23, &LAB, small_window);
+	w.end[1]->shut_after_send = true;
+	a = client_open(&w, 2u << 20, true);
+	st_of(w.end[1], a)->no_read = true;
+	b = client_open(&w, 2u << 20, true);
+	assert_int_equal(b, 2);
+	t0 = w.sim.now;
+	assert_true(run(&w, 30 * SEC, stream_b_done));
+	shared = (double)(st_of(w.end[1], b)->eof_ns - t0) / 1e9;
+	printf("  stream alone %.2f s, next to a stalled one %.2f s\n", solo, shared);
+	assert_true(shared < solo * 1.3 + 0.2);
+	/* the stalled stream: the server holds at most a window, the client the rest */
+	assert_int_equal(st_of(w.end[1], a)->rcvd, 0);
+	assert_true(stream_readable(w.end[1]->c, a) <= (128 << 10));
+	assert_true(stream_readable(w.end[1]->c, a) >= (64 << 10));
+	assert_true(st_of(w.end[0], a)->sent <= (256 << 10) + (128 << 10));
+	assert_int_equal(stream_stats(w.end[1]->c)->rx_flow_violation, 0);
+	/* the reader wakes up: the rest follows */
+	st_of(w.end[1], a)->no_read = false;
+	app_read(w.end[1], a);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	assert_int_equal(st_of(w.end[1], a)->rcvd, 2u << 20);
+	assert_int_equal(w.end[1]->bad_bytes, 0);
+	world_free(&w);
+}
+
+static void small_conn_buffer(struct stream_config *cfg)
+{
+	cfg->send_buffer = 128 << 10;
+	cfg->conn_send_buffer = 256 << 10;
+}
+
+/* The connection's send bound: four streams share 256 KiB, and all still complete. */
+static void test_conn_send_buffer(void **state)
+{
+	struct world w;
+	uint64_t queued = 0;
+	uint32_t id[4];
+	int i;
+
+	world_init(&w, 43, &LAB, small_conn_buffer);
+	w.end[1]->shut_after_send = true;
+	for (i = 0; i < 4; i++)
+		id[i] = client_open(&w, 1 << 20, true);
+	for (i = 0; i < 4; i++)
+		queued += st_of(w.end[0], id[i])->sent;
+	assert_true(queued <= 256 << 10);
+	assert_int_equal(st_of(w.end[0], id[2])->sent, 0);	/* the first two took it all */
+	assert_int_equal(stream_write(w.end[0]->c, id[3], "x", 1), 0);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	for (i = 0; i < 4; i++)
+		expect_clean(&w, id[i], 1 << 20, 0);
+	world_free(&w);
+}
+
+/* (f) 1,000 concurrent short connections over a lossy link. */
+static void test_thousand_streams(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	int i;
+
+	d.loss = 0.09;
+	world_init(&w, 29, &d, NULL);
+	w.end[1]->reply_bytes = 3000;
+	w.end[1]->shut_after_send = true;
+	for (i = 0; i < 1000; i++)
+		client_open(&w, 2000, true);
+	assert_true(run(&w, 60 * SEC, all_closed));
+	assert_int_equal(w.end[1]->opened, 1000);
+	assert_int_equal(w.end[0]->closed, 1000);
+	assert_int_equal(w.end[1]->closed, 1000);
+	assert_int_equal(w.end[0]->rcvd_total, 1000 * 3000);
+	assert_int_equal(w.end[1]->rcvd_total, 1000 * 2000);
+	assert_int_equal(w.end[0]->bad_bytes + w.end[1]->bad_bytes, 0);
+	assert_int_equal(w.end[0]->resets + w.end[1]->resets, 0);
+	printf("  1000 streams done in %.2f s simulated\n", (double)w.sim.now / 1e9);
+	world_free(&w);
+}
+
+static bool client_all_reset(struct world *w)
+{
+	return w->end[0]->resets == 5 && w->end[0]->closed == 5;
+}
+
+/* (g) The server restarts: the client's streams reset, new ones work. */
+static void test_peer_restart(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	struct app *fresh;
+	uint32_t id;
+	int i;
+
+	d.loss = 0.09;
+	world_init(&w, 31, &d, NULL);
+	for (i = 0; i < 5; i++)
+		client_open(&w, 20000, false);	/* open, never closed */
+	assert_false(run(&w, 3 * SEC, all_closed));
+	assert_int_equal(w.end[1]->opened, 5);
+	/* replace the server: a new process, a new epoch */
+	stream_conn_free(w.end[1]->c);
+	fresh = calloc(1, sizeof(*fresh));
+	assert_non_null(fresh);
+	fresh->dir = 1;
+	fresh->c = mk_conn(false, NULL);
+	free(w.end[1]);
+	w.end[1] = fresh;
+	assert_true(run(&w, 20 * SEC, client_all_reset));
+	for (i = 0; i < 5; i++)
+		assert_int_equal(st_of(w.end[0], 2 * i)->reason, STREAM_R_PEER_RESTART);
+	assert_int_equal(stream_stats(w.end[0]->c)->peer_restarts, 1);
+	assert_int_equal(w.end[1]->opened, 0);	/* the old streams were not taken as new */
+	/* a new stream works */
+	w.end[1]->reply_bytes = 50000;
+	w.end[1]->shut_after_send = true;
+	w.end[0]->opened = w.end[0]->closed = 0;
+	id = client_open(&w, 50000, true);
+	assert_true(run(&w, 20 * SEC, both_closed_one));
+	expect_clean(&w, id, 50000, 50000);
+	world_free(&w);
+}
+
+/* (h) An idle stream survives with keepalives; a silent link resets it. */
+static void test_keepalive(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	uint32_t id;
+
+	d.loss = 0.09;
+	world_init(&w, 37, &d, NULL);
+	id = client_open(&w, 1000, false);
+	assert_false(run(&w, 300 * SEC, all_closed));	/* five minutes of silence */
+	assert_false(st_of(w.end[0], id)->reset || st_of(w.end[1], id)->reset);
+	assert_int_equal(st_of(w.end[1], id)->rcvd, 1000);
+	assert_true(w.sim.sent[0] > 300 / 5 / 2);	/* it did send keepalives */
+	/* still usable */
+	st_of(w.end[0], id)->to_send = 2000;
+	app_write(w.end[0], id);
+	assert_false(run(&w, 2 * SEC, all_closed));
+	assert_int_equal(st_of(w.end[1], id)->rcvd, 2000);
+	/* now the link dies both ways */
+	w.sim.dir[0].blackhole = w.sim.dir[1].blackhole = 1;
+	assert_true(run(&w, 40 * SEC, both_closed_one));
+	assert_int_equal(st_of(w.end[0], id)->reason, STREAM_R_TIMEOUT);
+	assert_int_equal(st_of(w.end[1], id)->reason, STREAM_R_TIMEOUT);
+	world_free(&w);
+}
+
+static uint8_t cap[512][SIM_MTU];
+static uint16_t caplen[512];
+static unsigned int ncap;
+
+static void capture(const uint8_t *buf, int len)
+{
+	if (ncap < 512) {
+		memcpy(cap[ncap], buf, (size_t)len);
+		caplen[ncap++] = (uint16_t)len;
+	}
+}
+
+/* (i) Garbage, bit flips of real datagrams, forged streams and replays. */
+static void test_fuzz(void **state)
+{
+	struct world w;
+	struct sim_dir_cfg d = LAB;
+	struct stream_conn *victim;
+	struct stream_event ev;
+	uint8_t buf[SIM_MTU];
+	unsigned int i, k;
+	uint64_t now = 0;
+	const struct stream_stats *st;
+
+	/* capture real client datagrams */
+	d.loss = 0.1;
+	world_init(&w, 41, &d, NULL);
+	w.end[1]->reply_bytes = 100000;
+	client_open(&w, 100000, true);
+	client_open(&w, 100, false);
+	w.capture = capture;
+	run(&w, 20 * SEC, all_closed);
+	assert_true(ncap > 100);
+
+	/* a fresh server: random bytes, then mutations of the capture */
+	victim = mk_conn(false, NULL);
+	for (i = 0; i < 200000; i++) {
+		size_t len;
+
+		now += 100000;
+		if (i % 4 == 0) {
+			len = sim_rand(&w.sim) % 200;
+			for (k = 0; k < len; k++)
+				buf[k] = (uint8_t)sim_rand(&w.sim);
+			if (i % 8 == 0 && len > 2)
+				buf[0] = STREAM_VERSION, buf[1] = 0;
+		} else {
+			k = sim_rand(&w.sim) % ncap;
+			len = caplen[k];
+			memcpy(buf, cap[k], len);
+			for (k = sim_rand(&w.sim) % 4; k < 4; k++)
+				buf[sim_rand(&w.sim) % len] ^= (uint8_t)(1u << (sim_rand(&w.sim) % 8));
+			if (i % 16 == 1)
+				len = sim_rand(&w.sim) % len;	/* truncated */
+		}
+		assert_int_equal(stream_input(victim, now, buf, len), 0);
+		if (i % 64 == 0) {
+			stream_tick(victim, now);
+			while (stream_next_datagram(victim, now, buf, sizeof(buf)) > 0)
+				;
+			while (stream_next_event(victim, &ev))
+				if (ev.type == STREAM_EV_READABLE)
+					while (stream_read(victim, ev.id, buf, sizeof(buf)) > 0)
+						;
+		}
+	}
+	st = stream_stats(victim);
+	printf("  fuzz: malformed %llu, bad version %llu, stale %llu, duplicate %llu, "
+	       "unknown %llu, closed %llu, flow %llu\n",
+	       (unsigned long long)st->rx_malformed, (unsigned long long)st->rx_bad_version,
+	       (unsigned long long)st->rx_stale_epoch, (unsigned long long)st->rx_duplicate,
+	       (unsigned long long)st->rx_unknown_stream, (unsigned long long)st->rx_closed_stream,
+	       (unsigned long long)st->rx_flow_violation);
+	assert_true(st->rx_malformed > 1000);
+	assert_true(st->rx_bad_version > 1000);
+	assert_true(st->rx_duplicate > 1000);
+	assert_true(st->rx_stale_epoch > 0);
+	stream_conn_free(victim);
+	world_free(&w);
+}
+
+/* Replays of an old incarnation's datagrams after a restart are stale, not a restart. */
+static void test_replay_after_restart(void **state)
+{
+	struct stream_conn *srv = mk_conn(false, NULL), *old = mk_conn(true, NULL);
+	struct stream_conn *neu = mk_conn(true, NULL);
+	uint8_t a[SIM_MTU], b[SIM_MTU];
+	int na, nb;
+
+	assert_true(stream_open(old, 0, "h:1") >= 0);
+	na = stream_next_datagram(old, 0, a, sizeof(a));
+	assert_true(na > 0);
+	assert_int_equal(stream_input(srv, 1, a, (size_t)na), 0);
+	assert_true(stream_open(neu, 2, "h:1") >= 0);
+	nb = stream_next_datagram(neu, 2, b, sizeof(b));
+	assert_true(nb > 0);
+	assert_int_equal(stream_input(srv, 3, b, (size_t)nb), 0);
+	assert_int_equal(stream_stats(srv)->peer_restarts, 1);
+	assert_int_equal(stream_input(srv, 4, a, (size_t)na), 0);	/* the old one, replayed */
+	assert_int_equal(stream_stats(srv)->peer_restarts, 1);
+	assert_int_equal(stream_stats(srv)->rx_stale_epoch, 1);
+	stream_conn_free(srv);
+	stream_conn_free(old);
+	stream_conn_free(neu);
+}
+
+static void test_config_and_api_errors(void **state)
+{
+	struct stream_config cfg;
+	struct stream_conn *c = NULL;
+	char big[300];
+
+	stream_config_default(&cfg);
+	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);	/* no epoch */
+	cfg.epoch = 1;
+	cfg.mtu_payload = 100;
+	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);
+	cfg.mtu_payload = 1200;
+	cfg.recv_window = 1000;
+	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);
+	stream_config_default(&cfg);
+	cfg.epoch = 1;
+	cfg.client = true;
+	cfg.max_streams = 2;
+	assert_int_equal(stream_conn_new(&cfg, &c), 0);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(stream_open(c, 0, big), -EINVAL);
+	assert_int_equal(stream_open(c, 0, ""), -EINVAL);
+	assert_int_equal(stream_open(c, 0, "a:1"), 0);
+	assert_int_equal(stream_open(c, 0, "a:1"), 2);
+	assert_int_equal(stream_open(c, 0, "a:1"), -EAGAIN);
+	assert_int_equal(stream_write(c, 4, "x", 1), -ENOENT);
+	assert_int_equal(stream_read(c, 0, big, 10), -EAGAIN);
+	assert_int_equal(stream_shutdown_write(c, 0), 0);
+	assert_int_equal(stream_write(c, 0, "x", 1), -EPIPE);
+	assert_int_equal(stream_next_datagram(c, 0, big, 100), -EINVAL);
+	assert_string_equal(stream_reason_name(STREAM_R_REFUSED), "connection refused");
+	stream_conn_free(c);
+}
+
+static void test_rset(void **state)
+{
+	struct rset s;
+
+	rset_init(&s, 4);
+	assert_int_equal(rset_add(&s, 10, 20), 0);
+	assert_int_equal(rset_add(&s, 30, 40), 0);
+	assert_int_equal(rset_add(&s, 20, 30), 0);	/* bridges both */
+	assert_int_equal(s.n, 1);
+	assert_true(rset_contains(&s, 10, 40));
+	assert_false(rset_contains(&s, 9, 40));
+	assert_int_equal(rset_remove(&s, 15, 16), 0);	/* a split */
+	assert_int_equal(s.n, 2);
+	assert_int_equal(rset_end_from(&s, 10), 15);
+	assert_int_equal(rset_end_from(&s, 15), 15);
+	assert_int_equal(rset_add(&s, 50, 60), 0);
+	assert_int_equal(rset_add(&s, 70, 80), 0);
+	assert_int_equal(rset_add(&s, 90, 95), -ENOSPC);	/* capped */
+	assert_int_equal(s.n, 4);
+	assert_int_equal(rset_remove(&s, 0, 55), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.r[0].lo, 55);
+	rset_trim_below(&s, 75);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.r[0].lo, 75);
+	rset_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rset),
+		cmocka_unit_test(test_config_and_api_errors),
+		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_one_mb_small_mtu),
+		cmocka_unit_test(test_reorder_dup),
+		cmocka_unit_test(test_half_close),
+		cmocka_unit_test(test_reset_propagates),
+		cmocka_unit_test(test_connect_failure),
+		cmocka_unit_test(test_window_no_hol),
+		cmocka_unit_test(test_conn_send_buffer),
+		cmocka_unit_test(test_thousand_streams),
+		cmocka_unit_test(test_peer_restart),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_replay_after_restart),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
