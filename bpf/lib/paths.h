@@ -103,7 +103,6 @@ __noinline int serve_copy_one(struct __sk_buff *skb, struct path_fanout *f,
 	f->h.path = id;
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, &src) ||
 	    rewrite_dst(skb, &f->p, &f->cur_daddr, &dst, f->cur_dport, dport) ||
-	    bpf_skb_store_bytes(skb, f->p.l4_off + PEER_HDR_OFF + 1, &f->h.path, 1, 0) ||
 	    peer_outer_csum(skb, &f->p, &src, &dst, f->p.sport, dport, &f->h)) {
 		f->verdict = TC_ACT_SHOT; /* possibly half rewritten */
 		return 1;
