@@ -9,10 +9,11 @@
 #include "udpc_peer.h"
 
 /* A new session under id, from the per-CPU template (too big for the stack),
- * labelled with p's source and local address p's destination; NULL if it cannot
- * be made. An id already taken is not
+ * labelled with p's source and local address p's destination, its first sequence
+ * number sent first_seq + 1; NULL if it cannot be made. An id already taken is not
  * overwritten: another CPU made it a moment ago, and that one is returned. */
-static __always_inline struct udpc_session *session_new(__u64 id, const struct pkt *p, __u64 now)
+static __always_inline struct udpc_session *session_new(__u64 id, const struct pkt *p, __u64 now,
+							__u32 first_seq)
 {
 	struct udpc_peer_stats *ps = peer_stats();
 	struct udpc_session *t, *s;
@@ -22,7 +23,7 @@ static __always_inline struct udpc_session *session_new(__u64 id, const struct p
 	t = bpf_map_lookup_elem(&udpc_session_tmpl, &zero);
 	if (!t || !ps)
 		return NULL;
-	t->tx_seq = 0;
+	t->tx_seq = first_seq;
 	t->rx_top = 0;
 	t->label = p->saddr;
 	t->local = p->daddr;
@@ -76,7 +77,7 @@ static __always_inline struct udpc_session *client_session(const struct pkt *p, 
 		*id = 1;
 	/* Its label is the client application's address: the daemon's keepalives
 	 * leave from that port, as the copies do, through the same NAT bindings. */
-	return session_new(*id, p, now);
+	return session_new(*id, p, now, 0);
 }
 
 /*
@@ -107,7 +108,12 @@ static __always_inline struct udpc_session *serve_session(const struct pkt *p,
 			return NULL;
 		}
 	}
-	s = session_new(id, p, now);
+	/* Its replies start at a random sequence number: a server restarted cleanly
+	 * (its sessions gone) meets clients whose windows still hold the old one's
+	 * numbers, which a new count from 1 would trail as late. A random start is
+	 * ahead of them, or far enough behind to resynchronise (dedup.h), but for a
+	 * chance of UDPC_PEER_RESYNC in 2^32. */
+	s = session_new(id, p, now, bpf_get_prandom_u32());
 	if (s && bpf_map_update_elem(&udpc_labels, &label, &id, BPF_ANY) && ps)
 		ps->session_errors++;
 	return s;

@@ -1215,6 +1215,16 @@ static size_t expect_strip(const uint8_t *f, size_t len, const struct parsed *p,
 	return n;
 }
 
+/* The sequence number a session in udpc_sessions sent last (0 if none). */
+static uint32_t map_tx_seq(uint64_t id)
+{
+	static struct udpc_session sess;
+
+	if (bpf_map_lookup_elem(fds.sessions, &id, &sess))
+		return 0;
+	return (uint32_t)sess.tx_seq;
+}
+
 /*
  * Judge copy f as the server must, update the oracle, and check the run. *sess
  * gets the session it went to (or NULL). Returns the expected verdict.
@@ -1266,6 +1276,7 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		memset(s, 0, offsetof(struct osess, w));
 		win_init(&s->w);
 		s->id = h.session;
+		s->tx_seq = map_tx_seq(h.session); /* the server's replies start at random */
 		s->fam = p.family;
 		memcpy(s->label, p.saddr, 16);
 		memcpy(s->local, p.daddr, 16);

@@ -247,6 +247,18 @@ static struct udpc_session *session_get(uint64_t id)
 	return s;
 }
 
+/* The sequence number session id's next reply carries (its start is random). */
+static uint32_t next_tx_seq(uint64_t id)
+{
+	struct udpc_session *s = session_get(id);
+	uint32_t seq;
+
+	assert_non_null(s);
+	seq = (uint32_t)s->tx_seq + 1;
+	free(s);
+	return seq ? seq : 1;
+}
+
 /* ---- running the programs ---- */
 
 struct run {
@@ -557,12 +569,12 @@ static void test_serve_replies_by_every_path(void **state)
 
 	/* The application answers the label, once: one copy by path 0 (a clone,
 	 * captured on veth1), the last by path 2 (the packet itself). */
+	h = (struct hdr_spec){ .path = 2, .seq = next_tx_seq(SESSION), .session = SESSION };
 	n = dgram(PKT_IPV4, MAC_V0, MAC_V1, SRV4, TO_PORT, CLI4, 40000, false, in);
 	r = run_prog(env.skel->progs.udpc_serve_egress, in, n);
 	assert_int_equal(r.verdict, TC_ACT_OK);
 
 	an = dgram(PKT_IPV4, MAC_V0, MAC_V1, SRV4, LISTEN, NAT4, 40001, false, app);
-	h = (struct hdr_spec){ .path = 2, .seq = 1, .session = SESSION };
 	assert_frame("copy by path 2", r.out, r.len, want, peer_wrap(app, an, &h, want));
 
 	cn = capture_next(cap, sizeof(cap), 1000, NULL);
@@ -680,12 +692,12 @@ static void test_serve_mixed_families(void **state)
 	serve_in(PKT_IPV4, CLI4, 40000, SRV4, h, NULL, 0, TC_ACT_SHOT);
 
 	capture_drain(50);
+	h = (struct hdr_spec){ .path = 1, .seq = next_tx_seq(SESSION), .session = SESSION };
 	n = dgram(PKT_IPV4, MAC_V0, MAC_V1, SRV4, TO_PORT, CLI4, 40000, false, in);
 	r = run_prog(env.skel->progs.udpc_serve_egress, in, n);
 	assert_int_equal(r.verdict, TC_ACT_OK);
 	an = dgram(PKT_IPV6, MAC_V0, MAC_V1, "2001:db8:1::1", LISTEN, "2001:db8:9::7", 40001, false,
 		   app);
-	h = (struct hdr_spec){ .path = 1, .seq = 1, .session = SESSION };
 	assert_frame("reply by the IPv6 path", r.out, r.len, want, peer_wrap(app, an, &h, want));
 	cn = capture_next(cap, sizeof(cap), 1000, NULL);
 	assert_true(cn > 0);

@@ -11,7 +11,8 @@
 #      request, and ~87% come back; an application that answers once (a VPN) ~68%.
 #   3. peer mode with an uplink dying mid-run (all its packets lost, both ways, as a
 #      modem that loses its signal): no gap (no long run of losses).
-#   4. on clean links, `kill -9` and restart of each daemon mid-stream: none lost.
+#   4. on clean links, `kill -9` and restart of each daemon mid-stream: none lost;
+#      a clean restart of serve (its sessions gone) mid-stream: replies resume.
 #   5. peer mode over IPv6.
 #   6. one session over paths of both families: an IPv4 client whose second and
 #      third paths reach the server in IPv6 only.
@@ -155,6 +156,26 @@ kill_rt=$(stat_get "$E2E_TMP/send-kill" replies_unique_seq)
 echo "    kill -9 and restart of both daemons mid-stream (clean links): answered $kill_rt of $K"
 assert_eq "kill -9 mid-stream: answered" "$K" "$kill_rt"
 assert_eq "kill -9 mid-stream: duplicates" 0 "$(stat_get "$E2E_TMP/kill" dup)"
+
+# -- 4b. a clean restart of serve mid-stream: its sessions are gone, the client's are
+# not; the new server's replies must not trail the client's window as late
+serve_up
+attach_up --destinations "$PEER_DESTS" --peer
+echo_up restart
+requests restart "$K" &
+SENDER=$!
+sleep 1 # a second into the run (a point in the stream, not a readiness wait)
+bg_stop "$SERVE"
+serve_up
+wait "$SENDER" || fail "sender failed"
+bg_stop "$SRV"
+both_down
+restart_rt=$(stat_get "$E2E_TMP/send-restart" replies_unique_seq)
+echo "    serve stopped and started again mid-stream (clean links): answered $restart_rt of $K"
+# lost: what came while no serve ran (a fraction of a second); a new server counting
+# its replies from 1 lost every one until it passed the old count (about 1000 here)
+assert_ge "clean restart of serve: answered (per mille)" 900 $((restart_rt * 1000 / K))
+assert_eq "clean restart of serve: duplicates" 0 "$(stat_get "$E2E_TMP/restart" dup)"
 
 # -- 5. IPv6, lossy again
 for k in 1 2 3; do wan_set "$k" "${LOSSY[$((k - 1))]}" || e2e_end; done
