@@ -10,9 +10,10 @@
  * The parent owns the internal UDP socket, the TCP sockets and the stream engines
  * (tcpio.c). It opens every socket before the child attaches, so once the child is
  * ready the whole command is. SIGTERM to the parent closes the streams (a CLOSE to the
- * peer, while the data path still carries it), then stops the child; the child dies
- * with the parent (PR_SET_PDEATHSIG), and the parent ends when the child does
- * (`detach IFACE`).
+ * peer, while the data path still carries it), then stops the child. The child dies
+ * with the parent (PR_SET_PDEATHSIG SIGKILL: like a daemon killed outright, it leaves
+ * the data path pinned for the next one to adopt), and the parent ends when the child
+ * does (`detach IFACE`).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -305,7 +306,9 @@ static int spawn(daemon_fn fn, const void *opts, int *ready_fd, const sigset_t *
 		return -1;
 	}
 	if (ch->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* Killed outright with the parent, as a daemon killed outright: the data
+		 * path stays pinned, and the next command adopts its sessions. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(EXIT_FAILURE);
 		/* Only stdio and the pipe: the parent's sockets are the parent's. */

@@ -34,6 +34,9 @@
 #define HOUSEKEEP_NS (200ULL * 1000000)
 #define SESSION_IDLE_NS (120ULL * 1000000000)	/* an engine with no streams is freed after */
 #define NS_PER_MS 1000000ULL
+/* Client: sending and hearing nothing back for this long, take a new session (a server
+ * restarted cleanly numbers its replies afresh, and the old session drops them). */
+#define SILENT_NS (5ULL * 1000000000)
 
 enum kind { K_UDP = 1, K_TIMER, K_SIGNAL, K_CHILD, K_LISTENER, K_SOCK };
 
@@ -64,6 +67,7 @@ struct tconn {
 	struct sockaddr_storage peer;	/* server: the session's label */
 	socklen_t peer_len;
 	uint64_t last_rx, last_busy;
+	uint64_t tx_at_rx;		/* datagrams sent when we last heard */
 	unsigned int nsocks;
 	struct tsock *bucket[BUCKETS];
 };
@@ -77,7 +81,9 @@ struct loop {
 	struct tconn *conns;
 	unsigned int nconns;
 	struct tsock *grave;
+	int udp_fd;			/* o->udp_fd, or the client's new one after a rotation */
 	bool udp_blocked;
+	bool rotate;			/* client: take a new UDP socket (a new session) */
 	uint64_t tx_dropped, accepted, refused_local;
 	uint64_t next_housekeep;
 	char buf[65536];
@@ -471,9 +477,9 @@ static void flush(struct loop *l, struct tconn *c, uint64_t now)
 		ssize_t w;
 
 		if (l->o->client)
-			w = send(l->o->udp_fd, l->dgram, n, 0);
+			w = send(l->udp_fd, l->dgram, n, 0);
 		else
-			w = sendto(l->o->udp_fd, l->dgram, n, 0, (struct sockaddr *)&c->peer,
+			w = sendto(l->udp_fd, l->dgram, n, 0, (struct sockaddr *)&c->peer,
 				   c->peer_len);
 		if (w < 0) {
 			l->tx_dropped++; /* the engine sends it again once it counts it lost */
@@ -482,7 +488,7 @@ static void flush(struct loop *l, struct tconn *c, uint64_t now)
 							  .data.ptr = &l->udp_it };
 
 				l->udp_blocked = true;
-				epoll_ctl(l->ep, EPOLL_CTL_MOD, l->o->udp_fd, &ev);
+				epoll_ctl(l->ep, EPOLL_CTL_MOD, l->udp_fd, &ev);
 			}
 		}
 	}
@@ -509,6 +515,11 @@ static void conn_events(struct loop *l, struct tconn *c, uint64_t now)
 			pump_in(l, s);
 			break;
 		case STREAM_EV_RESET:
+			/* The server went away (CLOSE), or nothing came back: a new session,
+			 * so that a restarted server's replies are not taken for old ones. */
+			if (l->o->client &&
+			    (ev.reason == STREAM_R_PEER_CLOSE || ev.reason == STREAM_R_TIMEOUT))
+				l->rotate = true;
 			pr_debug("stream %u reset: %s\n", ev.id, stream_reason_name(ev.reason));
 			sock_drop(l, s, true);
 			break;
@@ -535,6 +546,36 @@ static void conn_run(struct loop *l, struct tconn *c, uint64_t now)
 
 /* ---- the loop's own sources ---- */
 
+/* Client: the same flow from a new local port, so peer mode starts a new session. */
+static void rotate_udp(struct loop *l)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->udp_it };
+	int fd, sz = 8 << 20;
+
+	l->rotate = false;
+	if (getpeername(l->udp_fd, (struct sockaddr *)&peer, &len))
+		return;
+	fd = socket(peer.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&peer, len) ||
+	    epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		pr_warn("cannot open a new UDP socket: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	if (l->udp_fd != l->o->udp_fd)
+		close(l->udp_fd);
+	else
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->udp_fd, NULL);
+	l->udp_fd = fd;
+	l->udp_blocked = false;
+	pr_info("the server closed or went silent: a new session\n");
+}
+
 static void udp_input(struct loop *l, uint64_t now)
 {
 	struct sockaddr_storage from;
@@ -543,7 +584,7 @@ static void udp_input(struct loop *l, uint64_t now)
 
 	for (i = 0; i < RX_PER_WAKE; i++) {
 		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(l->o->udp_fd, l->dgram, sizeof(l->dgram), 0,
+		ssize_t n = recvfrom(l->udp_fd, l->dgram, sizeof(l->dgram), 0,
 				     (struct sockaddr *)&from, &flen);
 
 		if (n < 0) {
@@ -568,6 +609,7 @@ static void udp_input(struct loop *l, uint64_t now)
 			}
 		}
 		c->last_rx = now;
+		c->tx_at_rx = stream_stats(c->sc)->tx_datagrams;
 		stream_input(c->sc, now, l->dgram, n);
 	}
 }
@@ -619,6 +661,12 @@ static void housekeep(struct loop *l, uint64_t now)
 		}
 		if (c->nsocks)
 			c->last_busy = now;
+		if (l->o->client && now - c->last_rx > SILENT_NS &&
+		    stream_stats(c->sc)->tx_datagrams > c->tx_at_rx + 2) {
+			l->rotate = true;
+			c->last_rx = now;
+			c->tx_at_rx = stream_stats(c->sc)->tx_datagrams;
+		}
 		if (!l->o->client && !c->nsocks && now - c->last_rx > SESSION_IDLE_NS &&
 		    now - c->last_busy > SESSION_IDLE_NS)
 			conn_free(l, c);
@@ -709,7 +757,7 @@ static int loop_run(struct loop *l)
 					struct epoll_event ev = { .events = EPOLLIN, .data.ptr = it };
 
 					l->udp_blocked = false;
-					epoll_ctl(l->ep, EPOLL_CTL_MOD, o->udp_fd, &ev);
+					epoll_ctl(l->ep, EPOLL_CTL_MOD, l->udp_fd, &ev);
 				}
 				if (evs[i].events & EPOLLIN)
 					udp_input(l, now);
@@ -755,6 +803,8 @@ static int loop_run(struct loop *l)
 		}
 		for (c = l->conns; c; c = c->next)
 			conn_run(l, c, now);
+		if (l->rotate)
+			rotate_udp(l);
 		while (l->grave) {
 			struct tsock *s = l->grave;
 
@@ -781,6 +831,7 @@ int tcpio_run(const struct tcpio_opts *o)
 	l->signal_it.kind = K_SIGNAL;
 	l->child_it.kind = K_CHILD;
 	l->ep = l->tfd = l->sfd = -1;
+	l->udp_fd = o->udp_fd;
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	l->sfd = signalfd(-1, o->signals, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -819,6 +870,8 @@ out:
 		free(s->out);
 		free(s);
 	}
+	if (l->udp_fd != o->udp_fd)
+		close(l->udp_fd);
 	if (l->ep >= 0)
 		close(l->ep);
 	if (l->tfd >= 0)

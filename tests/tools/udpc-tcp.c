@@ -6,7 +6,8 @@
  *	Accepts connections (a thread each). A connection starts with 16 bytes from the
  *	client: the download and upload sizes (big-endian 64-bit). The server sends the
  *	download, reads the upload to its end and checks every byte, then sends one status
- *	byte ('K' intact, 'X' not) and closes.
+ *	byte ('K' intact, 'X' not) and closes. Prints "listening", then "accepted" for
+ *	each connection.
  *   udpc-tcp client ADDR:PORT [--down N] [--up N] [--conns N] [--parallel P] [--timeout S]
  *	Opens --conns connections, --parallel at a time; each checks every downloaded byte,
  *	that the status byte is 'K', and that the end of stream comes right after it.
@@ -25,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -210,6 +212,8 @@ static int run_server(const char *addr)
 
 		if (c < 0)
 			continue;
+		printf("accepted\n");
+		fflush(stdout);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&at, 256 << 10);
@@ -221,8 +225,8 @@ static int run_server(const char *addr)
 
 /* ---- client ---- */
 
-enum result { R_OK, R_FAILED, R_RESET, R_REFUSED, R_SHORT, R_CORRUPT, R_MAX };
-static const char *const result_name[R_MAX] = { "ok", "failed", "reset", "refused", "short", "corrupt" };
+enum result { T_OK, T_FAILED, T_RESET, T_REFUSED, T_SHORT, T_CORRUPT, T_MAX };
+static const char *const result_name[T_MAX] = { "ok", "failed", "reset", "refused", "short", "corrupt" };
 
 static struct {
 	struct sockaddr_storage ss;
@@ -230,7 +234,7 @@ static struct {
 	uint64_t down, up;
 	int conns, timeout_s;
 	int next;
-	uint64_t count[R_MAX], bytes_down, bytes_up;
+	uint64_t count[T_MAX], bytes_down, bytes_up;
 	int64_t deadline;
 	pthread_mutex_t lock;
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -243,12 +247,12 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 	size_t hdr_sent = 0;
 	bool wr_done = false;
 	int fd = socket(C.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	enum result r = R_FAILED;
+	enum result r = T_FAILED;
 
 	if (fd < 0)
-		return R_FAILED;
+		return T_FAILED;
 	if (connect(fd, (struct sockaddr *)&C.ss, C.len)) {
-		r = errno == ECONNREFUSED ? R_REFUSED : errno == ECONNRESET ? R_RESET : R_FAILED;
+		r = errno == ECONNREFUSED ? T_REFUSED : errno == ECONNRESET ? T_RESET : T_FAILED;
 		goto out;
 	}
 	put64(hdr, C.down);
@@ -261,18 +265,18 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 		ssize_t n;
 
 		if (left <= 0 || poll(&pf, 1, (int)(left / 1000000) + 1) <= 0) {
-			r = R_SHORT;
+			r = T_SHORT;
 			goto out;
 		}
 		if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 			if (n < 0 && errno != EAGAIN) {
-				r = errno == ECONNRESET ? R_RESET : R_FAILED;
+				r = errno == ECONNRESET ? T_RESET : T_FAILED;
 				goto out;
 			}
 			if (n == 0) {
 				/* the end: right after the download and its status byte */
-				r = rcvd == C.down + 1 ? R_OK : R_SHORT;
+				r = rcvd == C.down + 1 ? T_OK : T_SHORT;
 				goto out;
 			}
 			if (n > 0) {
@@ -281,7 +285,7 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 
 				if (!gen_check(&gd, buf, d) || (size_t)n > d + (rcvd + d == C.down) ||
 				    ((size_t)n > d && buf[d] != 'K')) {
-					r = R_CORRUPT;
+					r = T_CORRUPT;
 					goto out;
 				}
 				rcvd += n;
@@ -309,7 +313,7 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 				n = 0;
 			}
 			if (n < 0 && errno != EAGAIN) {
-				r = errno == ECONNRESET || errno == EPIPE ? R_RESET : R_FAILED;
+				r = errno == ECONNRESET || errno == EPIPE ? T_RESET : T_FAILED;
 				goto out;
 			}
 			if (hdr_sent == sizeof(hdr) && sent == C.up) {
@@ -401,14 +405,14 @@ static int run_client(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	t1 = now_ns();
 	secs = (double)(t1 - t0) / NSEC;
-	for (i = 0; i < R_MAX; i++)
+	for (i = 0; i < T_MAX; i++)
 		printf("%s %" PRIu64 "\n", result_name[i], C.count[i]);
 	printf("bytes_down %" PRIu64 "\nbytes_up %" PRIu64 "\nseconds %.3f\nmbps %.3f\n",
 	       C.bytes_down, C.bytes_up, secs, (double)(C.bytes_down + C.bytes_up) / 1e6 / secs);
 	free(t);
 	if (expect_reset)
-		return C.count[R_RESET] + C.count[R_REFUSED] == (uint64_t)C.conns ? 0 : 1;
-	return C.count[R_OK] == (uint64_t)C.conns ? 0 : 1;
+		return C.count[T_RESET] + C.count[T_REFUSED] == (uint64_t)C.conns ? 0 : 1;
+	return C.count[T_OK] == (uint64_t)C.conns ? 0 : 1;
 }
 
 int main(int argc, char **argv)
