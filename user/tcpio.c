@@ -68,6 +68,7 @@ struct tconn {
 	socklen_t peer_len;
 	uint64_t last_rx, last_busy;
 	uint64_t tx_at_rx;		/* datagrams sent when we last heard */
+	uint64_t peer_closes;		/* stream_stats()'s, as last seen */
 	unsigned int nsocks;
 	struct tsock *bucket[BUCKETS];
 };
@@ -535,6 +536,11 @@ static void conn_events(struct loop *l, struct tconn *c, uint64_t now)
 
 static void conn_run(struct loop *l, struct tconn *c, uint64_t now)
 {
+	if (stream_stats(c->sc)->peer_closes != c->peer_closes) {
+		c->peer_closes = stream_stats(c->sc)->peer_closes;
+		if (l->o->client)
+			l->rotate = true;
+	}
 	if (stream_next_deadline(c->sc) <= now)
 		stream_tick(c->sc, now);
 	conn_events(l, c, now);
@@ -546,8 +552,9 @@ static void conn_run(struct loop *l, struct tconn *c, uint64_t now)
 
 /* ---- the loop's own sources ---- */
 
-/* Client: the same flow from a new local port, so peer mode starts a new session. */
-static void rotate_udp(struct loop *l)
+/* Client: the same flow from a new local port, so peer mode starts a new session, and
+ * a new engine (a new epoch, stream ids from 0) for the server to meet afresh. */
+static void rotate_udp(struct loop *l, uint64_t now)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
@@ -573,6 +580,10 @@ static void rotate_udp(struct loop *l)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, l->udp_fd, NULL);
 	l->udp_fd = fd;
 	l->udp_blocked = false;
+	while (l->conns)
+		conn_free(l, l->conns);
+	if (!conn_new(l, NULL, 0, now))
+		pr_warn("cannot create the stream engine\n");
 	pr_info("the server closed or went silent: a new session\n");
 }
 
@@ -594,6 +605,8 @@ static void udp_input(struct loop *l, uint64_t now)
 		}
 		if (l->o->client) {
 			c = l->conns;
+			if (!c)
+				continue;
 		} else {
 			for (c = l->conns; c; c = c->next)
 				if (c->peer_len == flen && !memcmp(&c->peer, &from, flen))
@@ -619,6 +632,8 @@ static void accept_all(struct loop *l, const struct tcpio_listener *li, uint64_t
 	struct tconn *c = l->conns;
 	int i, fd;
 
+	if (!c)
+		return;
 	for (i = 0; i < 64; i++) {
 		int64_t id;
 		struct tsock *s;
@@ -804,7 +819,7 @@ static int loop_run(struct loop *l)
 		for (c = l->conns; c; c = c->next)
 			conn_run(l, c, now);
 		if (l->rotate)
-			rotate_udp(l);
+			rotate_udp(l, now);
 		while (l->grave) {
 			struct tsock *s = l->grave;
 
