@@ -392,8 +392,8 @@ static void block_signals(sigset_t *set)
 static int run_both(daemon_fn fn, const void *dopts, int *dready, struct tcpio_opts *t,
 		    const struct common *co, const char *line)
 {
+	static sigset_t signals; /* t->signals points here for tcpio_run() */
 	struct child ch;
-	sigset_t signals;
 	int ret, dret;
 
 	block_signals(&signals);
