@@ -169,8 +169,19 @@ int udpc_egress(struct __sk_buff *skb)
 	}
 	if (res != PARSE_UDP || !listen_match(cfg, &f->p))
 		return TC_ACT_OK;
-	if (skb->gso_size && peer_cfg(UDPC_PEER_CLIENT))
-		return peer_gso(peer_cfg(UDPC_PEER_CLIENT));
+	if (peer_cfg(UDPC_PEER_CLIENT)) {
+		const struct udpc_peer_cfg *pc = peer_cfg(UDPC_PEER_CLIENT);
+		__u64 cookie;
+
+		/* The daemon's own keepalive, addressed as a client's datagram would be. */
+		if (pc && (pc->ka_cookie[0] || pc->ka_cookie[1])) {
+			cookie = bpf_get_socket_cookie(skb);
+			if (cookie && (cookie == pc->ka_cookie[0] || cookie == pc->ka_cookie[1]))
+				return TC_ACT_OK;
+		}
+		if (skb->gso_size)
+			return peer_gso(pc);
+	}
 	gs->matched++;
 
 	/* Remember where this client sent to, for the return path, and in peer mode

@@ -102,8 +102,11 @@ struct udpc_peer_cfg {
 				 * datagrams (the daemon's veth pair: user/gsopath.c);
 				 * 0: none, they are dropped (tx_gso, tx_errors) */
 	__u32 _pad1;
+	__u64 ka_cookie[2];	/* client: the socket cookies (SO_COOKIE) of the daemon's
+				 * keepalive sockets, IPv4 and IPv6: their packets pass
+				 * udpc_egress untouched, even to the listen port; 0: none */
 };
-_Static_assert(sizeof(struct udpc_peer_cfg) == 32, "udpc_peer_cfg layout");
+_Static_assert(sizeof(struct udpc_peer_cfg) == 48, "udpc_peer_cfg layout");
 
 /* One path of a session: how the other end is reached by it, and what came by it. */
 #define UDPC_PATH_SEEN (1U << 0) /* serve: addr/port/local are known */

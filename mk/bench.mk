@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # Benchmark: udpclone-bpf against a userspace relay and against no relay at all.
-#   make bench-quick   N = 3 (and direct), 512-byte payloads, 2-3 minutes
-#   make bench         the full sweep (N = 1..16, 64/512/1400 bytes, 100,000 flows)
+#   make bench-quick   N = 3 (and direct), 512-byte payloads, peer mode at N = 3: 3-4 minutes
+#   make bench         the full sweep (N = 1..16, 64/512/1400 bytes, 100,000 flows, peer mode at N = 1, 3, 16)
 # Both write build/bench/results.md, results.tsv and results.png (tests/bench/bench.sh,
 # docs/PERFORMANCE.md).
 

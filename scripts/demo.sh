@@ -78,6 +78,7 @@ peer_send "$C_NS" "$E2E_TMP/send-peer" --to "$SRV4:5743" --count "$N" --rate "$R
 bg_stop "$SRV"
 echo
 nsx "$S_NS" "$UDPC" status "$WAN_S_IF"
+bg_stop "$SERVE"
 
 one=$(stat_get "$E2E_TMP/one" unique) three=$(stat_get "$E2E_TMP/three" unique)
 peer=$(stat_get "$E2E_TMP/peer" unique)

@@ -2,7 +2,7 @@
 /*
  * The attach daemon's lifecycle: checks, lock, load (or adopt the pinned data path),
  * the first DNS round, attach, readiness, then the loop that runs its steps
- * (destsync.c, nexthop.c, uplink.c) until SIGINT/SIGTERM, and removing what it
+ * (destsync.c, nexthop.c, uplink.c, keepalive.c) until SIGINT/SIGTERM, and removing what it
  * attached. If it is killed outright the data path keeps forwarding to the last
  * known addresses.
  */
@@ -164,6 +164,7 @@ static int run_loop(struct daemon *dm)
 		uplink_tick(dm);
 		n = nexthop_tick(dm);
 		pthread_mutex_unlock(&dm->lock);
+		keepalive_tick(dm); /* takes the lock itself, only as long as it must */
 		/* A newly unknown next hop (an address changed) earns fast ticks again. */
 		fast = !n || n > unknown ? 0 : fast + 1;
 		unknown = n;
@@ -177,7 +178,8 @@ static int run_loop(struct daemon *dm)
 
 int udpc_attach_run(const struct udpc_attach_opts *o)
 {
-	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct daemon dm = { .o = o, .in = { .lock_fd = -1 }, .lock = PTHREAD_MUTEX_INITIALIZER,
+			     .ka = { .fd4 = -1, .fd6 = -1 } };
 	struct udpc_load_req req = {
 		.mode = o->peer ? UDPC_MODE_PEER : UDPC_MODE_PLAIN,
 		.max_flows = o->max_flows,
@@ -241,8 +243,11 @@ int udpc_attach_run(const struct udpc_attach_opts *o)
 		o->n_dests == 1 ? "" : "s", o->peer ? " (peer mode)" : "");
 	notify_ready(&dm);
 
+	if (o->peer)
+		keepalive_open(&dm);
 	ret = run_loop(&dm);
 out:
+	keepalive_close(&dm);
 	/* Tear down what this run created; an adopted data path whose attach failed
 	 * keeps running on the old programs rather than stop forwarding. */
 	if (attached || stopped || !in->adopted) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * The attach daemon's state, shared by its steps, one file each: the DNS rounds
- * (destsync.c), next hops (nexthop.c), uplinks (uplink.c) and the lifecycle that
- * runs them (attach.c). Internal to the daemon: `status` and `detach` read pins.
+ * (destsync.c), next hops (nexthop.c), uplinks (uplink.c), peer mode's keepalives
+ * (keepalive.c) and the lifecycle that runs them (attach.c). Internal to the
+ * daemon: `status` and `detach` read pins.
  */
 #ifndef UDPC_DAEMON_H
 #define UDPC_DAEMON_H
@@ -13,6 +14,7 @@
 
 #include "attach.h"
 #include "instance.h"
+#include "keepalive.h"
 #include "maps.h"
 #include "reconcile.h"
 
@@ -35,6 +37,7 @@ struct daemon {
 	bool ready;		/* attached and told so: STATUS= changes are sent from then on */
 	int states[UDPC_STATE_STALE + 1]; /* destinations per UDPC_STATE_*, as last synced */
 	char status[128];	/* the STATUS= line last sent */
+	struct udpc_keepalive ka; /* --peer */
 };
 
 /* One round of answers, from udpc_resolve_all(). */

@@ -22,3 +22,23 @@ double udpc_path_loss(uint64_t rx_packets, uint64_t seq_first, uint64_t seq_last
 		return 0;
 	return 1.0 - (double)rx_packets / ((double)span + 1.0);
 }
+
+uint64_t udpc_path_duplicates(uint64_t rx_packets, uint64_t rx_first, uint64_t rx_late)
+{
+	/* Read a moment apart, first and late may together run ahead of packets. */
+	return rx_first + rx_late >= rx_packets || rx_first + rx_late < rx_first
+		       ? 0
+		       : rx_packets - rx_first - rx_late;
+}
+
+double udpc_ns_to_ms(uint64_t ns)
+{
+	return ns ? (double)ns / 1e6 : -1;
+}
+
+double udpc_age_s(uint64_t stamp_ns, uint64_t now_ns)
+{
+	if (!stamp_ns)
+		return -1;
+	return now_ns > stamp_ns ? (double)(now_ns - stamp_ns) / 1e9 : 0;
+}

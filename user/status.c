@@ -49,6 +49,7 @@ struct session_view {
 struct path_view {
 	__u32 id;			/* path id: the client's destination slot */
 	struct udpc_peer_path p;
+	__u64 now;			/* when the status was taken, for ages */
 	const char *dest;		/* client: that destination's HOST:PORT@UPLINK; else NULL */
 };
 
@@ -303,6 +304,8 @@ struct field {
 	size_t off;		/* of a __u64 in the view (iface_view or dest_view)... */
 	__u64 (*get)(const void *view); /* ...unless it is worked out from the view */
 	double (*ratio)(const void *view); /* a share 0..1 instead, < 0 if unknown */
+	double (*real)(const void *view); /* a number (ms, s) instead, < 0 if unknown... */
+	int prec;		/* ...with this many decimals in --json (text: 1) */
 };
 
 static bool same_group(const char *a, const char *b)
@@ -485,6 +488,10 @@ static const struct field peer_fields[] = {
 		     "Server: replies of a session with no live path, dropped.", tx_no_path),
 	PEER_COUNTER("tx_errors", "udpclone_bpf_peer_tx_errors_total",
 		     "Datagrams the header could not be added to, dropped.", tx_errors),
+	PEER_COUNTER("ka_rx", "udpclone_bpf_peer_keepalives_rx_total",
+		     "Keepalives: client, echoes taken; server, keepalives received.", ka_rx),
+	PEER_COUNTER("ka_echoed", "udpclone_bpf_peer_keepalives_echoed_total",
+		     "Server: keepalives answered with an echo by the path they came.", ka_echoed),
 	{ .json = "sessions_evicted", .group = "counters", .get = sessions_evicted },
 };
 
@@ -512,18 +519,68 @@ static double path_loss(const void *view)
 
 #define PV(m) offsetof(struct path_view, m)
 
+static __u64 path_duplicates(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_path_duplicates(pv->p.rx_packets, pv->p.rx_first, pv->p.rx_late);
+}
+
+static double path_rtt_ms(const void *view)
+{
+	return udpc_ns_to_ms(((const struct path_view *)view)->p.rtt_ns);
+}
+
+static double path_rtt_last_ms(const void *view)
+{
+	return udpc_ns_to_ms(((const struct path_view *)view)->p.rtt_last_ns);
+}
+
+static double path_ka_age(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_age_s(pv->p.ka_last_ns, pv->now);
+}
+
+/* What the other end reported of the path: the direction towards it. */
+static double path_peer_first_share(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_path_first_share(pv->p.peer_rx_first, pv->p.peer_rx_packets);
+}
+
+static double path_peer_loss(const void *view)
+{
+	const struct path_view *pv = view;
+
+	return udpc_path_loss(pv->p.peer_rx_packets, pv->p.peer_seq_first, pv->p.peer_seq_last);
+}
+
+/* A path's counters, then its health from keepalives (docs/PEER.md, "Path health"). */
 static const struct field path_fields[] = {
 	{ .json = "rx_packets", .column = "RX", .width = 10, .off = PV(p.rx_packets) },
 	{ .json = "rx_first", .off = PV(p.rx_first) },
 	{ .json = "first_share", .column = "FIRST", .width = 7, .ratio = path_first_share },
 	{ .json = "rx_late", .column = "LATE", .width = 7, .off = PV(p.rx_late) },
+	{ .json = "rx_duplicates", .column = "DUPS", .width = 8, .get = path_duplicates },
 	{ .json = "loss", .column = "LOSS", .width = 7, .ratio = path_loss },
 	{ .json = "tx_packets", .column = "TX", .width = 10, .off = PV(p.tx_packets) },
+	{ .json = "rtt_ms", .column = "RTT_MS", .width = 7, .real = path_rtt_ms, .prec = 3 },
+	{ .json = "rtt_last_ms", .real = path_rtt_last_ms, .prec = 3 },
+	{ .json = "ka_rx", .column = "KA", .width = 7, .off = PV(p.ka_rx) },
+	{ .json = "ka_last_age_s", .column = "KA_AGE", .width = 7, .real = path_ka_age, .prec = 3 },
+	{ .json = "peer_rx_packets", .off = PV(p.peer_rx_packets) },
+	{ .json = "peer_rx_first", .off = PV(p.peer_rx_first) },
+	{ .json = "peer_first_share", .column = "PEER_FIRST", .width = 10,
+	  .ratio = path_peer_first_share },
+	{ .json = "peer_loss", .column = "PEER_LOSS", .width = 9, .ratio = path_peer_loss },
 };
 
 /* The paths of a session worth showing into out[UDPC_MAX_DESTS]; returns how many.
  * Server: those it has seen. Client: one per destination (slot = path id). */
-static int session_paths(const struct iface_view *v, const struct session_view *sv,
+static int session_paths(const struct iface_view *v, const struct session_view *sv, __u64 now,
 			 struct path_view *out)
 {
 	int n = 0, i;
@@ -531,13 +588,13 @@ static int session_paths(const struct iface_view *v, const struct session_view *
 	if (v->mode == UDPC_MODE_SERVE) {
 		for (i = 0; i < UDPC_MAX_DESTS; i++)
 			if (sv->s.path[i].flags & UDPC_PATH_SEEN)
-				out[n++] = (struct path_view){ .id = i, .p = sv->s.path[i] };
+				out[n++] = (struct path_view){ .id = i, .p = sv->s.path[i], .now = now };
 		return n;
 	}
 	for (i = 0; i < v->n; i++) {
 		__u32 slot = v->dests[i].slot;
 
-		out[n++] = (struct path_view){ .id = slot, .p = sv->s.path[slot],
+		out[n++] = (struct path_view){ .id = slot, .p = sv->s.path[slot], .now = now,
 					       .dest = v->dests[i].name };
 	}
 	return n;
@@ -565,15 +622,17 @@ static void text_cell(const struct field *f, const void *view)
 {
 	double r;
 
-	if (!f->ratio) {
+	if (!f->ratio && !f->real) {
 		printf(" %*llu", f->width, (unsigned long long)field_value(f, view));
 		return;
 	}
-	r = f->ratio(view);
+	r = f->ratio ? f->ratio(view) : f->real(view);
 	if (r < 0)
 		printf(" %*s", f->width, "-");
-	else
+	else if (f->ratio)
 		printf(" %*.1f%%", f->width - 1, 100 * r);
+	else
+		printf(" %*.1f", f->width, r);
 }
 
 static void text_headings(const struct field *f, size_t n)
@@ -626,7 +685,7 @@ static void print_text_peer(const struct iface_view *v, __u64 now)
 		const struct session_view *sv = &v->top[i];
 		char label[UDPC_DEST_STR_MAX] = "-", last[32] = "never";
 
-		if (v->mode == UDPC_MODE_SERVE)
+		if (sv->s.family) /* a session made by an older data path has none */
 			addr_port(sv->s.family, &sv->s.label, sv->s.label_port, label, sizeof(label));
 		if (sv->s.last_rx_ns)
 			snprintf(last, sizeof(last), "%.1fs", age_s(sv->s.last_rx_ns, now));
@@ -634,7 +693,7 @@ static void print_text_peer(const struct iface_view *v, __u64 now)
 		       age_s(sv->s.created_ns, now), last);
 		text_cells(session_fields, ARRAY_SIZE(session_fields), sv);
 		printf("\n");
-		n = session_paths(v, sv, pv);
+		n = session_paths(v, sv, now, pv);
 		for (j = 0; j < n; j++) {
 			char from[UDPC_DEST_STR_MAX], local[INET6_ADDRSTRLEN];
 
@@ -774,10 +833,12 @@ static void json_fields(const struct field *f, size_t n, const void *view, unsig
 			}
 			group = f->group;
 		}
-		if (f->ratio && f->ratio(view) < 0)
+		if ((f->ratio && f->ratio(view) < 0) || (f->real && f->real(view) < 0))
 			printf("%s\"%s\":null", sep, f->json);
 		else if (f->ratio)
 			printf("%s\"%s\":%.4f", sep, f->json, f->ratio(view));
+		else if (f->real)
+			printf("%s\"%s\":%.*f", sep, f->json, f->prec, f->real(view));
 		else
 			printf("%s\"%s\":%llu", sep, f->json, (unsigned long long)field_value(f, view));
 		sep = ",";
@@ -820,13 +881,12 @@ static void print_json_peer(const struct iface_view *v, __u64 now)
 		const struct session_view *sv = &v->top[i];
 
 		printf("%s{\"id\":\"%016llx\",\"label\":", i ? "," : "", (unsigned long long)sv->id);
-		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port,
-			       v->mode == UDPC_MODE_SERVE);
+		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port, sv->s.family != 0);
 		printf(",\"age_s\":%.3f,\"last_rx_age_s\":", age_s(sv->s.created_ns, now));
 		json_age(sv->s.last_rx_ns, now);
 		json_fields(session_fields, ARRAY_SIZE(session_fields), sv, 0);
 		printf(",\"paths\":[");
-		n = session_paths(v, sv, pv);
+		n = session_paths(v, sv, now, pv);
 		for (j = 0; j < n; j++) {
 			bool seen = !pv[j].dest;
 

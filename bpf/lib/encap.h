@@ -135,7 +135,9 @@ __noinline int peer_encap(struct __sk_buff *skb, struct pkt *p, __u64 session, _
  * The outer UDP checksum of one copy, from its addresses, ports and length and
  * the first 8 bytes of its peer header: the rest is covered by the carried
  * checksum, whose covered bytes sum to a known value. A datagram that came with
- * no checksum (check 0, IPv4 only) gets none outside either.
+ * no checksum (check 0, IPv4 only) gets none outside either. Stored with the
+ * copy's path id, which follows it (UDP header bytes 6-9: checksum, the peer
+ * header's version and type, path): one store per copy.
  */
 static __always_inline int peer_outer_csum(struct __sk_buff *skb, const struct pkt *p,
 					   const struct udpc_addr *src, const struct udpc_addr *dst,
@@ -177,8 +179,15 @@ static __always_inline int peer_outer_csum(struct __sk_buff *skb, const struct p
 		if (!check)
 			check = 0xffff;
 	}
-	return bpf_skb_store_bytes(skb, p->l4_off + offsetof(struct udphdr, check), &check,
-				   sizeof(check), 0) ? -1 : 0;
+	{
+		struct {
+			__be16 check;
+			__u8 ver_type, path;
+		} tail = { check, h->ver_type, h->path };
+
+		return bpf_skb_store_bytes(skb, p->l4_off + offsetof(struct udphdr, check), &tail,
+					   sizeof(tail), 0) ? -1 : 0;
+	}
 }
 
 /* Load and check the peer header of p: version 1, a known type, a path id, a

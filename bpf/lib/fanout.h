@@ -185,8 +185,7 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 		__u8 path = slot;
 
 		f->h.path = path;
-		if (bpf_skb_store_bytes(skb, f->p.l4_off + PEER_HDR_OFF + 1, &path, 1, 0) ||
-		    peer_outer_csum(skb, &f->p, src, dst, f->p.sport, dport, &f->h)) {
+		if (peer_outer_csum(skb, &f->p, src, dst, f->p.sport, dport, &f->h)) {
 			st->tx_errors++;
 			f->verdict = TC_ACT_SHOT;
 			return 1;

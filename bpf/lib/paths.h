@@ -75,7 +75,21 @@ __noinline int serve_copy_one(struct __sk_buff *skb, struct path_fanout *f,
 		 * zero until set below). Paths come in slot order, so a session with
 		 * both kinds may change back and forth: rare, and each change exact. */
 		struct udpc_addr none = {};
+		__u32 mtu = 0;
 
+		/* IPv6's header is 20 bytes longer: the copy must still fit (peer_out
+		 * checked the reply's own family). */
+		if (pp->family == UDPC_AF_INET6 &&
+		    bpf_check_mtu(skb, 0, &mtu, sizeof(struct ipv6hdr) - sizeof(struct iphdr), 0)) {
+			struct udpc_peer_stats *ps = peer_stats();
+
+			if (ps)
+				ps->tx_too_big++;
+			if (f->remaining)
+				return 0;
+			f->verdict = TC_ACT_SHOT; /* nothing left to be the last copy */
+			return 1;
+		}
 		if (set_family(skb, &f->p, pp->family, &none, &none)) {
 			f->verdict = TC_ACT_SHOT;
 			return 1;
@@ -89,7 +103,6 @@ __noinline int serve_copy_one(struct __sk_buff *skb, struct path_fanout *f,
 	f->h.path = id;
 	if (rewrite_addr(skb, &f->p, saddr_off(&f->p), &f->cur_saddr, &src) ||
 	    rewrite_dst(skb, &f->p, &f->cur_daddr, &dst, f->cur_dport, dport) ||
-	    bpf_skb_store_bytes(skb, f->p.l4_off + PEER_HDR_OFF + 1, &f->h.path, 1, 0) ||
 	    peer_outer_csum(skb, &f->p, &src, &dst, f->p.sport, dport, &f->h)) {
 		f->verdict = TC_ACT_SHOT; /* possibly half rewritten */
 		return 1;

@@ -9,6 +9,9 @@
 #     kernel: udpclone-bpf on $C_IF, client sends to 198.51.100.1:5743
 #     relay:  udpc-relay on 127.0.0.1:5743 (CPU 0), client sends to it
 #     direct: client sends to 198.51.100.1:9000
+#     peer:   udpclone-bpf attach --peer on $C_IF, copies to 198.51.100.1..N:7000,
+#             udpclone-bpf serve on $S_IF (--listen 7000 --to 9000, daemon on CPU 1):
+#             the server's kernel drops N-1 copies, the sink gets each datagram once
 #   Every configuration has the same CPUs: the client host's work (the sender and
 #   the fan-out, in the kernel or in the relay) on CPU 0, the receivers on CPU 1.
 #   pair A ($C_IF): destinations 198.51.100.1..N port 9000 (counting sink) or 9001
@@ -18,17 +21,23 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads: 2-3 minutes
+#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads, peer mode: 3-4 minutes
 #   tests/bench/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
+#   (peer mode at N = 3 in quick mode, N = 1 3 16 in full mode: BENCH_PEER_NS)
 #
 # Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
 # numbers), logs/ (every tool's output) and, in full mode, profile-*.txt (perf).
+# Peer mode (issue 13): results-peer.tsv; its CPU runs are made with the server
+# interface's receive work steered to CPU 1 (RPS) and kernel.bpf_stats_enabled on,
+# next to a plain-mode run made the same way, so that CPU 0 holds the client
+# host's work only and each program's own run time is known.
 # Exit status: 0 when it ran (whether or not the bar of issue 5 is met: the table
 # says), 1 when it could not run. See docs/PERFORMANCE.md for what is measured.
 #
 # Environment: BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
-# BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES (override the mode's
-# lists), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
+# BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES, BENCH_PEER_NS (override
+# the mode's lists; BENCH_PEER_NS= skips peer mode), BENCH_PEER_ROUNDS (peer against
+# plain with the receive work on CPU 1: rounds, 2 or 3), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
 # (udpc-relay's options; default "--connect --gso"), BENCH_LAYOUT=fair|old (old: the
 # relay and the daemon on CPU 1 with the receivers, as in the runs before 2026-12-04;
 # with BENCH_RELAY_OPTS=--connect it reproduces them).
@@ -69,16 +78,20 @@ old) HOST_CPU=1 ;;  # ... with the receivers
 *) echo "bench: BENCH_LAYOUT is fair or old" >&2; exit 2 ;;
 esac
 REPS=${BENCH_REPS:-3}
-LISTEN=5743
+LISTEN=5743 PEER_PORT=7000 # attach --listen; serve --listen (--to is the sink's port)
 if [ "$MODE" = quick ]; then
 	read -ra NS <<<"${BENCH_NS:-3}"
 	read -ra SIZES <<<"${BENCH_SIZES:-512}"
+	read -ra PEER_NS <<<"${BENCH_PEER_NS-3}"
+	PEER_ROUNDS=${BENCH_PEER_ROUNDS:-2}
 	TRIAL=${BENCH_TRIAL:-0.5} PRECISION=0.05 CPU_SEC=1.5 RTT_ROUNDS=1 RTT_NS=(3) RTT_SEC=3
 	START_PPS=40000 RETRIES=1
 	PROFILE=${BENCH_PROFILE:-0} FLOWS=0
 else
 	read -ra NS <<<"${BENCH_NS:-1 2 3 4 8 16}"
 	read -ra SIZES <<<"${BENCH_SIZES:-64 512 1400}"
+	read -ra PEER_NS <<<"${BENCH_PEER_NS-1 3 16}"
+	PEER_ROUNDS=${BENCH_PEER_ROUNDS:-3}
 	TRIAL=${BENCH_TRIAL:-0.8} PRECISION=0.04 CPU_SEC=2 RTT_ROUNDS=3 RTT_NS=(3 16) RTT_SEC=3
 	START_PPS=20000 RETRIES=2
 	PROFILE=${BENCH_PROFILE:-1} FLOWS=100000
@@ -103,9 +116,16 @@ else
 	echo "an unknown commit" >"$BD/commit"
 fi
 T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
-T_FLOWS=$BD/results-flows.tsv
+T_FLOWS=$BD/results-flows.tsv T_PEER=$BD/results-peer.tsv
 printf 'config\tn\tsize\trate_pps\toffered_pps\tdelivered_pps\tlimit\tcpu_ns_per_copy\tcpu0\tcpu1\trates\n' >"$T_TPUT"
-printf 'config\tn\tsize\trate_pps\tdelivered_pps\tcpu_ns_per_copy\tmachine_ns_per_copy\tforeign_cpus\tresult\n' >"$T_CPU"
+# cpu_ns_per_copy: per copy sent (peer: the sink gets one of every N, the CPU is
+# divided by the N copies sent); cpu0/cpu1_ns_per_copy: CPU 0's and CPU 1's busy
+# time while sending, per copy sent.
+printf 'config\tn\tsize\trate_pps\tdelivered_pps\tcpu_ns_per_copy\tmachine_ns_per_copy\tforeign_cpus\tresult\tcpu0_ns_per_copy\tcpu1_ns_per_copy\tclient_ns_per_copy\n' >"$T_CPU"
+# Peer mode against plain, receive work on CPU 1 (RPS), bpf_stats on: per copy sent,
+# the client process's own CPU time (client_: with the kernel's work in its context),
+# CPU 0 and CPU 1 busy time and each program's run time (ns); runs = program runs.
+printf 'config\tn\tsize\trate_pps\tcopies\tdelivered_per_datagram\tclient_ns_per_copy\tcpu0_ns_per_copy\tcpu1_ns_per_copy\tcpu_ns_per_copy\tegress_ns_per_copy\tegress_runs\tserve_ns_per_copy\tserve_runs\tforeign_cpus\tresult\tround\n' >"$T_PEER"
 # RTT rows: run = the loadgen run (its log's name); rows of one run were measured
 # interleaved, packet by packet (light load: direct, relay and kernel together).
 printf 'config\tn\tsize\tload\tcopy\trate_pps\tfirst_p50_us\tfirst_p99_us\tfirst_p999_us\tall_p50_us\tall_p99_us\tall_p999_us\tanswered\tsent\trun\n' >"$T_RTT"
@@ -176,8 +196,8 @@ if ! wait_until 5 test -e "$E2E_TMP/sink.ready" || ! wait_until 5 test -e "$E2E_
 	e2e_end
 fi
 
-RELAY_PID='' KERNEL_ON=0
-pids() { echo "$SINK_PID,$ECHO_PID${RELAY_PID:+,$RELAY_PID}${UDPC_PID:+,$UDPC_PID}"; }
+RELAY_PID='' KERNEL_ON=0 SERVE_PID=''
+pids() { echo "$SINK_PID,$ECHO_PID${RELAY_PID:+,$RELAY_PID}${UDPC_PID:+,$UDPC_PID}${SERVE_PID:+,$SERVE_PID}"; }
 
 relay_start() { # relay_start DESTINATIONS [rt]
 	local prio=(nice -n "$NICE")
@@ -206,9 +226,30 @@ kernel_stop() {
 	UDPC_PID='' KERNEL_ON=0
 }
 
+# serve_start [TO_PORT=9000]: `serve` on the server's interface, the daemon with the
+# receivers (CPU 1); the copies' ingress program runs wherever their receive work does.
+serve_start() {
+	local s=$UDPC_PID
+	udpc_serve_bg "$S_NS" "$S_IF" --listen "$PEER_PORT" --to "${1:-9000}" || { UDPC_PID=$s; return 1; }
+	SERVE_PID=$UDPC_PID UDPC_PID=$s
+	taskset -pc 1 "$SERVE_PID" >/dev/null && renice -n "$NICE" -p "$SERVE_PID" >/dev/null
+}
+serve_stop() {
+	[ -n "$SERVE_PID" ] || return 0
+	bg_stop "$SERVE_PID"
+	udpc "$S_NS" detach "$S_IF" >/dev/null 2>&1
+	SERVE_PID=''
+}
+# peer_start N [TO_PORT]: serve, and attach --peer with N paths: 198.51.100.1..N:PEER_PORT
+peer_start() {
+	serve_start "${2:-9000}" && kernel_start "$(dests "$1" "$PEER_PORT")" --peer ||
+		{ serve_stop; return 1; }
+}
+peer_stop() { kernel_stop; serve_stop; }
+
 target() { # target CONFIG: where the client sends
 	case $1 in
-	kernel*) echo "198.51.100.1:$LISTEN" ;;
+	kernel* | peer*) echo "198.51.100.1:$LISTEN" ;;
 	relay) echo "127.0.0.1:$LISTEN" ;;
 	direct) echo "198.51.100.1:9000" ;;
 	esac
@@ -223,9 +264,11 @@ loadgen() { # loadgen LOGNAME ARGS...: runs the client on CPU 0, output in logs/
 
 # sweep CONFIG N SIZE [LOADGEN ARGS]: the highest lossless input rate; a row in T_TPUT.
 sweep() {
-	local cfg=$1 n=$2 size=$3 f=sweep-$1-n$2-s$3
+	local cfg=$1 n=$2 size=$3 f=sweep-$1-n$2-s$3 copies=$2
 	shift 3
-	loadgen "$f" sweep --to "$(target "$cfg")" --copies "$n" --size "$size" \
+	# peer: the server delivers each datagram once, whatever N
+	[ "$cfg" = peer ] && copies=1
+	loadgen "$f" sweep --to "$(target "$cfg")" --copies "$copies" --size "$size" \
 		--page "$E2E_TMP/sink.page" --duration "$TRIAL" --precision "$PRECISION" \
 		--reps "$REPS" --start "$START_PPS" --max 3000000 "$@"
 	f=$BD/logs/$f
@@ -240,16 +283,25 @@ sweep() {
 # cpu_run CONFIG N SIZE RATE: CPU per delivered copy at RATE; a row in T_CPU.
 cpu_run() {
 	local cfg=$1 n=$2 size=$3 rate=$4 f=cpu-$1-n$2-s$3
-	local copies=$n
-	[ "$cfg" = direct ] && copies=1
+	local copies=$n sent=$n per=1
+	[ "$cfg" = direct ] && copies=1 sent=1
+	# peer: the sink counts datagrams (one of the N copies); CPU per copy sent
+	[ "$cfg" = peer ] && copies=1 per=$n
 	loadgen "$f" run --to "$(target "$cfg")" --copies "$copies" --size "$size" --rate "$rate" \
 		--page "$E2E_TMP/sink.page" --duration "$CPU_SEC" --reps "$REPS"
 	f=$BD/logs/$f
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$n" "$size" "$rate" \
-		"$(stat_get "$f" run_delivered_pps)" "$(stat_get "$f" run_cpu_ns_per_copy)" \
-		"$(stat_get "$f" run_machine_ns_per_copy)" "$(stat_get "$f" run_foreign_cpus)" \
-		"$(stat_get "$f" run_result)" >>"$T_CPU"
-	log "  $cfg N=$n ${size}B at $rate pps: $(stat_get "$f" run_cpu_ns_per_copy) ns per copy"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$n" "$size" "$rate" \
+		"$(stat_get "$f" run_delivered_pps)" "$(div "$(stat_get "$f" run_cpu_ns_per_copy)" "$per")" \
+		"$(div "$(stat_get "$f" run_machine_ns_per_copy)" "$per")" "$(stat_get "$f" run_foreign_cpus)" \
+		"$(stat_get "$f" run_result)" "$(cpu_per_copy "$f" 0 "$sent")" \
+		"$(cpu_per_copy "$f" 1 "$sent")" "$(div "$(stat_get "$f" run_self_ns_per_datagram)" "$sent")" >>"$T_CPU"
+	log "  $cfg N=$n ${size}B at $rate pps: $(div "$(stat_get "$f" run_cpu_ns_per_copy)" "$per") ns per copy"
+}
+div() { awk -v a="${1:-}" -v b="$2" 'BEGIN { if (a != "") printf "%.1f", a / b }'; }
+# cpu_per_copy LOG CPU COPIES: CPU's busy time while sending, ns per copy sent
+cpu_per_copy() {
+	awk -v u="$(stat_get "$1" "run_cpu$2")" -v r="$(stat_get "$1" run_offered_pps)" -v n="$3" \
+		'BEGIN { if (u != "" && r > 0) printf "%.1f", u * 1e9 / (r * n) }'
 }
 
 # rtt_row RUN KEYPREFIX CONFIG N SIZE LOAD COPY RATE: a row in T_RTT from the keys
@@ -290,6 +342,98 @@ rtt_together() {
 	done
 }
 
+# ---- peer mode: where its CPU time goes ----
+# rps CPUMASK: the server interface's receive work (its ingress programs, IP, UDP,
+# the sockets) on the CPUs of CPUMASK (2: CPU 1, the receivers'); 0: where it was
+# sent (veth: CPU 0, in the sender's context). Remote receivers' would be theirs.
+rps() {
+	ip netns exec "$S_NS" sh -c "echo $1 >/sys/class/net/$S_IF/queues/rx-0/rps_cpus"
+}
+STATS_WAS=
+stats_on() { # kernel.bpf_stats_enabled: each program's run time and count
+	STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) &&
+		sysctl -qw kernel.bpf_stats_enabled=1
+}
+stats_off() { [ -z "$STATS_WAS" ] || sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"; STATS_WAS=; }
+# an interrupted run must not leave them on (e2e_begin's cleanup still runs)
+trap 'stats_off; _e2e_on_exit' EXIT
+# prog_stats NS IFACE DIR: "run_time_ns run_cnt" of our programs on that hook, summed
+prog_stats() {
+	local id t=0 c=0 j
+	for id in $(udpc_filter_ids "$1" "$2" "$3"); do
+		j=$(bpftool prog show id "$id" --json 2>/dev/null) || continue
+		t=$((t + $(jq -r '.run_time_ns // 0' <<<"$j"))) c=$((c + $(jq -r '.run_cnt // 0' <<<"$j")))
+	done
+	echo "$t $c"
+}
+# peer_cpu CONFIG N SIZE RATE ROUND: peer or kernel (plain) at RATE, receive work on
+# CPU 1 and bpf_stats on (the caller's): a row in T_PEER, per copy sent.
+peer_cpu() {
+	local cfg=$1 n=$2 size=$3 rate=$4 round=$5 f=cpu-rps-$1-n$2-s$3-r$5 copies=$2 e0 e1 s0 s1 sent
+	[ "$cfg" = peer ] && copies=1
+	read -ra e0 <<<"$(prog_stats "$C_NS" "$C_IF" egress)"
+	read -ra s0 <<<"$(prog_stats "$S_NS" "$S_IF" ingress)"
+	loadgen "$f" run --to "$(target "$cfg")" --copies "$copies" --size "$size" \
+		--rate "$rate" --page "$E2E_TMP/sink.page" --duration "$CPU_SEC" --reps "$REPS"
+	read -ra e1 <<<"$(prog_stats "$C_NS" "$C_IF" egress)"
+	read -ra s1 <<<"$(prog_stats "$S_NS" "$S_IF" ingress)"
+	f=$BD/logs/$f
+	# copies sent in all the trials (the programs ran for all of them)
+	sent=$(awk -v n="$n" '$1 == "trial" || $1 == "noisy" { for (i = 2; i <= NF; i++)
+		if ($i ~ /^sent=/) s += substr($i, 6) } END { print s * n }' "$f")
+	awk -v c="$cfg" -v n="$n" -v sz="$size" -v r="$rate" -v sent="$sent" \
+		-v dp="$(stat_get "$f" run_delivered_pps)" -v op="$(stat_get "$f" run_offered_pps)" \
+		-v c0="$(cpu_per_copy "$f" 0 "$n")" -v c1="$(cpu_per_copy "$f" 1 "$n")" \
+		-v cl="$(div "$(stat_get "$f" run_self_ns_per_datagram)" "$n")" \
+		-v m="$(div "$(stat_get "$f" run_machine_ns_per_copy)" "$([ "$cfg" = peer ] && echo "$n" || echo 1)")" \
+		-v et="$((e1[0] - e0[0]))" -v ec="$((e1[1] - e0[1]))" \
+		-v st="$((s1[0] - s0[0]))" -v sc="$((s1[1] - s0[1]))" \
+		-v fo="$(stat_get "$f" run_foreign_cpus)" -v res="$(stat_get "$f" run_result)" -v rd="$round" '
+		function per(t) { return sent > 0 && t > 0 ? sprintf("%.1f", t / sent) : "" }
+		BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, n, sz, r,
+			sent, (op > 0 ? sprintf("%.3f", dp / op) : ""), cl, c0, c1, m, per(et), ec, per(st),
+			sc, fo, res, rd }' >>"$T_PEER"
+	log "  $cfg N=$n ${size}B at $rate pps, receive work on CPU 1: client $(div "$(stat_get "$f" run_self_ns_per_datagram)" "$n")" \
+		"ns per copy, CPU 0 $(cpu_per_copy "$f" 0 "$n") ns, egress program $(awk -v t="$((e1[0] - e0[0]))" -v s="$sent" 'BEGIN { if (s) printf "%.0f", t / s }') ns per copy"
+}
+mode_start() { # mode_start peer|kernel N: udpclone-bpf with or without --peer, to the sink
+	if [ "$1" = peer ]; then peer_start "$2"; else kernel_start "$(dests "$2" 9000)"; fi
+}
+mode_stop() { if [ "$1" = peer ]; then peer_stop; else kernel_stop; fi; }
+# peer_block N SIZE RATE: peer mode next to the plain rows just measured: its lossless
+# rate and its CPU at RATE (both as plain mode's), then peer and plain again at RATE/2
+# with the receive work on CPU 1 and bpf_stats on, PEER_ROUNDS times (rows in T_PEER).
+peer_block() {
+	local n=$1 size=$2 rate=$3
+	log "peer mode, N=$n, ${size}-byte payloads"
+	peer_start "$n" || return
+	sweep peer "$n" "$size"
+	cpu_run peer "$n" "$size" "$rate"
+	if ! rps 2; then
+		fail "cannot steer $S_IF's receive work to CPU 1 (RPS)"
+		peer_stop
+		return
+	fi
+	stats_on || log "  no kernel.bpf_stats_enabled: no program run times"
+	# half the rate: CPU 1 now does all N copies' receive work, and a CPU's busy
+	# time says nothing once it is full
+	rate=$((rate / 2))
+	# PEER_ROUNDS rounds, the order alternating (peer, plain, plain, peer, ...), so
+	# that a change in other tenants' load does not fall on one mode only
+	local r cur=peer next
+	for ((r = 1; r <= PEER_ROUNDS; r++)); do
+		[ "$KERNEL_ON" = 1 ] && peer_cpu "$cur" "$n" "$size" "$rate" "$r"
+		next=$([ "$cur" = peer ] && echo kernel || echo peer)
+		mode_stop "$cur"
+		mode_start "$next" "$n" && peer_cpu "$next" "$n" "$size" "$rate" "$r"
+		cur=$next
+	done
+	mode_stop "$cur"
+	stats_off
+	rps 0
+}
+in_list() { local x=$1 y; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
+
 col() { # col FILE CONFIG N SIZE COLUMN-NAME: a value from a results TSV
 	awk -F'\t' -v c="$2" -v n="$3" -v s="$4" -v k="$5" '
 		NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
@@ -318,6 +462,7 @@ for size in "${SIZES[@]}"; do
 		relay_start "$(dests "$n" 9000)" && cpu_run relay "$n" "$size" "$rate"
 		relay_stop
 		cpu_run direct "$n" "$size" "$rate"
+		in_list "$n" "${PEER_NS[@]}" && peer_block "$n" "$size" "$rate"
 	done
 done
 
@@ -336,6 +481,24 @@ for n in "${RTT_NS[@]}"; do
 				--slice-ms "$RTT_SLICE_MS"
 		done
 	done
+done
+
+# peer mode, light load: direct and peer interleaved packet by packet (serve --to the
+# echo, which answers once; its answer comes back by every path and the client's
+# kernel drops the duplicates), the echo behind the server's dedup
+for n in "${RTT_NS[@]}"; do
+	in_list "$n" "${PEER_NS[@]}" || continue
+	size=512 f=rtt-n$n-s$size-light-peer
+	log "RTT N=$n ${size}B, peer mode: light $RTT_LIGHT pps, packet by packet with direct, ${RTT_SEC} s"
+	if peer_start "$n" 9001; then
+		nsx "$C_NS" chrt -f 50 taskset -c 0 timeout -k 5 300 "$LOADGEN" rtt \
+			--to "direct=$P4_1:9001" --to "peer=$(target peer)" --copies 1 --size "$size" \
+			--rate "$RTT_LIGHT" --duration "$RTT_SEC" >"$BD/logs/$f" 2>&1 </dev/null ||
+			log "  udpc-loadgen $f exited $?: $(tail -c 300 "$BD/logs/$f")"
+	fi
+	peer_stop
+	rtt_row "$f" rtt_direct direct "$n" "$size" light - "$RTT_LIGHT"
+	rtt_row "$f" rtt_peer peer "$n" "$size" light any "$RTT_LIGHT"
 done
 
 # ---- 3. many client flows (full mode): the flow table at 100,000 flows ----
@@ -394,6 +557,10 @@ if [ "$PROFILE" = 1 ] && command -v perf >/dev/null 2>&1; then
 		kernel_stop
 		relay_start "$(dests 3 9000)" && prof relay udpc-relay
 		relay_stop
+		if in_list 3 "${PEER_NS[@]}"; then
+			peer_start 3 && prof peer udpc-loadgen
+			peer_stop
+		fi
 	fi
 fi
 

@@ -46,6 +46,8 @@
  * CPU time is the run time of this process, of --pids (the sink, relay, daemon)
  * and of the ksoftirqd threads, per delivered copy (see bench.h); the machine's
  * busy time less other tenants' tasks is reported beside it (machine_ns_per_copy),
+ * and this process's own CPU time per datagram sent (self_ns_per_datagram: the
+ * client and the kernel's work in its context, other tenants' work excluded),
  * and a trial during which other tenants kept a CPU busy is repeated (--retries
  * times at most, default 2).
  * Output: "key value" lines; a trial is one line of key=value fields.
@@ -111,6 +113,9 @@ struct trial {
 	double target, offered, delivered_pps, loss, drain_ms;
 	double cpu_per_copy;		/* ns of the benchmark's tasks per delivered copy */
 	double machine_per_copy;	/* ns of the machine's busy time less other tenants' tasks */
+	double self_per_datagram;	/* ns of this process per datagram sent: the client, and the
+					 * kernel's work in its context (fan-out, clones, transmit; on
+					 * veth the receive path too, unless RPS moves it away) */
 	double busy_cpus;		/* the machine's busy CPUs, send and drain */
 	double foreign;			/* CPUs busy with other tenants' tasks */
 	double cpu_util[MAX_CPUS];	/* each CPU's busy share while sending */
@@ -326,13 +331,14 @@ static struct trial run_trial_once(struct opts *o, double rate, double duration)
 	struct trial t = { .target = rate };
 	struct cpu_sample c0, c1, c2;
 	uint64_t count = (uint64_t)(rate * duration), d0, last, expected;
-	int64_t elapsed, t_sent, t_last, t_end;
+	int64_t elapsed, t_sent, t_last, t_end, self0;
 	double window;
 
 	if (count < 1)
 		count = 1;
 	expected = count * (uint64_t)o->copies;
 	d0 = delivered_now();
+	self0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	cpu_sample(&c0, pids, npids);
 	elapsed = send_paced(&o->s, 1, count, rate, &t.errors);
 	cpu_sample(&c1, pids, npids);
@@ -351,6 +357,7 @@ static struct trial run_trial_once(struct opts *o, double rate, double duration)
 		}
 	}
 	cpu_sample(&c2, pids, npids);
+	t.self_per_datagram = (double)(clock_ns(CLOCK_PROCESS_CPUTIME_ID) - self0) / (double)count;
 	t.drain_ms = (double)(t_last - t_sent) / 1e6;
 	t.sent = count;
 	t.delivered = last - d0;
@@ -400,10 +407,11 @@ static void print_trial(const char *tag, const struct trial *t)
 {
 	printf("%s target=%.0f sent=%" PRIu64 " offered=%.0f delivered=%" PRIu64
 	       " delivered_pps=%.0f loss=%.6f errors=%" PRIu64 " drain_ms=%.1f cpu_ns_per_copy=%.1f"
-	       " machine_ns_per_copy=%.1f foreign_cpus=%.2f forks=%" PRId64 " noisy=%d",
+	       " machine_ns_per_copy=%.1f self_ns_per_datagram=%.1f foreign_cpus=%.2f forks=%" PRId64
+	       " noisy=%d",
 	       tag, t->target, t->sent, t->offered, t->delivered, t->delivered_pps, t->loss,
-	       t->errors, t->drain_ms, t->cpu_per_copy, t->machine_per_copy, t->foreign, t->forks,
-	       t->noisy);
+	       t->errors, t->drain_ms, t->cpu_per_copy, t->machine_per_copy, t->self_per_datagram,
+	       t->foreign, t->forks, t->noisy);
 	for (int i = 0; i < t->ncpu && i < MAX_CPUS; i++)
 		printf(" cpu%d=%.2f", i, t->cpu_util[i]);
 	printf(" result=%s\n", t->result);
@@ -433,10 +441,11 @@ static int median_index(const double *v, int n)
 static void print_result(const char *prefix, const struct trial *t)
 {
 	printf("%s_rate %.0f\n%s_offered_pps %.0f\n%s_delivered_pps %.0f\n%s_loss %.6f\n"
-	       "%s_cpu_ns_per_copy %.1f\n%s_machine_ns_per_copy %.1f\n%s_foreign_cpus %.2f\n"
-	       "%s_cpu0 %.2f\n%s_cpu1 %.2f\n%s_result %s\n",
+	       "%s_cpu_ns_per_copy %.1f\n%s_machine_ns_per_copy %.1f\n%s_self_ns_per_datagram %.1f\n"
+	       "%s_foreign_cpus %.2f\n%s_cpu0 %.2f\n%s_cpu1 %.2f\n%s_result %s\n",
 	       prefix, t->target, prefix, t->offered, prefix, t->delivered_pps, prefix, t->loss,
-	       prefix, t->cpu_per_copy, prefix, t->machine_per_copy, prefix, t->foreign, prefix,
+	       prefix, t->cpu_per_copy, prefix, t->machine_per_copy, prefix, t->self_per_datagram,
+	       prefix, t->foreign, prefix,
 	       t->cpu_util[0], prefix, t->cpu_util[1], prefix, t->result);
 }
 

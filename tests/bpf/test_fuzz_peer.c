@@ -16,17 +16,29 @@
  *     the header (lengths consistent, and the frame cut), wrong version or type,
  *     path >= 16, sequence 0, bit flips in headers, in the payload, in the UDP and
  *     IP lengths, random peer headers, random bytes, other ports and protocols,
- *     IPv4 options, IPv6 extension headers, fragments, a session's id in the other
- *     family.
+ *     IPv4 options, IPv6 extension headers, fragments, a session's path moved to
+ *     the other family. A third of the sessions have paths of both families
+ *     (4/6, 6/4, 4/6/4...): their copies alternate families, each delivered in the
+ *     session's (its first copy's), from the label to `local`.
  *   - udpc_serve_egress: replies to the labels of known sessions and to other
  *     addresses and ports, from --to or another port, with valid, zero or wrong
- *     checksums, some too big for the header.
- * Client epochs (UDPC_PEER_CLIENT; 1..4 destinations in random slots):
+ *     checksums, some too big for the header; fanned out over the live paths in
+ *     id order, changing family before a path of the other (a fresh IP header from
+ *     then on, even back in the reply's own family).
+ * Client epochs (UDPC_PEER_CLIENT; 1..4 destinations in random slots, all IPv4
+ * only, all IPv6 only, all of both, or each its own; the attached interface's
+ * addresses in udpc_uplinks, each family's now and then missing; no uplinks):
  *   - udpc_egress: datagrams to the listen port (and some that are not ours). Each
  *     matching one first goes through with peer mode off (a twin run: its flow is
- *     saved and put back), and every peer copy, decoded, must be that plain copy.
+ *     saved and put back), and every peer copy to a destination of its family,
+ *     decoded, must be that plain copy; the copies to destinations of the other
+ *     family only follow, in udpc_active's only[] order, each in that family from
+ *     the attached interface's address (its flow remembered under it), dropped
+ *     (down_drops) without one, or (fib_errors) when too big for the route.
  *   - udpc_ingress: peer replies of the flows' sessions (in order, reordered,
- *     duplicated, late), of other sessions, damaged, from elsewhere.
+ *     duplicated, late), of other sessions, damaged, from elsewhere; replies over
+ *     the other family to the flows of copies that changed family, delivered back
+ *     in the client's.
  *
  * The oracle is written from docs/PEER.md, not from the programs: it parses each
  * frame itself, models sessions (one label per session, the first copy's source;
@@ -37,17 +49,22 @@
  *   - the verdict;
  *   - a frame that is not ours leaves byte for byte unchanged;
  *   - a delivered copy is exactly the datagram expected (source = label or what the
- *     client sent to, destination as sent, ports, payload, lengths), its IPv4 header
+ *     client sent to, destination as sent, ports, payload, lengths; after a change
+ *     of family, the fresh IP header of docs/PEER.md, built by to_family() here
+ *     from the description, the TTL or hop limit carried over), its IPv4 header
  *     checksum verifying exactly as well as the copy's did and its UDP checksum as
  *     well as the carried one did: a damaged payload never verifies after delivery;
  *   - every copy of a reply or datagram (clones captured on veth1, and the packet
  *     itself) decodes, with this file's own decoder, to the datagram expected, its
  *     header has the session, the path and consecutive sequence numbers, and its
  *     outer checksum verifies exactly as well as the datagram's did;
- *   - at the end of each epoch, every counter of udpc_peer_stats equals the
- *     oracle's, the maps hold exactly the sessions, labels and flows it expects,
- *     and no frame on veth1 is left unexplained.
- * Before the epochs, two fixed cases this fuzzer found run whatever the seed
+ *   - at the end of each epoch, every counter of udpc_peer_stats (and each
+ *     destination's down_drops and fib_errors) equals the oracle's, the maps hold
+ *     exactly the sessions (with their local address and each path's family),
+ *     labels and flows (udpc_flows modelled as a keyed table: a copy that changed
+ *     family may take over another client's key, and its session with it) it
+ *     expects, and no frame on veth1 is left unexplained.
+ * Before the epochs, the fixed cases this fuzzer found run whatever the seed
  * (known_cases()); they fail until the programs are fixed.
  *
  * Checksums here are RFC 1071 sums over whole buffers (tests/bpf/pkt.h), never the
@@ -101,6 +118,13 @@ static const char *const net_cmds[] = { ENV_NET_VETH, ENV_NET_ROUTED };
  * addresses, and where copies come from (clients, NATs). */
 static const char *const dests4[] = { "198.51.100.1", "198.51.100.2", "203.0.113.5" };
 static const char *const dests6[] = { "2001:db8:1::10", "2001:db8:1::20", "2001:db8:2::5" };
+/* Their next hops' MACs, from the test network's neighbours (tests/bpf/env.h). */
+static const char *const dest_macs4[] = { MAC_A, MAC_B, MAC_GW4 };
+static const char *const dest_macs6[] = { MAC_A6, MAC_B6, MAC_GW6 };
+/* The attached interface's addresses a copy that changes family may leave from:
+ * veth0's own (also a client's: their flows' keys may meet) and another. */
+static const char *const attached4[] = { "192.0.2.1", "192.0.2.9" };
+static const char *const attached6[] = { "2001:db8:1::1", "2001:db8:1::99" };
 static const char *const clients4[] = { "192.0.2.1", "192.0.2.7", "192.0.2.200" };
 static const char *const clients6[] = { "2001:db8:1::1", "2001:db8:1::7", "2001:db8:1::c8" };
 static const char *const servers4[] = { "192.0.2.1", "192.0.2.2" };
@@ -120,7 +144,19 @@ static struct addrs a_dests4 = { dests4, ARRAY_SIZE(dests4) }, a_dests6 = { dest
 static struct addrs a_cli4 = { clients4, ARRAY_SIZE(clients4) }, a_cli6 = { clients6, ARRAY_SIZE(clients6) };
 static struct addrs a_srv4 = { servers4, ARRAY_SIZE(servers4) }, a_srv6 = { servers6, ARRAY_SIZE(servers6) };
 static struct addrs a_rem4 = { remotes4, ARRAY_SIZE(remotes4) }, a_rem6 = { remotes6, ARRAY_SIZE(remotes6) };
-static uint8_t mac_v0[6], mac_v1[6];
+static struct addrs a_att4 = { attached4, ARRAY_SIZE(attached4) }, a_att6 = { attached6, ARRAY_SIZE(attached6) };
+static uint8_t mac_v0[6], mac_v1[6], macs4[3][6], macs6[3][6];
+
+/* The next hop's MAC for destination a (one of dests4/dests6). */
+static const uint8_t *nh_mac(int fam, const uint8_t *a)
+{
+	struct addrs *d = fam == 4 ? &a_dests4 : &a_dests6;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (!memcmp(d->a[i], a, 16))
+			return fam == 4 ? macs4[i] : macs6[i];
+	return mac_v1; /* not one of ours: the comparison will say */
+}
 
 static const uint8_t *pick(struct addrs *a)
 {
@@ -133,6 +169,11 @@ static uint64_t seed;
 
 static struct {
 	uint64_t frames, failures, refused, delivered, dropped, passed, copies, clones, twins;
+	/* the family changes checked: server deliveries, server copies with a fresh
+	 * header (and of those, after two changes), client copies, client copies
+	 * dropped without a source address or too big for the route, mapped replies */
+	uint64_t fam_delivered, fam_copies, fam_twice, fam_c_copies, fam_c_down, fam_c_big;
+	uint64_t fam_replies;
 	uint64_t kinds[64];
 } st;
 
@@ -273,6 +314,64 @@ static int cmp_dgram(const char *what, const uint8_t *got, size_t got_len, const
 	return bad;
 }
 
+/* Set the ports of plain frame f, its UDP checksum leaving the residual it left
+ * (none stays none) and the IPv4 header's as well. */
+static void set_ports(uint8_t *f, uint16_t sport, uint16_t dport)
+{
+	size_t l4 = l4_of(f);
+	bool zero = !pkt_get16(f + l4 + 6);
+	uint16_t r_u = zero ? 0 : udp_residual(f), r_ip = fam_of(f) == 4 ? ip4_residual(f) : 0;
+
+	pkt_put16(f + l4, sport);
+	pkt_put16(f + l4 + 2, dport);
+	fix_csums(f, r_ip, r_u, zero);
+}
+
+/*
+ * Plain frame in (Ethernet, IPv4 without options or IPv6 without extension
+ * headers, len with any padding) as the other family fam, as docs/PEER.md gives a
+ * family change: the same MACs, the Ethernet type of fam, a fresh IP header from
+ * sa to da (IPv6: traffic class and flow label 0, the payload length, next header
+ * UDP, the hop limit the old TTL; IPv4: ihl 5, tos 0, the total length, id 0, DF,
+ * the TTL the old hop limit, protocol UDP, a valid header checksum), the bytes
+ * after the old IP header as they were (the IP length grows or shrinks by the
+ * headers' difference), and the UDP checksum leaving the same residual over the
+ * new pseudo-header as the old one did over the old (none stays none). Written
+ * from the description, with whole-buffer sums: never the programs' arithmetic.
+ */
+static size_t to_family(const uint8_t *in, size_t len, int fam, const uint8_t *sa,
+			const uint8_t *da, uint8_t *out)
+{
+	size_t ol4 = l4_of(in), hl = fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN;
+	size_t ip_len = ip_len_of(in) - (ol4 - PKT_ETH_LEN) + hl;
+	uint8_t hop = in[PKT_ETH_LEN + (fam_of(in) == 4 ? 8 : 7)], *ip = out + PKT_ETH_LEN;
+	bool zero = !pkt_get16(in + ol4 + 6);
+	uint16_t r_u = zero ? 0 : udp_residual(in);
+
+	memcpy(out, in, 12);
+	pkt_put16(out + 12, fam == 4 ? 0x0800 : 0x86dd);
+	memset(ip, 0, hl);
+	memcpy(ip + hl, in + ol4, len - ol4);
+	if (fam == 4) {
+		ip[0] = 0x45;
+		pkt_put16(ip + 2, (uint16_t)ip_len);
+		pkt_put16(ip + 6, 0x4000);
+		ip[8] = hop;
+		ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, sa, 4);
+		memcpy(ip + 16, da, 4);
+	} else {
+		ip[0] = 0x60;
+		pkt_put16(ip + 4, (uint16_t)(ip_len - PKT_IP6_LEN));
+		ip[6] = IPPROTO_UDP;
+		ip[7] = hop;
+		memcpy(ip + 8, sa, 16);
+		memcpy(ip + 24, da, 16);
+	}
+	fix_csums(out, 0, r_u, zero);
+	return PKT_ETH_LEN + hl + len - ol4;
+}
+
 /* ---- this file's own encoder and decoder (docs/PEER.md, "On the wire") ---- */
 
 struct phdr {
@@ -404,17 +503,29 @@ static size_t mk_dgram(const struct dg *d, uint8_t *f)
 	memcpy(f, d->dmac, 6);
 	memcpy(f + 6, d->smac, 6);
 	pkt_put16(f + 12, d->fam == 4 ? 0x0800 : 0x86dd);
+	/* The fields a family change does not carry over (docs/PEER.md: a fresh
+	 * header) now and then other than the stack's usual ones; the TTL that it
+	 * does, too. */
 	if (d->fam == 4) {
 		ip[0] = 0x45;
+		if (chance(20))
+			ip[1] = (uint8_t)rnd();
 		pkt_put16(ip + 4, (uint16_t)rnd());
-		ip[8] = 64;
+		if (chance(50))
+			pkt_put16(ip + 6, 0x4000);
+		ip[8] = chance(70) ? 64 : (uint8_t)(1 + rn(255));
 		ip[9] = IPPROTO_UDP;
 		memcpy(ip + 12, d->sa, 4);
 		memcpy(ip + 16, d->da, 4);
 	} else {
 		ip[0] = 0x60;
+		if (chance(25)) {
+			ip[0] |= (uint8_t)rn(16);
+			ip[1] = (uint8_t)rnd();
+			pkt_put16(ip + 2, (uint16_t)rnd());
+		}
 		ip[6] = IPPROTO_UDP;
-		ip[7] = 64;
+		ip[7] = chance(70) ? 64 : (uint8_t)(1 + rn(255));
 		memcpy(ip + 8, d->sa, 16);
 		memcpy(ip + 24, d->da, 16);
 	}
@@ -681,10 +792,20 @@ static struct {
 	struct odest d[UDPC_MAX_DESTS];
 	uint8_t slots[2][UDPC_MAX_DESTS];	/* udpc_active, as read back */
 	uint32_t n_slots[2];
+	uint8_t only[2][UDPC_MAX_DESTS];	/* its only[]: no address of the other family */
+	uint32_t n_only[2];
+	/* udpc_uplinks (no uplinks here: the attached interface's addresses, for the
+	 * copies that change family), and the counters they make */
+	struct {
+		uint32_t flags;		/* UDPC_UPLINK_SRC4, _SRC6 */
+		uint8_t a4[16], a6[16];
+	} up[UDPC_MAX_DESTS];
+	uint64_t down_drops[UDPC_MAX_DESTS], fib_errors[UDPC_MAX_DESTS];
 } ep;
 
 struct opath {
 	bool seen;
+	int fam;		/* each path its own family */
 	uint8_t addr[16], local[16];
 	uint16_t port;
 };
@@ -692,8 +813,8 @@ struct opath {
 /* A session as the server has it (the oracle's). */
 struct osess {
 	uint64_t id;
-	int fam;
-	uint8_t label[16];
+	int fam;		/* the first copy's: the label's and local's */
+	uint8_t label[16], local[16];
 	uint16_t lport;
 	struct opath path[UDPC_MAX_DESTS];
 	uint32_t tx_seq;
@@ -716,20 +837,32 @@ struct gsrc {
 
 struct gsess {
 	uint64_t id;
-	int fam;
+	int fam;		/* the first path's; the others' may differ */
+	int pfam[4];
 	int n_paths;
 	uint8_t ids[4];
 	struct gsrc src[4];
 	struct seqgen g;
 };
 
-/* A client flow (client epochs). */
+/* An entry of udpc_flows as the oracle has it (client epochs): keyed by the
+ * client's address and port, or, for a copy that changed family, by the source
+ * it left from and the client's port in that family (docs/PEER.md); a later
+ * copy's may take over the key of another. */
 struct oflow {
-	int fam;
+	int fam;		/* the key */
 	uint8_t a[16];
 	uint16_t port;
+	int cfam;		/* the client's family, of client and od */
+	uint8_t client[16];
 	uint8_t od[16];
 	uint16_t odport;
+	uint64_t sid;
+	int family;		/* udpc_flow.family: 0, or cfam when not the key's */
+};
+
+/* A client session: flows that share it (a key taken over) share its numbers. */
+struct ocs {
 	uint64_t sid;
 	uint32_t tx_seq;
 	bool diverged;
@@ -739,7 +872,7 @@ struct oflow {
 
 #define MAX_OSESS 400
 #define MAX_GSESS 8
-#define MAX_FLOWS 128
+#define MAX_FLOWS 256
 
 static struct osess osess[MAX_OSESS];
 static int n_osess;
@@ -749,6 +882,8 @@ static struct gsess gsess[MAX_GSESS];
 static int n_gsess;
 static struct oflow oflows[MAX_FLOWS];
 static int n_oflows;
+static struct ocs ocs[MAX_FLOWS];
+static int n_ocs;
 static struct udpc_peer_stats want;
 
 static struct osess *osess_find(uint64_t id)
@@ -775,10 +910,44 @@ static struct oflow *oflow_find(int fam, const uint8_t *a, uint16_t port)
 	return NULL;
 }
 
+static struct ocs *ocs_find(uint64_t sid)
+{
+	for (int i = 0; i < n_ocs; i++)
+		if (ocs[i].sid == sid)
+			return &ocs[i];
+	return NULL;
+}
+
+/* remember_flow() as docs/PEER.md has it: the entry under the key, made or
+ * replaced. NULL if the table is full. */
+static struct oflow *oflow_set(int fam, const uint8_t *a, uint16_t port, int cfam,
+			       const uint8_t *client, const uint8_t *od, uint16_t odport,
+			       uint64_t sid)
+{
+	struct oflow *o = oflow_find(fam, a, port);
+
+	if (!o) {
+		if (n_oflows == MAX_FLOWS)
+			return NULL;
+		o = &oflows[n_oflows++];
+		memset(o, 0, sizeof(*o));
+		o->fam = fam;
+		memcpy(o->a, a, 16);
+		o->port = port;
+	}
+	o->cfam = cfam;
+	memcpy(o->client, client, 16);
+	memcpy(o->od, od, 16);
+	o->odport = odport;
+	o->sid = sid;
+	o->family = cfam == fam ? 0 : cfam;
+	return o;
+}
+
 /* ---- maps ---- */
 
 static struct {
-	int config, peer_cfg, peer_stats, sessions, labels, flows, dests, active;
+	int config, peer_cfg, peer_stats, sessions, labels, flows, dests, active, uplinks, dest_stats;
 } fds;
 
 static void flush(int fd, size_t key_size)
@@ -815,7 +984,8 @@ static int write_epoch(void)
 	};
 	struct udpc_dest all[UDPC_MAX_DESTS];
 	struct udpc_active act;
-	void *zeros = calloc((size_t)env.ncpus, sizeof(struct udpc_peer_stats));
+	void *zeros = calloc((size_t)env.ncpus, sizeof(struct udpc_peer_stats) +
+					      sizeof(struct udpc_dest_stats));
 	uint32_t i, zero = 0;
 	int err = 0;
 
@@ -824,6 +994,14 @@ static int write_epoch(void)
 	err |= bpf_map_update_elem(fds.config, &zero, &cfg, 0);
 	err |= write_peer_cfg(ep.client ? UDPC_PEER_CLIENT : UDPC_PEER_SERVER);
 	err |= bpf_map_update_elem(fds.peer_stats, &zero, zeros, 0);
+	for (i = 0; i < UDPC_MAX_DESTS; i++) {
+		struct udpc_uplink up = { .flags = ep.up[i].flags };
+
+		memcpy(&up.src4, ep.up[i].a4, 4);
+		memcpy(&up.src6, ep.up[i].a6, 16);
+		err |= bpf_map_update_elem(fds.uplinks, &i, &up, 0);
+		err |= bpf_map_update_elem(fds.dest_stats, &i, zeros, 0);
+	}
 	free(zeros);
 	flush(fds.sessions, 8);
 	flush(fds.labels, sizeof(struct udpc_flow_key));
@@ -853,6 +1031,8 @@ static int write_epoch(void)
 	for (i = 0; i < 2; i++) {
 		ep.n_slots[i] = act.n[i] < UDPC_MAX_DESTS ? act.n[i] : UDPC_MAX_DESTS;
 		memcpy(ep.slots[i], act.slot[i], UDPC_MAX_DESTS);
+		ep.n_only[i] = act.n_only[i] < UDPC_MAX_DESTS ? act.n_only[i] : UDPC_MAX_DESTS;
+		memcpy(ep.only[i], act.only[i], UDPC_MAX_DESTS);
 	}
 	return err ? -EIO : 0;
 }
@@ -999,9 +1179,9 @@ static void check_encap(const char *what, const struct phdr *h, unsigned int pat
 		     ", want 0x%02x %u %u %016" PRIx64 "\n", what, h->vt, h->path, h->seq,
 		     h->session, VT_DATA, path, seq, session);
 	if (!pkt_get16(f + l4 + 6)) {
-		if (pkt_get16(c + l4 + 6))
+		if (pkt_get16(c + l4_of(c) + 6))
 			note("  %s: outer checksum 0x%04x for a datagram with none\n", what,
-			     pkt_get16(c + l4 + 6));
+			     pkt_get16(c + l4_of(c) + 6));
 	} else if (udp_residual(c) != udp_residual(f)) {
 		note("  %s: outer checksum residual 0x%04x, %s 0x%04x (0 = verifies)\n", what,
 		     udp_residual(c), whose, udp_residual(f));
@@ -1088,6 +1268,7 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		s->id = h.session;
 		s->fam = p.family;
 		memcpy(s->label, p.saddr, 16);
+		memcpy(s->local, p.daddr, 16);
 		s->lport = p.sport;
 		want.sessions_new++;
 		if (!l) {
@@ -1099,17 +1280,13 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		l->id = h.session;
 	}
 	*sess_out = s;
-	if (s->fam != p.family) {
-		want.rx_malformed++;
-		st.dropped++;
-		check_verdict(r, TC_ACT_SHOT);
-		return;
-	}
+	/* A copy over the other family than the session's is one of its paths too. */
 	pp = &s->path[h.path];
-	if (pp->seen && (pp->port != p.sport || memcmp(pp->addr, p.saddr, 16) ||
-			 memcmp(pp->local, p.daddr, 16)))
+	if (pp->seen && (pp->fam != p.family || pp->port != p.sport ||
+			 memcmp(pp->addr, p.saddr, 16) || memcmp(pp->local, p.daddr, 16)))
 		want.path_moves++;
 	pp->seen = true;
+	pp->fam = p.family;
 	pp->port = p.sport;
 	memcpy(pp->addr, p.saddr, 16);
 	memcpy(pp->local, p.daddr, 16);
@@ -1142,7 +1319,21 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		     h.session, s->w.top);
 		return;
 	}
-	*exp_len = expect_strip(f, len, &p, s->label, s->lport, ep.to, exp);
+	if (p.family == s->fam) {
+		*exp_len = expect_strip(f, len, &p, s->label, s->lport, ep.to, exp);
+	} else {
+		/* Delivered in the session's family, from the label to local. */
+		uint8_t tmp[PKT_MAX];
+		struct phdr uh;
+		size_t n = unwrap(f, len, 0, &uh, tmp);
+
+		if (n) {
+			set_ports(tmp, s->lport, ep.to);
+			n = to_family(tmp, n, s->fam, s->label, s->local, exp);
+		}
+		*exp_len = n;
+		st.fam_delivered++;
+	}
 	if (!*exp_len) {
 		note("  (test) cannot decode the copy\n");
 		return;
@@ -1193,6 +1384,7 @@ static void gsrc_new(struct gsrc *g, int fam, bool nat)
 static struct gsess *gsess_new(void)
 {
 	struct gsess *g;
+	bool mixed;
 	int i, j;
 
 	if (n_gsess < MAX_GSESS)
@@ -1203,6 +1395,10 @@ static struct gsess *gsess_new(void)
 	g->id = rnd() | 1;
 	g->fam = chance(50) ? 4 : 6;
 	g->n_paths = 1 + (int)rn(4);
+	/* A third of the sessions have paths of both families (docs/PEER.md: a SIM
+	 * with IPv6 only beside an IPv4 Wi-Fi); which one's copy comes first makes
+	 * the session's family. */
+	mixed = chance(35);
 	for (i = 0; i < g->n_paths; i++) {
 		uint8_t id;
 
@@ -1212,12 +1408,19 @@ static struct gsess *gsess_new(void)
 				;
 		} while (j < i);
 		g->ids[i] = id;
-		gsrc_new(&g->src[i], g->fam, i > 0);
+		g->pfam[i] = !mixed || !i ? g->fam : chance(50) ? 4 : 6;
+		gsrc_new(&g->src[i], g->pfam[i], i > 0);
+	}
+	if (mixed && g->n_paths > 1 && chance(50)) {
+		/* Make sure of both (and, with 3 or more, now and then 4, 6, 4). */
+		i = 1 + (int)rn((uint32_t)g->n_paths - 1);
+		g->pfam[i] = g->fam == 4 ? 6 : 4;
+		gsrc_new(&g->src[i], g->pfam[i], true);
 	}
 	/* Now and then, from the address and port of another session's first path:
 	 * a label conflict while that one lives, a takeover when it is idle. */
 	for (i = 0; i < n_gsess; i++)
-		if (&gsess[i] != g && gsess[i].fam == g->fam && chance(12)) {
+		if (&gsess[i] != g && gsess[i].pfam[0] == g->pfam[0] && chance(12)) {
 			memcpy(g->src[0].addr, gsess[i].src[0].addr, 16);
 			g->src[0].port = gsess[i].src[0].port;
 			break;
@@ -1245,7 +1448,7 @@ static size_t mk_copy(const struct gsess *g, int i, uint32_t seq, size_t plen, i
 		      uint8_t *f)
 {
 	uint8_t app[PKT_MAX];
-	struct dg d = { .fam = g->fam, .smac = mac_v1, .dmac = mac_v0, .sa = g->src[i].addr,
+	struct dg d = { .fam = g->pfam[i], .smac = mac_v1, .dmac = mac_v0, .sa = g->src[i].addr,
 			.da = g->src[i].local, .sport = g->src[i].port, .dport = ep.listen,
 			.plen = plen, .csum = csum, .pad = pad };
 	struct phdr h = { .vt = VT_DATA, .path = g->ids[i], .seq = seq, .session = g->id };
@@ -1267,7 +1470,7 @@ static const char *const kind_names[] = {
 	"payload bit flip", "carried checksum damaged", "UDP length damaged",
 	"IP length damaged", "random peer header", "random bytes", "other port",
 	"other protocol/ethertype", "IPv4 options", "IPv6 extension header", "fragment",
-	"session id in the other family", "reply to a label", "reply not ours",
+	"a session's path moved to the other family", "reply to a label", "reply not ours",
 	"reply too big for the header", "reply with odd lengths (IP > UDP, padding) or a fragment", "client datagram",
 	"client frame not ours", "client datagram too big for the header",
 	"client datagram (IP longer than UDP)", "client reply",
@@ -1283,13 +1486,19 @@ static uint64_t gen_datagram(uint64_t idx, uint64_t end)
 	uint8_t f[PKT_MAX];
 	const char *how;
 	uint32_t seq = sg_pick(&g->g, &how);
-	size_t plen = rand_plen(g->fam, FRAME_MAX - HDR), pad = 0;
-	int csum = rand_csum(g->fam), order[4], n, i, k = 0;
+	int big = g->fam, csum, order[4], n, i, k = 0;
+	size_t plen, pad = 0;
 	uint64_t made = 0;
 	char kind[96];
 
+	/* Sized for the family with the bigger header among its paths. */
+	for (i = 0; i < g->n_paths; i++)
+		if (g->pfam[i] == 6)
+			big = 6;
+	plen = rand_plen(big, FRAME_MAX - HDR);
+	csum = rand_csum(big);
 	if (chance(10)) {
-		size_t len = PKT_ETH_LEN + (g->fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) + PKT_UDP_LEN +
+		size_t len = PKT_ETH_LEN + (big == 4 ? PKT_IP4_LEN : PKT_IP6_LEN) + PKT_UDP_LEN +
 			     HDR + plen;
 
 		pad = len < 60 ? 60 - len + rn(8) : rn(24);
@@ -1298,12 +1507,13 @@ static uint64_t gen_datagram(uint64_t idx, uint64_t end)
 	}
 	/* A NAT rebinding now and then. */
 	if (chance(3)) {
-		struct gsrc *s = &g->src[rn((uint32_t)g->n_paths)];
+		int j = (int)rn((uint32_t)g->n_paths);
+		struct gsrc *s = &g->src[j];
 
 		if (chance(50))
 			s->port = (uint16_t)(1024 + rn(64000));
 		else
-			gsrc_new(s, g->fam, true);
+			gsrc_new(s, g->pfam[j], true);
 	}
 	for (i = 0; i < g->n_paths; i++)
 		order[i] = i;
@@ -1318,8 +1528,8 @@ static uint64_t gen_datagram(uint64_t idx, uint64_t end)
 		size_t len = mk_copy(g, order[k], seq, plen, csum, pad, f);
 		enum kind kd = pad ? K_COPY_PAD : K_COPY;
 
-		snprintf(kind, sizeof(kind), "%s, seq 0x%08x %s, path %u of %d", kind_names[kd], seq,
-			 how, g->ids[order[k]], g->n_paths);
+		snprintf(kind, sizeof(kind), "%s, seq 0x%08x %s, path %u of %d (IPv%d)",
+			 kind_names[kd], seq, how, g->ids[order[k]], g->n_paths, g->pfam[order[k]]);
 		st.kinds[kd]++;
 		serve_in_one(idx + made++, f, len, kind, false);
 	}
@@ -1333,7 +1543,7 @@ static void gen_damaged(uint64_t idx)
 	uint8_t f[PKT_MAX];
 	const char *how;
 	uint32_t seq = sg_pick(&g->g, &how);
-	int i = (int)rn((uint32_t)g->n_paths), fam = g->fam;
+	int i = (int)rn((uint32_t)g->n_paths), fam = g->pfam[i];
 	size_t plen = rand_plen(fam, FRAME_MAX - HDR - 8), len, l4, hdr;
 	size_t ip_hl = fam == 4 ? PKT_IP4_LEN : PKT_IP6_LEN;
 	uint32_t r = rn(100);
@@ -1458,10 +1668,9 @@ static void gen_damaged(uint64_t idx)
 
 		if (chance(50)) {
 			kd = K_FAMILY;
-			other.fam = fam == 4 ? 6 : 4;
-			for (int j = 0; j < other.n_paths; j++)
-				gsrc_new(&other.src[j], other.fam, j > 0);
-			len = mk_copy(&other, i, seq, rn(40), CS_VALID, 0, f);
+			other.pfam[i] = fam == 4 ? 6 : 4;
+			gsrc_new(&other.src[i], other.pfam[i], i > 0);
+			len = mk_copy(&other, i, seq, rn(40), rand_csum(other.pfam[i]), 0, f);
 		} else {
 			size_t keep = rn((uint32_t)(PKT_UDP_LEN + HDR + plen + 1));
 
@@ -1485,7 +1694,7 @@ static uint64_t sweep(uint64_t idx, uint64_t end)
 	uint8_t full[PKT_MAX], f[PKT_MAX];
 	const char *how;
 	uint32_t seq = sg_pick(&g->g, &how);
-	size_t len = mk_copy(g, 0, seq, rn(12), rand_csum(g->fam), 0, full), l4 = l4_of(full), k;
+	size_t len = mk_copy(g, 0, seq, rn(12), rand_csum(g->pfam[0]), 0, full), l4 = l4_of(full), k;
 	uint64_t made = 0;
 	char kind[96];
 
@@ -1514,7 +1723,7 @@ static uint64_t sweep(uint64_t idx, uint64_t end)
 
 static void serve_out_one(uint64_t idx)
 {
-	uint8_t f[PKT_MAX], app[PKT_MAX], dec[PKT_MAX], cap[PKT_MAX];
+	uint8_t f[PKT_MAX], app[PKT_MAX], dec[PKT_MAX], cap[PKT_MAX], conv[PKT_MAX];
 	const struct olabel *l = n_olabels && chance(80) ? &olabels[rn((uint32_t)n_olabels)] : NULL;
 	int fam = l ? l->fam : chance(50) ? 4 : 6;
 	struct dg d = { .fam = fam, .smac = mac_v0, .dmac = mac_v1, .sa = fam == 4 ? pick(&a_srv4)
@@ -1527,6 +1736,8 @@ static void serve_out_one(uint64_t idx)
 	struct parsed p;
 	size_t len, i, n_live = 0;
 	int live[UDPC_MAX_DESTS];
+	bool fresh = false;
+	int prev_fam = fam;
 	char kind[96];
 
 	rep_reset();
@@ -1538,6 +1749,19 @@ static void serve_out_one(uint64_t idx)
 		d.plen = big_plen(fam);
 		if (chance(30))
 			d.plen -= 1 + rn(4); /* just fits */
+	}
+	if (fam == 4 && l) {
+		/* Known case 3: an IPv4 reply that fits with the header, yet not 20 bytes
+		 * more, would be copied over the MTU by an IPv6 path. Kept clear of (with
+		 * room for the padding or trailer below) until that is settled. */
+		const struct osess *s0 = osess_find(l->id);
+		size_t v4 = PKT_ETH_LEN + PKT_IP4_LEN + PKT_UDP_LEN + d.plen;
+		bool v6_path = false;
+
+		for (i = 0; s0 && i < UDPC_MAX_DESTS; i++)
+			v6_path |= s0->path[i].seen && s0->path[i].fam == 6;
+		if (v6_path && v4 + HDR <= FRAME_MAX && v4 + HDR + 20 + 38 > FRAME_MAX)
+			d.plen -= d.plen < 58 ? d.plen : 58;
 	}
 	len = mk_dgram(&d, f);
 	if (chance(5)) {
@@ -1588,25 +1812,44 @@ static void serve_out_one(uint64_t idx)
 	if (!++s->tx_seq)
 		s->tx_seq = 1;
 	check_verdict(&out_run, TC_ACT_OK);
+	/* The live paths in id order, of either family: before a copy by a path of
+	 * the other family than the packet's now, it changes family, and from then
+	 * on its IP header is the fresh one of docs/PEER.md, even back in the
+	 * reply's own family (4, 6, 4: two changes). */
 	for (i = 0; i < n_live; i++) {
 		const struct opath *pp = &s->path[live[i]];
 		const uint8_t *c;
-		size_t cl, dl;
+		size_t cl, dl, al = len;
 		struct phdr h;
-		char what[64];
+		char what[96];
 
-		snprintf(what, sizeof(what), "copy %zu of %zu (path %d)", i + 1, n_live, live[i]);
+		if (pp->fam != fam && !fresh)
+			fresh = true;
+		else if (pp->fam != prev_fam)
+			st.fam_twice++; /* back again */
+		if (fresh)
+			st.fam_copies++;
+		prev_fam = pp->fam;
+		snprintf(what, sizeof(what), "copy %zu of %zu (path %d, IPv%d%s)", i + 1, n_live,
+			 live[i], pp->fam, fresh ? ", a fresh IP header" : "");
 		if (!take_copy(i, n_live, what, cap, &c, &cl))
 			break;
 		/* the reply from the listen port, from our address of that path to it */
 		memcpy(app, f, len);
-		memcpy(app + PKT_ETH_LEN + (fam == 4 ? 12 : 8), pp->local, alen(fam));
-		memcpy(app + PKT_ETH_LEN + (fam == 4 ? 16 : 24), pp->addr, alen(fam));
-		pkt_put16(app + p.l4, ep.listen);
-		pkt_put16(app + p.l4 + 2, pp->port);
-		fix_csums(app, fam == 4 ? ip4_residual(f) : 0, udp_residual(f), !pkt_get16(f + p.l4 + 6));
-		if (cl != len + HDR) {
-			note("  %s: %zu bytes, want %zu\n", what, cl, len + HDR);
+		if (!fresh) {
+			memcpy(app + PKT_ETH_LEN + (fam == 4 ? 12 : 8), pp->local, alen(fam));
+			memcpy(app + PKT_ETH_LEN + (fam == 4 ? 16 : 24), pp->addr, alen(fam));
+			pkt_put16(app + p.l4, ep.listen);
+			pkt_put16(app + p.l4 + 2, pp->port);
+			fix_csums(app, fam == 4 ? ip4_residual(f) : 0, udp_residual(f),
+				  !pkt_get16(f + p.l4 + 6));
+		} else {
+			set_ports(app, ep.listen, pp->port);
+			al = to_family(app, len, pp->fam, pp->local, pp->addr, conv);
+			memcpy(app, conv, al);
+		}
+		if (cl != al + HDR) {
+			note("  %s: %zu bytes, want %zu\n", what, cl, al + HDR);
 			continue;
 		}
 		dl = unwrap(c, cl, 0, &h, dec);
@@ -1614,7 +1857,7 @@ static void serve_out_one(uint64_t idx)
 			note("  %s: does not decode\n", what);
 			continue;
 		}
-		cmp_dgram(what, dec, dl, app, len);
+		cmp_dgram(what, dec, dl, app, al);
 		check_encap(what, &h, (unsigned int)live[i], s->tx_seq, s->id, c, f, p.l4,
 			   "the reply's");
 	}
@@ -1653,10 +1896,14 @@ static void client_out_one(uint64_t idx)
 	struct run pr;
 	struct parsed p;
 	struct oflow *o;
+	struct ocs *cs;
 	enum kind kd = K_C_DGRAM;
-	bool had, matched;
-	uint32_t n_act, i, fi = fam == 4 ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
-	size_t len, n_plain = 0;
+	bool had, matched, last_made;
+	uint32_t n_act, n_other, i, fi = fam == 4 ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
+	int ofam = fam == 4 ? 6 : 4, n_make = 0, k, make[UDPC_MAX_DESTS];
+	unsigned int slot_of[UDPC_MAX_DESTS];
+	static uint8_t conv[UDPC_MAX_DESTS][PKT_MAX];
+	size_t len, n_plain = 0, conv_len[UDPC_MAX_DESTS];
 	char kind[96];
 
 	rep_reset();
@@ -1739,37 +1986,38 @@ static void client_out_one(uint64_t idx)
 		goto out;
 	}
 	o = oflow_find(fam, p.saddr, p.sport);
+	cs = o && o->sid ? ocs_find(o->sid) : NULL;
 	if (bpf_map_lookup_elem(fds.flows, &key, &fl)) {
 		note("  the flow is not in udpc_flows\n");
 		goto out;
 	}
-	if (!o) {
-		if (n_oflows == MAX_FLOWS) {
-			note("  (test) too many flows\n");
+	if (!cs) {
+		/* A new session (the key's entry, if any, had none that lives). */
+		if (n_ocs == MAX_FLOWS) {
+			note("  (test) too many sessions\n");
 			goto out;
 		}
-		o = &oflows[n_oflows++];
-		memset(o, 0, offsetof(struct oflow, w));
-		win_init(&o->w);
-		sg_init(&o->rg);
-		o->fam = fam;
-		memcpy(o->a, p.saddr, 16);
-		o->port = p.sport;
-		o->sid = fl.session;
-		want.sessions_new++;
 		if (!fl.session)
 			note("  a new flow with session 0\n");
-		for (int j = 0; j < n_oflows - 1; j++)
-			if (oflows[j].sid == fl.session)
-				note("  a new flow with the session of another\n");
-	} else if (fl.session != o->sid) {
-		note("  the flow's session changed from %016" PRIx64 " to %016" PRIx64 "\n", o->sid,
+		if (ocs_find(fl.session))
+			note("  a new flow with the session of another\n");
+		cs = &ocs[n_ocs++];
+		memset(cs, 0, offsetof(struct ocs, w));
+		win_init(&cs->w);
+		sg_init(&cs->rg);
+		cs->sid = fl.session;
+		want.sessions_new++;
+	} else if (fl.session != cs->sid) {
+		note("  the flow's session changed from %016" PRIx64 " to %016" PRIx64 "\n", cs->sid,
 		     (uint64_t)fl.session);
-		o->sid = fl.session;
+		cs->sid = fl.session;
 	}
-	memcpy(o->od, p.daddr, 16);
-	o->odport = p.dport;
-	if (!n_act) {
+	if (!oflow_set(fam, p.saddr, p.sport, fam, p.saddr, p.daddr, p.dport, cs->sid)) {
+		note("  (test) too many flows\n");
+		goto out;
+	}
+	n_other = ep.n_only[!fi];
+	if (!n_act && !n_other) {
 		st.dropped++;
 		check_verdict(&out_run, TC_ACT_SHOT);
 		goto out;
@@ -1782,31 +2030,83 @@ static void client_out_one(uint64_t idx)
 		goto out;
 	}
 	want.tx_encap++;
-	if (!++o->tx_seq)
-		o->tx_seq = 1;
-	check_verdict(&out_run, TC_ACT_OK);
-	for (i = 0; i < n_act; i++) {
-		const uint8_t *c;
-		size_t cl, dl;
-		struct phdr h;
-		char what[64];
+	if (!++cs->tx_seq)
+		cs->tx_seq = 1;
 
-		snprintf(what, sizeof(what), "copy %u of %u (slot %u)", i + 1, n_act, ep.slots[fi][i]);
-		if (!take_copy(i, n_act, what, cap, &c, &cl))
-			break;
+	/* The copies: first to the slots with an address of the datagram's family
+	 * (plain mode's, the twin's), then to those with only one of the other: the
+	 * packet changes family at the first of these, and each leaves from the
+	 * attached interface's address of that family in udpc_uplinks[slot] (none:
+	 * dropped, counted in down_drops), its flow remembered under that address. */
+	for (i = 0; i < n_act; i++) {
+		make[n_make] = (int)i;
+		slot_of[n_make++] = ep.slots[fi][i];
+	}
+	for (i = 0; i < n_other; i++) {
+		uint32_t sl = ep.only[!fi][i];
+		const struct odest *dd = &ep.d[sl];
+		const uint8_t *src = ofam == 4 ? ep.up[sl].a4 : ep.up[sl].a6;
+		const uint8_t *dst = ofam == 4 ? dd->a4 : dd->a6;
+		uint8_t tmp[PKT_MAX];
+		size_t cl;
+
+		if (!(ep.up[sl].flags & (ofam == 4 ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6))) {
+			ep.down_drops[sl]++;
+			st.fam_c_down++;
+			continue;
+		}
+		if (!oflow_set(ofam, src, p.sport, fam, p.saddr, p.daddr, p.dport, cs->sid)) {
+			note("  (test) too many flows\n");
+			goto out;
+		}
+		memcpy(tmp, f, len);
+		set_ports(tmp, p.sport, dd->port);
+		cl = to_family(tmp, len, ofam, src, dst, conv[n_make]);
+		memcpy(conv[n_make], nh_mac(ofam, dst), 6);
+		memcpy(conv[n_make] + 6, mac_v0, 6);
+		if (ip_len_of(conv[n_make]) + HDR > MTU) {
+			/* The route's MTU: bpf_fib_lookup() says "fragmentation needed". */
+			ep.fib_errors[sl]++;
+			st.fam_c_big++;
+			continue;
+		}
+		st.fam_c_copies++;
+		conv_len[n_make] = cl;
+		make[n_make] = -1;
+		slot_of[n_make++] = sl;
+	}
+	last_made = n_make && slot_of[n_make - 1] ==
+				      (n_other ? ep.only[!fi][n_other - 1] : ep.slots[fi][n_act - 1]);
+	check_verdict(&out_run, last_made ? TC_ACT_OK : TC_ACT_SHOT);
+	for (k = 0; k < n_make; k++) {
+		const uint8_t *c = out_run.out;
+		size_t cl = out_run.len, dl;
+		const uint8_t *w = make[k] >= 0 ? plain[make[k]] : conv[k];
+		size_t wl = make[k] >= 0 ? plain_len[make[k]] : conv_len[k];
+		struct phdr h;
+		char what[96];
+
+		snprintf(what, sizeof(what), "copy %d of %d (slot %u%s)", k + 1, n_make, slot_of[k],
+			 make[k] >= 0 ? "" : ", changed family");
+		if (k + 1 < n_make || !last_made) {
+			cl = capture(cap, what);
+			if (!cl)
+				break;
+			c = cap;
+		}
+		st.copies++;
 		dl = unwrap(c, cl, 0, &h, dec);
 		if (!dl) {
 			note("  %s: does not decode\n", what);
 			continue;
 		}
-		if (cmp_dgram(what, dec, dl, plain[i], plain_len[i])) {
+		if (cmp_dgram(what, dec, dl, w, wl)) {
 			char buf[12288];
 
-			pkt_hexdump(buf, sizeof(buf), plain[i], plain_len[i] < 200 ? plain_len[i] : 200,
-				    NULL, 0);
-			note("  plain mode's copy:\n%s\n", buf);
+			pkt_hexdump(buf, sizeof(buf), w, wl < 200 ? wl : 200, NULL, 0);
+			note("  %s:\n%s\n", make[k] >= 0 ? "plain mode's copy" : "expected", buf);
 		}
-		check_encap(what, &h, ep.slots[fi][i], o->tx_seq, o->sid, c, f, p.l4,
+		check_encap(what, &h, slot_of[k], cs->tx_seq, cs->sid, c, f, p.l4,
 			   "the datagram's");
 	}
 out:
@@ -1820,10 +2120,11 @@ static void client_in_one(uint64_t idx)
 {
 	uint8_t app[PKT_MAX], f[PKT_MAX], exp[PKT_MAX];
 	struct oflow *o = n_oflows ? &oflows[rn((uint32_t)n_oflows)] : NULL;
-	int fam = o ? o->fam : 4, slot = -1;
-	uint32_t fi = fam == 4 ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6, nsl = ep.n_slots[fi];
-	const struct odest *dd = nsl ? &ep.d[ep.slots[fi][rn(nsl)]] : NULL;
-	struct dg d = { .fam = fam, .smac = mac_v1, .dmac = mac_v0, .csum = rand_csum(fam) };
+	struct ocs *cs, *fcs = NULL;
+	int fam, slot = -1;
+	uint32_t fi, nsl;
+	const struct odest *dd;
+	struct dg d = { .smac = mac_v1, .dmac = mac_v0 };
 	struct phdr h = { .vt = VT_DATA, .path = (uint8_t)rn(UDPC_MAX_DESTS) };
 	const char *how = "";
 	enum kind kd = K_C_REPLY;
@@ -1836,20 +2137,31 @@ static void client_in_one(uint64_t idx)
 	enum verdict v;
 
 	rep_reset();
-	if (!o || o->diverged || !dd)
+	/* Half the time, a reply to a flow whose copy changed family, if any. */
+	for (int tries = 0; o && !o->family && tries < 4 && chance(50); tries++)
+		o = &oflows[rn((uint32_t)n_oflows)];
+	cs = o ? ocs_find(o->sid) : NULL;
+	if (!o || !cs || cs->diverged)
 		return;
-	fo = NULL;
+	fam = o->fam;
+	fi = fam == 4 ? UDPC_ACTIVE_V4 : UDPC_ACTIVE_V6;
+	nsl = ep.n_slots[fi];
+	dd = nsl ? &ep.d[ep.slots[fi][rn(nsl)]] : NULL;
+	if (!dd)
+		return;
+	d.fam = fam;
+	d.csum = rand_csum(fam);
 	d.sa = fam == 4 ? dd->a4 : dd->a6;
 	d.sport = dd->port;
 	d.da = o->a;
 	d.dport = o->port;
 	d.plen = rand_plen(fam, FRAME_MAX - HDR);
-	h.seq = sg_pick(&o->rg, &how);
+	h.seq = sg_pick(&cs->rg, &how);
 	h.session = o->sid;
 	if (chance(8)) {
 		kd = K_C_REPLY_OTHER;
 		if (chance(40))
-			h.session = chance(50) || n_oflows < 2 ? rnd() : oflows[rn((uint32_t)n_oflows)].sid;
+			h.session = chance(50) || n_ocs < 2 ? rnd() : ocs[rn((uint32_t)n_ocs)].sid;
 		else if (chance(50))
 			d.sport = (uint16_t)(d.sport + 1);
 		else
@@ -1879,7 +2191,8 @@ static void client_in_one(uint64_t idx)
 		}
 	}
 	st.kinds[kd]++;
-	snprintf(kind, sizeof(kind), "%s, seq 0x%08x %s", kind_names[kd], h.seq, how);
+	snprintf(kind, sizeof(kind), "%s, seq 0x%08x %s%s", kind_names[kd], h.seq, how,
+		 o->family ? ", to a flow of the other family" : "");
 	run(env.skel->progs.udpc_ingress, f, len, &out_run);
 	if (out_run.err) {
 		note("  BPF_PROG_TEST_RUN: %s\n", strerror(-out_run.err));
@@ -1907,7 +2220,8 @@ static void client_in_one(uint64_t idx)
 		check_verdict(&out_run, TC_ACT_SHOT);
 		goto out;
 	}
-	if (ph.session != fo->sid) {
+	fcs = ph.session == fo->sid ? ocs_find(fo->sid) : NULL;
+	if (!fcs) {
 		want.rx_unknown++;
 		st.dropped++;
 		check_verdict(&out_run, TC_ACT_SHOT);
@@ -1920,7 +2234,7 @@ static void client_in_one(uint64_t idx)
 		check_verdict(&out_run, TC_ACT_SHOT);
 		goto out;
 	}
-	v = win_judge(&fo->w, ph.seq);
+	v = win_judge(&fcs->w, ph.seq);
 	if (v != V_NEW) {
 		if (v == V_DUP)
 			want.rx_duplicates++;
@@ -1930,17 +2244,31 @@ static void client_in_one(uint64_t idx)
 		if (out_run.verdict != TC_ACT_SHOT)
 			note("  verdict %s, want SHOT: reply sequence number %u (0x%08x) is %s "
 			     "(highest seen %" PRId64 ")\n", vname(out_run.verdict), ph.seq, ph.seq,
-			     vnames[v], fo->w.top);
+			     vnames[v], fcs->w.top);
 		goto out;
 	}
 	want.rx_delivered++;
 	st.delivered++;
 	if (out_run.verdict != TC_ACT_OK) {
 		note("  verdict %s, want OK: reply sequence number %u (0x%08x) is new (highest seen "
-		     "now %" PRId64 ")\n", vname(out_run.verdict), ph.seq, ph.seq, fo->w.top);
+		     "now %" PRId64 ")\n", vname(out_run.verdict), ph.seq, ph.seq, fcs->w.top);
 		goto out;
 	}
-	exp_len = expect_strip(f, len, &p, fo->od, fo->odport, p.dport, exp);
+	if (!fo->family) {
+		exp_len = expect_strip(f, len, &p, fo->od, fo->odport, p.dport, exp);
+	} else {
+		/* Back in the client's family, from where it sent to, to it. */
+		uint8_t tmp[PKT_MAX];
+		struct phdr uh;
+		size_t n = unwrap(f, len, 0, &uh, tmp);
+
+		if (n) {
+			set_ports(tmp, fo->odport, p.dport);
+			n = to_family(tmp, n, fo->cfam, fo->od, fo->client, exp);
+		}
+		exp_len = n;
+		st.fam_replies++;
+	}
 	if (!exp_len)
 		note("  (test) cannot decode the reply\n");
 	else if (!cmp_dgram("mapped reply", out_run.out, out_run.len, exp, exp_len) && must_fail &&
@@ -1948,8 +2276,8 @@ static void client_in_one(uint64_t idx)
 		note("  the payload was damaged, yet the mapped reply's checksum verifies\n");
 out:
 	if (finish(idx, "udpc_ingress (peer client)", kind, f, len, &out_run, exp_len ? exp : NULL,
-		   exp_len) && fo)
-		fo->diverged = true;
+		   exp_len) && fcs)
+		fcs->diverged = true;
 }
 
 /* ---- epochs ---- */
@@ -1960,7 +2288,7 @@ static void new_epoch(int n)
 
 	memset(&ep, 0, sizeof(ep));
 	memset(&want, 0, sizeof(want));
-	n_osess = n_olabels = n_gsess = n_oflows = 0;
+	n_osess = n_olabels = n_gsess = n_oflows = n_ocs = 0;
 	ep.client = n % 3 == 2;
 	ep.enabled = n < 3 || !chance(5);
 	ep.listen = chance(70) ? ports[rn(ARRAY_SIZE(ports))] : (uint16_t)(1 + rn(65535));
@@ -1970,17 +2298,32 @@ static void new_epoch(int n)
 	ep.path_live = n < 3 || chance(88);
 	ep.sess_live = n < 3 || chance(75);
 	if (ep.client) {
-		int nd = 1 + (int)rn(4);
+		/* The destinations' families: all IPv4 only, all IPv6 only, all both, or
+		 * each its own. Copies to those of the other family only than a
+		 * datagram's change family (docs/PEER.md). */
+		int nd = 1 + (int)rn(4), mode = (int)rn(5);
+		const uint8_t *a4 = pick(&a_att4), *a6 = pick(&a_att6);
 
 		for (int i = 0; i < nd; i++) {
 			struct odest *d = &ep.d[chance(50) ? rn(4) : rn(UDPC_MAX_DESTS)];
 			uint32_t r = rn(100);
 
 			d->used = true;
-			d->has = r < 30 ? 4 : r < 60 ? 2 : 6;
+			d->has = mode == 0 ? 4 : mode == 1 ? 2 : mode == 2 ? 6 :
+				 r < 30 ? 4 : r < 60 ? 2 : 6;
 			memcpy(d->a4, pick(&a_dests4), 16);
 			memcpy(d->a6, pick(&a_dests6), 16);
 			d->port = (uint16_t)(9000 + rn(3));
+		}
+		/* The attached interface's addresses in udpc_uplinks: mostly both, the
+		 * same for every slot; now and then one missing, or another one. */
+		for (int i = 0; i < UDPC_MAX_DESTS; i++) {
+			if (chance(80))
+				ep.up[i].flags |= UDPC_UPLINK_SRC4;
+			if (chance(80))
+				ep.up[i].flags |= UDPC_UPLINK_SRC6;
+			memcpy(ep.up[i].a4, chance(90) ? a4 : pick(&a_att4), 16);
+			memcpy(ep.up[i].a6, chance(90) ? a6 : pick(&a_att6), 16);
 		}
 	}
 }
@@ -2007,6 +2350,13 @@ static void check_epoch(int n)
 			in_map++;
 			if (!o || bpf_map_lookup_elem(fds.flows, &k, &fv) || fv.session != o->sid)
 				note("  udpc_flows: a flow the oracle does not know, or its session\n");
+			else if (fv.family != (!o->family ? 0 : o->family == 4 ? UDPC_AF_INET
+										: UDPC_AF_INET6) ||
+				 memcmp(fv.client.w, o->client, 16) ||
+				 memcmp(fv.orig_daddr.w, o->od, 16) || ntohs(fv.orig_dport) != o->odport)
+				note("  udpc_flows: the flow of IPv%d %s port %u: family %u, want %d (client, "
+				     "where it sent to)\n", o->fam, o->family ? "(changed family)" : "",
+				     o->port, fv.family, o->family);
 		}
 		if (in_map != n_oflows)
 			note("  udpc_flows: %d flows, want %d\n", in_map, n_oflows);
@@ -2014,8 +2364,23 @@ static void check_epoch(int n)
 		for (err = bpf_map_get_next_key(fds.sessions, NULL, &id); !err;
 		     err = bpf_map_get_next_key(fds.sessions, &id, &nid), id = nid)
 			in_map++;
-		if (in_map != n_oflows)
-			note("  udpc_sessions: %d sessions, want %d (one per flow)\n", in_map, n_oflows);
+		if (in_map != n_ocs)
+			note("  udpc_sessions: %d sessions, want %d\n", in_map, n_ocs);
+		for (uint32_t sl = 0; sl < UDPC_MAX_DESTS; sl++) {
+			struct udpc_dest_stats per[64];
+			uint64_t dd = 0, fe = 0;
+
+			if (env.ncpus > 64 || bpf_map_lookup_elem(fds.dest_stats, &sl, per))
+				continue;
+			for (int c = 0; c < env.ncpus; c++) {
+				dd += per[c].down_drops;
+				fe += per[c].fib_errors;
+			}
+			if (dd != ep.down_drops[sl] || fe != ep.fib_errors[sl])
+				note("  udpc_dest_stats[%u]: down_drops %" PRIu64 ", fib_errors %" PRIu64
+				     "; want %" PRIu64 ", %" PRIu64 "\n", sl, dd, fe, ep.down_drops[sl],
+				     ep.fib_errors[sl]);
+		}
 	} else {
 		for (err = bpf_map_get_next_key(fds.sessions, NULL, &id); !err;
 		     err = bpf_map_get_next_key(fds.sessions, &id, &nid), id = nid) {
@@ -2026,13 +2391,16 @@ static void check_epoch(int n)
 			if (!s || bpf_map_lookup_elem(fds.sessions, &id, s) || !o) {
 				note("  udpc_sessions: session %016" PRIx64 " the oracle does not know\n", id);
 			} else if (s->family != (o->fam == 4 ? UDPC_AF_INET : UDPC_AF_INET6) ||
-				   memcmp(s->label.w, o->label, 16) || ntohs(s->label_port) != o->lport) {
-				note("  udpc_sessions: session %016" PRIx64 " has another label\n", id);
+				   memcmp(s->label.w, o->label, 16) || ntohs(s->label_port) != o->lport ||
+				   memcmp(s->local.w, o->local, 16)) {
+				note("  udpc_sessions: session %016" PRIx64 " has another label or local\n", id);
 			} else {
 				for (i = 0; i < UDPC_MAX_DESTS; i++)
 					if (!!(s->path[i].flags & UDPC_PATH_SEEN) != o->path[i].seen ||
 					    (o->path[i].seen &&
-					     (memcmp(s->path[i].addr.w, o->path[i].addr, 16) ||
+					     (s->path[i].family != (o->path[i].fam == 4 ? UDPC_AF_INET
+											: UDPC_AF_INET6) ||
+					      memcmp(s->path[i].addr.w, o->path[i].addr, 16) ||
 					      memcmp(s->path[i].local.w, o->path[i].local, 16) ||
 					      ntohs(s->path[i].port) != o->path[i].port)))
 						note("  udpc_sessions: session %016" PRIx64
@@ -2083,6 +2451,17 @@ static void known_fail(const char *what, const uint8_t *f, size_t len, const str
  * 2. Server egress: a reply whose IP packet is longer than its UDP datagram (4
  *    bytes after it, inside the IP length: legal, the receiver trims them) gets a
  *    copy whose outer checksum verifies, as the reply's did.
+ * 3. Server egress, a session with an IPv4 path (0) and an IPv6 one (1): an IPv4
+ *    reply whose copy fits the interface's MTU (1500) with the peer header (IP
+ *    length 1476 + 16 = 1492) is not sent as an IPv6 copy 20 bytes bigger (1512)
+ *    than the MTU. The too-big check (bpf_check_mtu() with the header's 16 bytes,
+ *    peer_out()) is made before the family change that adds 20: the copy by the
+ *    IPv6 path leaves over the MTU (the packet itself here, TC_ACT_OK; as a clone
+ *    to veth1 it is dropped by veth and never arrives), counted as sent in the
+ *    path's tx_packets. The client's copies that change family do not have this
+ *    fault: their bpf_fib_lookup() checks the length after the change (dropped,
+ *    fib_errors). Found by this fuzzer's mixed-family server sessions; it keeps
+ *    away from those sizes until this is settled.
  */
 static void known_cases(void)
 {
@@ -2091,7 +2470,7 @@ static void known_cases(void)
 	} steps[] = { { 1, TC_ACT_OK },	  { 0x80000001, TC_ACT_OK }, { 2, TC_ACT_OK },
 		      { 3, TC_ACT_OK },	  { 2, TC_ACT_SHOT },	     { 3 - 2000, TC_ACT_SHOT },
 		      { 4, TC_ACT_OK } };
-	struct gsess g = { .id = 0x1122334455667788ULL, .fam = 4, .n_paths = 1 };
+	struct gsess g = { .id = 0x1122334455667788ULL, .fam = 4, .pfam = { 4 }, .n_paths = 1 };
 	uint8_t f[PKT_MAX];
 	size_t len, i;
 
@@ -2152,6 +2531,51 @@ static void known_cases(void)
 			known_fail("2, server egress: a reply with 4 bytes after its UDP datagram "
 				   "inside the IP packet", f, len, &out_run);
 	}
+
+	/* A session by an IPv4 path and an IPv6 one; an IPv4 reply of IP length 1476. */
+	{
+		struct gsess g3 = { .id = 0x2233445566778899ULL, .fam = 4, .pfam = { 4, 6 },
+				    .n_paths = 2, .ids = { 0, 1 } };
+		struct dg d = { .fam = 4, .smac = mac_v0, .dmac = mac_v1, .sa = a_srv4.a[0],
+				.da = a_rem4.a[1], .sport = 9999, .dport = 40002,
+				.plen = 1476 - PKT_IP4_LEN - PKT_UDP_LEN };
+		uint8_t cap[PKT_MAX];
+		int cn;
+
+		memcpy(g3.src[0].addr, a_rem4.a[1], 16);
+		memcpy(g3.src[0].local, a_srv4.a[0], 16);
+		g3.src[0].port = 40002;
+		memcpy(g3.src[1].addr, a_rem6.a[0], 16);
+		memcpy(g3.src[1].local, a_srv6.a[0], 16);
+		g3.src[1].port = 40003;
+		rep_reset();
+		for (i = 0; i < 2 && !rep.n; i++) {
+			len = mk_copy(&g3, (int)i, (uint32_t)i + 1, 8, CS_VALID, 0, f);
+			run(env.skel->progs.udpc_serve_ingress, f, len, &out_run);
+			if (out_run.err || out_run.verdict != TC_ACT_OK)
+				note("  (setup) copy %zu by path %zu: verdict %s, want OK\n", i + 1, i,
+				     vname(out_run.verdict));
+		}
+		if (!rep.n) {
+			len = mk_dgram(&d, f);
+			capture_drain(5);
+			run(env.skel->progs.udpc_serve_egress, f, len, &out_run);
+			cn = capture_next(cap, sizeof(cap), 1000, NULL);
+			if (out_run.err)
+				note("  BPF_PROG_TEST_RUN: %s\n", strerror(-out_run.err));
+			if (cn != (int)(len + HDR))
+				note("  the copy by the IPv4 path: %d bytes, want %zu\n", cn, len + HDR);
+			if (!out_run.err && out_run.verdict == TC_ACT_OK &&
+			    out_run.len > PKT_ETH_LEN + MTU)
+				note("  the copy by the IPv6 path leaves with IP length %u, over the MTU "
+				     "(%d): verdict OK, want it not sent (dropped, counted)\n",
+				     out_run.len - PKT_ETH_LEN, MTU);
+			capture_drain(5);
+		}
+		if (rep.n)
+			known_fail("3, server egress: a reply that fits the MTU in IPv4, copied "
+				   "by an IPv6 path 20 bytes over it", f, len, &out_run);
+	}
 }
 
 /* ---- main ---- */
@@ -2170,9 +2594,13 @@ static int setup(void)
 {
 	if (parse_addrs(&a_dests4, 4) || parse_addrs(&a_dests6, 6) || parse_addrs(&a_cli4, 4) ||
 	    parse_addrs(&a_cli6, 6) || parse_addrs(&a_srv4, 4) || parse_addrs(&a_srv6, 6) ||
-	    parse_addrs(&a_rem4, 4) || parse_addrs(&a_rem6, 6) || pkt_parse_mac(MAC_V0, mac_v0) ||
+	    parse_addrs(&a_rem4, 4) || parse_addrs(&a_rem6, 6) || parse_addrs(&a_att4, 4) ||
+	    parse_addrs(&a_att6, 6) || pkt_parse_mac(MAC_V0, mac_v0) ||
 	    pkt_parse_mac(MAC_V1, mac_v1))
 		return -1;
+	for (size_t i = 0; i < 3; i++)
+		if (pkt_parse_mac(dest_macs4[i], macs4[i]) || pkt_parse_mac(dest_macs6[i], macs6[i]))
+			return -1;
 	if (env_setup("udpc-fuzz-peer", net_cmds, ARRAY_SIZE(net_cmds)))
 		return -1;
 	fds.config = bpf_map__fd(env.skel->maps.udpc_config);
@@ -2183,6 +2611,8 @@ static int setup(void)
 	fds.flows = bpf_map__fd(env.skel->maps.udpc_flows);
 	fds.dests = bpf_map__fd(env.skel->maps.udpc_dests);
 	fds.active = bpf_map__fd(env.skel->maps.udpc_active);
+	fds.uplinks = bpf_map__fd(env.skel->maps.udpc_uplinks);
+	fds.dest_stats = bpf_map__fd(env.skel->maps.udpc_dest_stats);
 	return 0;
 }
 
@@ -2253,6 +2683,11 @@ int main(void)
 	       "\n", st.frames, epoch, (double)(now_ns() - t0) / 1e9, st.delivered, st.dropped,
 	       st.passed, st.copies, st.clones, st.twins, st.refused);
 	fuzz_kinds("test_fuzz_peer", kind_names, st.kinds, K_NKINDS);
+	printf("test_fuzz_peer: family changes: server deliveries %" PRIu64 ", server copies with a "
+	       "fresh header %" PRIu64 " (%" PRIu64 " after changing back), client copies %" PRIu64
+	       " (dropped: %" PRIu64 " without an address, %" PRIu64 " too big for the route), "
+	       "mapped replies %" PRIu64 "\n", st.fam_delivered, st.fam_copies, st.fam_twice,
+	       st.fam_c_copies, st.fam_c_down, st.fam_c_big, st.fam_replies);
 	env_teardown();
 	return fuzz_result("test_fuzz_peer", st.failures, seed, frames);
 }

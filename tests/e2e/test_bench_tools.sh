@@ -11,6 +11,9 @@
 #   - run through the relay and through udpclone-bpf: every copy counted by the sink,
 #     result "pass" (or "sender" where other work kept the load generator from its rate); through the relay also with --gso, in bursts that it sends as
 #     UDP_SEGMENT messages (the benchmark's relay);
+#   - peer mode as the benchmark runs it (serve on the server's interface, --to the
+#     counting sink; attach --peer, three paths): the sink gets each datagram once,
+#     the server drops the two other copies, the load generator reports its own CPU;
 #   - a bad target name is refused (exit 2).
 set -u
 # shellcheck source-path=SCRIPTDIR
@@ -126,6 +129,27 @@ loadgen run-kernel run --to "$R4_1:$P" --copies 3 --rate 2000 --duration 0.5 \
 run_ok run-kernel "run through udpclone-bpf"
 assert_eq "run through udpclone-bpf: loss" 0.000000 "$(stat_get "$E2E_TMP/run-kernel" run_loss)"
 bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
+
+# -- peer mode: three paths to serve's port, the sink behind it on --to
+udpc_serve_bg "$S_NS" "$S_IF" --listen 7000 --to 9000 || e2e_end
+SERVE_PID=$UDPC_PID
+udpc_attach_bg "$C_NS" "$C_IF" --listen "$P" --peer \
+	--destinations "$R4_1:7000,$R4_2:7000,$R4_3:7000" || e2e_end
+loadgen run-peer run --to "$R4_1:$P" --copies 1 --rate 2000 --duration 0.5 \
+	--page "$E2E_TMP/sink.page" --retries 0
+run_ok run-peer "run in peer mode"
+assert_eq "run in peer mode: loss" 0.000000 "$(stat_get "$E2E_TMP/run-peer" run_loss)"
+sent=$(awk '$1 == "trial" { for (i = 2; i <= NF; i++) if ($i ~ /^sent=/) print substr($i, 6) }' \
+	"$E2E_TMP/run-peer")
+udpc_json_save "$S_NS" "$S_IF" "$E2E_TMP/peer-server.json" || fail "status of serve failed"
+assert_eq "peer mode: the server delivered each datagram once" "$sent" \
+	"$(udpc_json "" "" .peer.counters.rx_delivered "$E2E_TMP/peer-server.json")"
+assert_eq "peer mode: the server dropped the two other copies" "$((sent * 2))" \
+	"$(udpc_json "" "" .peer.counters.rx_duplicates "$E2E_TMP/peer-server.json")"
+assert_ok "peer mode: the load generator's own CPU per datagram (> 0)" \
+	awk -v x="$(stat_get "$E2E_TMP/run-peer" run_self_ns_per_datagram)" 'BEGIN { exit !(x > 0) }'
+bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
+bg_stop "$SERVE_PID" || fail "serve exited non-zero"
 
 # -- usage errors
 rc=0
