@@ -556,7 +556,7 @@ static void conn_run(struct loop *l, struct tconn *c, uint64_t now)
  * a new engine (a new epoch, stream ids from 0) for the server to meet afresh. */
 static void rotate_udp(struct loop *l, uint64_t now)
 {
-	struct sockaddr_storage peer;
+	struct sockaddr_storage peer = { 0 };
 	socklen_t len = sizeof(peer);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->udp_it };
 	int fd, sz = 8 << 20;
