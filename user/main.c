@@ -22,6 +22,7 @@
 #include "resolve.h"
 #include "serve.h"
 #include "status.h"
+#include "tcpfwd.h"
 
 #define EXIT_USAGE 2
 
@@ -52,6 +53,24 @@ static const char usage_text[] =
 	"      --to PORT; send its replies back over every live path. Up to --max-sessions\n"
 	"      sessions (default 1024, least recently used evicted). Stays in the foreground\n"
 	"      like attach; SIGINT or SIGTERM detaches.\n"
+	"  tcp-server IFACE --listen PORT --forward NAME=HOST:PORT[,...]\n"
+	"         [--connect-timeout SEC] [--rto-min MS] [--max-rate RATE] [--mtu BYTES]\n"
+	"         [--max-sessions N] [--ready-fd FD] [-v]\n"
+	"      The server end of TCP forwarding (docs/TCP.md): serve on PORT, and connect each\n"
+	"      stream that a tcp-client opens to the target it names, and to nothing else.\n"
+	"      HOST is an address or a name, resolved at start. A connect fails after\n"
+	"      --connect-timeout seconds (default 10).\n"
+	"  tcp-client IFACE --destinations HOST:PORT[@UPLINK][,...] --forward [ADDR:]LPORT=NAME[,...]\n"
+	"         [--link-port PORT] [--rto-min MS] [--max-rate RATE] [--mtu BYTES]\n"
+	"         [--max-sessions N] [--ready-fd FD] [-v]\n"
+	"      Accept TCP connections on LPORT (ADDR: default 127.0.0.1) and carry each as a\n"
+	"      stream to the tcp-server at the destinations, which connects it to NAME. The\n"
+	"      streams travel over peer mode (attach --peer) on every path; the internal UDP\n"
+	"      flow goes to the first destination's address at --link-port (default 5744).\n"
+	"      Both: --rto-min floors the retransmission timeout (default 200 ms), --max-rate\n"
+	"      bounds the rate in bytes/s (suffix k, M, G), --mtu is the path MTU (default\n"
+	"      1280: 1,200-byte datagrams). SIGUSR1 logs counters; SIGINT or SIGTERM closes\n"
+	"      the streams and detaches.\n"
 	"  detach IFACE\n"
 	"      Stop the daemon driving IFACE (attach or serve, if any) and remove our filters\n"
 	"      and pins.\n"
@@ -329,6 +348,11 @@ static int cmd_status(int argc, char **argv)
 	return udpc_status_run(optind < argc ? argv[optind] : NULL, format);
 }
 
+void udpc_print_usage(void)
+{
+	fputs(usage_text, stdout);
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	fputs(usage_text, stdout);
@@ -347,6 +371,7 @@ static const struct {
 } commands[] = {
 	{ "attach", cmd_attach }, { "serve", cmd_serve },     { "detach", cmd_detach },
 	{ "status", cmd_status },
+	{ "tcp-client", udpc_cmd_tcp_client }, { "tcp-server", udpc_cmd_tcp_server },
 	{ "help", cmd_help },	  { "--help", cmd_help },     { "-h", cmd_help },
 	{ "version", cmd_version }, { "--version", cmd_version }, { "-V", cmd_version },
 };

@@ -1089,8 +1089,10 @@ static int rx_frames(struct stream_conn *c, uint64_t now, const uint8_t *p, size
 				return MALFORMED;
 			used = CLOSE_LEN;
 			*eliciting = true;
-			if (apply)
+			if (apply) {
+				c->st.peer_closes++;
 				kill_all(c, STREAM_R_PEER_CLOSE);
+			}
 			break;
 		case F_DATA:
 		case F_DATA_FIN: {

@@ -93,6 +93,7 @@ struct stream_stats {
 	uint64_t rto_fired;
 	uint64_t spurious_acks;		/* acks of packet numbers we never sent */
 	uint64_t peer_restarts;
+	uint64_t peer_closes;		/* CLOSE frames taken: the peer went away */
 	uint64_t timeouts;
 	uint64_t streams_opened, streams_closed, streams_reset;
 };

@@ -56,7 +56,7 @@ expect() {
 
 P=udpclone-bpf
 # commands
-expect "$P " "--help --version attach detach help serve status version"
+expect "$P " "--help --version attach detach help serve status tcp-client tcp-server version"
 expect "$P st" "status"
 expect "$P --v" "--version"
 expect "$P version " ""
@@ -85,6 +85,13 @@ expect "$P serve eth0 --to " ""
 expect "$P serve --to 9000 " "eth0 lo wlan0 wwan0"
 expect "$P serve -t 9000 --listen 5743 w" "wlan0 wwan0"
 expect "$P serve eth0 --max-sessions 64 --" "--help --listen --max-sessions --ready-fd --to --verbose"
+# tcp-server, tcp-client: an interface, then options; the uplink after '@'
+expect "$P tcp" "tcp-client tcp-server"
+expect "$P tcp-server " "eth0 lo wlan0 wwan0"
+expect "$P tcp-server eth0 --forward " ""
+expect "$P tcp-server eth0 --listen 7000 --f" "--forward"
+expect "$P tcp-client eth0 --destinations 192.0.2.1:7000@w" "7000@wlan0 7000@wwan0"
+expect "$P tcp-client --forward 9000=app " "eth0 lo wlan0 wwan0"
 expect "$P attach eth0 --ready-fd " ""
 expect "$P attach --ready-fd 3 " "eth0 lo wlan0 wwan0"
 expect "$P attach eth0 --destinations a.example:1" ""

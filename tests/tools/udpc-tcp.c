@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * udpc-tcp: a TCP test service and its client, for the tcp-client / tcp-server tests.
+ *
+ *   udpc-tcp server ADDR:PORT
+ *	Accepts connections (a thread each). A connection starts with 16 bytes from the
+ *	client: the download and upload sizes (big-endian 64-bit). The server sends the
+ *	download, reads the upload to its end and checks every byte, then sends one status
+ *	byte ('K' intact, 'X' not) and closes. Prints "listening", then "accepted" for
+ *	each connection.
+ *   udpc-tcp client ADDR:PORT [--down N] [--up N] [--conns N] [--parallel P] [--timeout S]
+ *	Opens --conns connections, --parallel at a time; each checks every downloaded byte,
+ *	that the status byte is 'K', and that the end of stream comes right after it.
+ *	Prints "key value" lines: ok, failed, reset, refused, short, corrupt, bytes_down,
+ *	bytes_up, seconds, mbps (MB/s of both directions' payload over the whole run).
+ *	Exits 0 if every connection was ok.
+ *   udpc-tcp client ... --expect-reset: exits 0 if every connection was reset (or refused).
+ *
+ * The bytes are a stream of xorshift64 output seeded per direction, so a byte lost,
+ * repeated or misplaced anywhere is seen.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+
+const char *prog = "udpc-tcp";
+
+#define SEED_DOWN 0x9e3779b97f4a7c15ULL
+#define SEED_UP 0xd1b54a32d192ed03ULL
+
+struct gen {
+	uint64_t x, w;	/* state, current word */
+	unsigned int k;	/* bytes of w used */
+};
+
+static void gen_init(struct gen *g, uint64_t seed)
+{
+	g->x = seed;
+	g->k = 8;
+}
+
+static uint8_t gen_byte(struct gen *g)
+{
+	if (g->k == 8) {
+		g->x ^= g->x << 13;
+		g->x ^= g->x >> 7;
+		g->x ^= g->x << 17;
+		g->w = g->x;
+		g->k = 0;
+	}
+	return (uint8_t)(g->w >> (8 * g->k++));
+}
+
+static void gen_fill(struct gen *g, uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = gen_byte(g);
+}
+
+/* Checks n bytes against the generator; false at the first difference. */
+static bool gen_check(struct gen *g, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != gen_byte(g))
+			return false;
+	return true;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256];
+	const char *colon = strrchr(s, ':');
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM }, *ai;
+	size_t n;
+
+	if (!colon)
+		return -1;
+	n = colon - s;
+	if (s[0] == '[') {
+		if (n < 2 || s[n - 1] != ']')
+			return -1;
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* ---- server ---- */
+
+static void *serve_one(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	uint8_t hdr[16], buf[65536];
+	size_t got = 0;
+	uint64_t down, up, sent = 0, rcvd = 0;
+	struct gen gd, gu;
+	bool ok = true, eof = false;
+
+	while (got < sizeof(hdr)) {
+		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, 0);
+
+		if (n <= 0)
+			goto out;
+		got += n;
+	}
+	down = get64(hdr);
+	up = get64(hdr + 8);
+	gen_init(&gd, SEED_DOWN);
+	gen_init(&gu, SEED_UP);
+	while (sent < down || !eof) {
+		struct pollfd pf = { .fd = fd, .events = (eof ? 0 : POLLIN) | (sent < down ? POLLOUT : 0) };
+
+		if (poll(&pf, 1, 120000) <= 0)
+			goto out;
+		if (pf.revents & POLLIN || (pf.revents & (POLLHUP | POLLERR) && !eof)) {
+			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (n < 0 && errno != EAGAIN)
+				goto out;
+			if (n == 0)
+				eof = true;
+			if (n > 0) {
+				if (ok && !gen_check(&gu, buf, n))
+					ok = false;
+				rcvd += n;
+			}
+		}
+		if (pf.revents & POLLOUT && sent < down) {
+			size_t want = down - sent < sizeof(buf) ? down - sent : sizeof(buf);
+			struct gen save = gd;
+			ssize_t n;
+
+			gen_fill(&gd, buf, want);
+			n = send(fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN)
+				goto out;
+			/* rewind the generator to what was taken */
+			gd = save;
+			if (n > 0) {
+				gen_fill(&gd, buf, n);
+				sent += n;
+			}
+		}
+	}
+	buf[0] = ok && rcvd == up ? 'K' : 'X';
+	if (send(fd, buf, 1, MSG_NOSIGNAL) != 1)
+		goto out;
+out:
+	close(fd);
+	return NULL;
+}
+
+static int run_server(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (parse_addr(addr, &ss, &len))
+		die_usage("bad address '%s'", addr);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096))
+		die("listen on %s", addr);
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		pthread_attr_t at;
+		pthread_t t;
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c < 0)
+			continue;
+		printf("accepted\n");
+		fflush(stdout);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&at, 256 << 10);
+		if (pthread_create(&t, &at, serve_one, (void *)(intptr_t)c))
+			close(c);
+		pthread_attr_destroy(&at);
+	}
+}
+
+/* ---- client ---- */
+
+enum result { T_OK, T_FAILED, T_RESET, T_REFUSED, T_SHORT, T_CORRUPT, T_MAX };
+static const char *const result_name[T_MAX] = { "ok", "failed", "reset", "refused", "short", "corrupt" };
+
+static struct {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t down, up;
+	int conns, timeout_s;
+	int next;
+	uint64_t count[T_MAX], bytes_down, bytes_up;
+	int64_t deadline;
+	pthread_mutex_t lock;
+} C = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static enum result one_conn(uint64_t *bd, uint64_t *bu)
+{
+	uint8_t buf[65536], hdr[16];
+	struct gen gd, gu;
+	uint64_t sent = 0, rcvd = 0;
+	size_t hdr_sent = 0;
+	bool wr_done = false;
+	int fd = socket(C.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	enum result r = T_FAILED;
+
+	if (fd < 0)
+		return T_FAILED;
+	if (connect(fd, (struct sockaddr *)&C.ss, C.len)) {
+		r = errno == ECONNREFUSED ? T_REFUSED : errno == ECONNRESET ? T_RESET : T_FAILED;
+		goto out;
+	}
+	put64(hdr, C.down);
+	put64(hdr + 8, C.up);
+	gen_init(&gd, SEED_DOWN);
+	gen_init(&gu, SEED_UP);
+	for (;;) {
+		int64_t left = C.deadline - now_ns();
+		struct pollfd pf = { .fd = fd, .events = POLLIN | (wr_done ? 0 : POLLOUT) };
+		ssize_t n;
+
+		if (left <= 0 || poll(&pf, 1, (int)(left / 1000000) + 1) <= 0) {
+			r = T_SHORT;
+			goto out;
+		}
+		if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN) {
+				r = errno == ECONNRESET ? T_RESET : T_FAILED;
+				goto out;
+			}
+			if (n == 0) {
+				/* the end: right after the download and its status byte */
+				r = rcvd == C.down + 1 ? T_OK : T_SHORT;
+				goto out;
+			}
+			if (n > 0) {
+				uint64_t data = rcvd < C.down ? C.down - rcvd : 0;
+				size_t d = (uint64_t)n < data ? (size_t)n : (size_t)data;
+
+				if (!gen_check(&gd, buf, d) || (size_t)n > d + (rcvd + d == C.down) ||
+				    ((size_t)n > d && buf[d] != 'K')) {
+					r = T_CORRUPT;
+					goto out;
+				}
+				rcvd += n;
+				*bd += d;
+			}
+		}
+		if (!wr_done && pf.revents & POLLOUT) {
+			if (hdr_sent < sizeof(hdr)) {
+				n = send(fd, hdr + hdr_sent, sizeof(hdr) - hdr_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (n > 0)
+					hdr_sent += n;
+			} else if (sent < C.up) {
+				size_t want = C.up - sent < sizeof(buf) ? C.up - sent : sizeof(buf);
+				struct gen save = gu;
+
+				gen_fill(&gu, buf, want);
+				gu = save;
+				n = send(fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (n > 0) {
+					gen_fill(&gu, buf, n);
+					sent += n;
+					*bu += n;
+				}
+			} else {
+				n = 0;
+			}
+			if (n < 0 && errno != EAGAIN) {
+				r = errno == ECONNRESET || errno == EPIPE ? T_RESET : T_FAILED;
+				goto out;
+			}
+			if (hdr_sent == sizeof(hdr) && sent == C.up) {
+				shutdown(fd, SHUT_WR);
+				wr_done = true;
+			}
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+static void *client_thread(void *arg)
+{
+	for (;;) {
+		uint64_t bd = 0, bu = 0;
+		enum result r;
+
+		pthread_mutex_lock(&C.lock);
+		if (C.next >= C.conns) {
+			pthread_mutex_unlock(&C.lock);
+			return NULL;
+		}
+		C.next++;
+		pthread_mutex_unlock(&C.lock);
+		r = one_conn(&bd, &bu);
+		pthread_mutex_lock(&C.lock);
+		C.count[r]++;
+		C.bytes_down += bd;
+		C.bytes_up += bu;
+		pthread_mutex_unlock(&C.lock);
+	}
+}
+
+static int run_client(int argc, char **argv)
+{
+	int parallel = 1, i;
+	bool expect_reset = false;
+	pthread_t *t;
+	int64_t t0, t1;
+	double secs;
+
+	if (argc < 1 || parse_addr(argv[0], &C.ss, &C.len))
+		die_usage("client needs ADDR:PORT");
+	C.conns = 1;
+	C.timeout_s = 60;
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(o, "--expect-reset")) {
+			expect_reset = true;
+			continue;
+		}
+		if (!v)
+			die_usage("%s needs a value", o);
+		i++;
+		if (!strcmp(o, "--down"))
+			C.down = strtoull(v, NULL, 0);
+		else if (!strcmp(o, "--up"))
+			C.up = strtoull(v, NULL, 0);
+		else if (!strcmp(o, "--conns"))
+			C.conns = atoi(v);
+		else if (!strcmp(o, "--parallel"))
+			parallel = atoi(v);
+		else if (!strcmp(o, "--timeout"))
+			C.timeout_s = atoi(v);
+		else
+			die_usage("unknown option '%s'", o);
+	}
+	if (parallel < 1 || parallel > 4096 || C.conns < 1 || C.timeout_s < 1)
+		die_usage("bad --parallel, --conns or --timeout");
+	signal(SIGPIPE, SIG_IGN);
+	t = calloc(parallel, sizeof(*t));
+	if (!t)
+		die("calloc");
+	t0 = now_ns();
+	C.deadline = t0 + (int64_t)C.timeout_s * NSEC;
+	for (i = 0; i < parallel; i++) {
+		pthread_attr_t at;
+
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 512 << 10);
+		if (pthread_create(&t[i], &at, client_thread, NULL))
+			die("pthread_create");
+		pthread_attr_destroy(&at);
+	}
+	for (i = 0; i < parallel; i++)
+		pthread_join(t[i], NULL);
+	t1 = now_ns();
+	secs = (double)(t1 - t0) / NSEC;
+	for (i = 0; i < T_MAX; i++)
+		printf("%s %" PRIu64 "\n", result_name[i], C.count[i]);
+	printf("bytes_down %" PRIu64 "\nbytes_up %" PRIu64 "\nseconds %.3f\nmbps %.3f\n",
+	       C.bytes_down, C.bytes_up, secs, (double)(C.bytes_down + C.bytes_up) / 1e6 / secs);
+	free(t);
+	if (expect_reset)
+		return C.count[T_RESET] + C.count[T_REFUSED] == (uint64_t)C.conns ? 0 : 1;
+	return C.count[T_OK] == (uint64_t)C.conns ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: %s server ADDR:PORT | client ADDR:PORT [--down N] [--up N] [--conns N]"
+		       " [--parallel P] [--timeout S] [--expect-reset]\n", prog);
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "server"))
+		return run_server(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "client"))
+		return run_client(argc - 2, argv + 2);
+	die_usage("server ADDR:PORT | client ADDR:PORT ...");
+}
