@@ -24,61 +24,18 @@
 
 #include "gsopath.h"
 #include "log.h"
+#include "netlink.h"
 #include "tc.h"
 #include "udpc_peer.h"
+
+/* A request as a whole (its attributes follow the header): see udpc_nl_attr(). */
+#define NLH(m) ((struct nlmsghdr *)(m))
 
 struct nl_msg {
 	struct nlmsghdr nh;
 	struct ifinfomsg ifi;
 	char attrs[256];
 };
-
-/* Start a nested attribute (or a plain one of len bytes of data); returns it. */
-static struct rtattr *attr_put(struct nl_msg *m, int type, const void *data, size_t len)
-{
-	struct rtattr *rta = (struct rtattr *)((char *)m + NLMSG_ALIGN(m->nh.nlmsg_len));
-
-	rta->rta_type = type;
-	rta->rta_len = RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(rta), data, len);
-	m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-	return rta;
-}
-
-/* End a nested attribute started with attr_put(m, type, NULL, 0). */
-static void attr_end(struct nl_msg *m, struct rtattr *nest)
-{
-	nest->rta_len = (unsigned short)((char *)m + m->nh.nlmsg_len - (char *)nest);
-}
-
-/* Send m, wait for the kernel's ack: 0 or -errno. */
-static int nl_ack(struct nl_msg *m)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[512];
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int fd, err = 0;
-	ssize_t n;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	m->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	if (sendto(fd, m, m->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-	} else {
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0)
-			err = -errno;
-		else if (n < (ssize_t)sizeof(*nh) || !NLMSG_OK(nh, (size_t)n))
-			err = -EBADMSG;
-		else if (nh->nlmsg_type == NLMSG_ERROR)
-			err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
-	}
-	close(fd);
-	return err;
-}
 
 void udpc_gsopath_names(int ifindex, char near[IF_NAMESIZE], char far[IF_NAMESIZE])
 {
@@ -100,17 +57,17 @@ static int pair_create(const char *near, const char *far)
 	struct rtattr *info, *data, *pa;
 	__u32 one = 1;
 
-	attr_put(&m, IFLA_IFNAME, near, strlen(near) + 1);
-	attr_put(&m, IFLA_GSO_MAX_SEGS, &one, sizeof(one));
-	info = attr_put(&m, IFLA_LINKINFO, NULL, 0);
-	attr_put(&m, IFLA_INFO_KIND, "veth", 5);
-	data = attr_put(&m, IFLA_INFO_DATA, NULL, 0);
-	pa = attr_put(&m, VETH_INFO_PEER, &peer, sizeof(peer));
-	attr_put(&m, IFLA_IFNAME, far, strlen(far) + 1);
-	attr_end(&m, pa);
-	attr_end(&m, data);
-	attr_end(&m, info);
-	return nl_ack(&m);
+	udpc_nl_attr(NLH(&m), IFLA_IFNAME, near, strlen(near) + 1);
+	udpc_nl_attr(NLH(&m), IFLA_GSO_MAX_SEGS, &one, sizeof(one));
+	info = udpc_nl_attr(NLH(&m), IFLA_LINKINFO, NULL, 0);
+	udpc_nl_attr(NLH(&m), IFLA_INFO_KIND, "veth", 5);
+	data = udpc_nl_attr(NLH(&m), IFLA_INFO_DATA, NULL, 0);
+	pa = udpc_nl_attr(NLH(&m), VETH_INFO_PEER, &peer, sizeof(peer));
+	udpc_nl_attr(NLH(&m), IFLA_IFNAME, far, strlen(far) + 1);
+	udpc_nl_nest_end(NLH(&m), pa);
+	udpc_nl_nest_end(NLH(&m), data);
+	udpc_nl_nest_end(NLH(&m), info);
+	return udpc_nl_ack(NLH(&m));
 }
 
 /* Bring ifindex up. */
@@ -123,7 +80,7 @@ static int set_up(int ifindex)
 			 .ifi_change = IFF_UP },
 	};
 
-	return nl_ack(&m);
+	return udpc_nl_ack(NLH(&m));
 }
 
 /* No IPv6 on the pair: no router solicitations or neighbour discovery of its own. */
@@ -206,7 +163,7 @@ void udpc_gsopath_remove(int ifindex)
 	m.ifi.ifi_index = (int)if_nametoindex(near);
 	if (!m.ifi.ifi_index)
 		return; /* never made, or gone with its namespace */
-	err = nl_ack(&m); /* the far end goes with it */
+	err = udpc_nl_ack(NLH(&m)); /* the far end goes with it */
 	if (err && err != -ENODEV)
 		pr_warn("cannot remove the veth pair %s/%s: %s\n", near, far, strerror(-err));
 }

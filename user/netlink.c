@@ -25,18 +25,31 @@ static size_t addr_len(int family)
 	return family == UDPC_AF_INET6 ? 16 : 4;
 }
 
-static void add_attr(struct nl_req *r, int type, const void *data, size_t len)
+struct rtattr *udpc_nl_attr(struct nlmsghdr *nh, int type, const void *data, size_t len)
 {
-	struct rtattr *rta = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
+	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
 
 	rta->rta_type = type;
 	rta->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
-	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	return rta;
+}
+
+void udpc_nl_nest_end(struct nlmsghdr *nh, struct rtattr *nest)
+{
+	nest->rta_len = (unsigned short)((char *)nh + nh->nlmsg_len - (char *)nest);
+}
+
+static void add_attr(struct nl_req *r, int type, const void *data, size_t len)
+{
+	/* The whole request, not its header member: the attributes follow it. */
+	udpc_nl_attr((struct nlmsghdr *)r, type, data, len);
 }
 
 /* One request, one answer (a message or an error/ack) into resp. */
-static int nl_transact(struct nl_req *r, void *resp, size_t resp_len)
+static int nl_transact(const struct nlmsghdr *req, void *resp, size_t resp_len)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct nlmsghdr *nh = resp;
@@ -46,7 +59,7 @@ static int nl_transact(struct nl_req *r, void *resp, size_t resp_len)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -60,6 +73,14 @@ static int nl_transact(struct nl_req *r, void *resp, size_t resp_len)
 out:
 	close(fd);
 	return err;
+}
+
+int udpc_nl_ack(struct nlmsghdr *req)
+{
+	char buf[512];
+
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	return nl_transact(req, buf, sizeof(buf));
 }
 
 /* One RTM_GETROUTE: next hop and output interface of dst (oif 0: any). */
@@ -81,7 +102,7 @@ static int route_get(int family, const struct udpc_addr *dst, int oif, struct ud
 	add_attr(&r, RTA_DST, dst->w, addr_len(family));
 	if (oif)
 		add_attr(&r, RTA_OIF, &oif32, sizeof(oif32));
-	err = nl_transact(&r, buf, sizeof(buf));
+	err = nl_transact((struct nlmsghdr *)&r, buf, sizeof(buf));
 	if (err)
 		return err;
 	if (h->nlmsg_type != RTM_NEWROUTE)
@@ -245,7 +266,7 @@ int udpc_neigh_get(int family, const struct udpc_addr *addr, int ifindex, __u8 m
 	r.nd.ndm_family = family;
 	r.nd.ndm_ifindex = ifindex;
 	add_attr(&r, NDA_DST, addr->w, addr_len(family));
-	err = nl_transact(&r, buf, sizeof(buf));
+	err = nl_transact((struct nlmsghdr *)&r, buf, sizeof(buf));
 	if (err)
 		return err;
 	if (h->nlmsg_type != RTM_NEWNEIGH)
@@ -276,5 +297,5 @@ int udpc_neigh_resolve(int family, const struct udpc_addr *addr, int ifindex)
 	r.nd.ndm_state = NUD_NONE;
 	r.nd.ndm_flags = NTF_USE; /* probe it, as a packet to it would */
 	add_attr(&r, NDA_DST, addr->w, addr_len(family));
-	return nl_transact(&r, buf, sizeof(buf));
+	return nl_transact((struct nlmsghdr *)&r, buf, sizeof(buf));
 }

@@ -6,12 +6,21 @@
 #include <stdbool.h>
 
 #include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "udpclone.h"
 
 /* The kernel's NUD_VALID (not in the uAPI): states with a usable link-layer address. */
 #define UDPC_NUD_VALID \
 	(NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY)
+
+/* Building a request: append an attribute (data may be NULL, len 0, to start a
+ * nested one, ended by udpc_nl_nest_end()); the message's buffer must have room. */
+struct rtattr *udpc_nl_attr(struct nlmsghdr *nh, int type, const void *data, size_t len);
+void udpc_nl_nest_end(struct nlmsghdr *nh, struct rtattr *nest);
+/* Send req (NLM_F_REQUEST | NLM_F_ACK added), wait for the kernel's answer: 0 or -errno. */
+int udpc_nl_ack(struct nlmsghdr *req);
 
 /* Next hop of a packet to dst leaving by oif, as `ip route get DST oif IF` says:
  * the gateway, or dst itself when it is on-link. A route that is not unicast

@@ -127,40 +127,33 @@ __noinline int fanout_one(struct __sk_buff *skb, struct fanout *f, __u32 *guard,
 	f->tried++;
 	dport = d->port;
 
-	if (up->flags & UDPC_UPLINK_VIA) {
+	if ((up->flags & UDPC_UPLINK_VIA) || f->p.family != f->orig.family) {
 		/* HOST:PORT@IFACE: leave by that uplink, from its own address, so that
-		 * the replies come back by it too. */
+		 * the replies come back by it too. Or, in peer mode, a copy of the other
+		 * family by the attached interface: from its address of that family,
+		 * which the daemon keeps here too (no UDPC_UPLINK_VIA). */
 		__u32 need = f->p.family == UDPC_AF_INET ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6;
 
-		if ((up->flags & (UDPC_UPLINK_UP | need)) != (UDPC_UPLINK_UP | need)) {
-			st->down_drops++;
-			goto skip;
-		}
-		if (!skb->gso_size && f->p.ip_len > up->mtu) {
-			st->mtu_errors++;
-			goto skip;
-		}
-		if (up->l2_len && !f->l2_len) {
-			/* No Ethernet header to give it: raw-IP attached, Ethernet uplink. */
-			st->tx_errors++;
-			goto skip;
-		}
-		ifindex = up->ifindex;
-		l2_len = up->l2_len ? ETH_HLEN : 0;
-		if (f->p.family == UDPC_AF_INET)
-			sbuf = (struct udpc_addr){ .w = { up->src4 } };
+		if (!(up->flags & UDPC_UPLINK_VIA))
+			need &= ~UDPC_UPLINK_UP; /* nothing to be up: the attached interface */
 		else
-			sbuf = up->src6;
-		src = &sbuf;
-		remember_flow(&f->orig, src, f->p.family, f->now, f->session);
-	} else if (f->p.family != f->orig.family) {
-		/* Peer mode, a copy of the other family by the attached interface: from
-		 * its address of that family, which the daemon keeps here too. */
-		__u32 need = f->p.family == UDPC_AF_INET ? UDPC_UPLINK_SRC4 : UDPC_UPLINK_SRC6;
-
-		if (!(up->flags & need)) {
+			need |= UDPC_UPLINK_UP;
+		if ((up->flags & need) != need) {
 			st->down_drops++;
 			goto skip;
+		}
+		if (up->flags & UDPC_UPLINK_VIA) {
+			if (!skb->gso_size && f->p.ip_len > up->mtu) {
+				st->mtu_errors++;
+				goto skip;
+			}
+			if (up->l2_len && !f->l2_len) {
+				/* No Ethernet header to give it: raw-IP attached, Ethernet uplink. */
+				st->tx_errors++;
+				goto skip;
+			}
+			ifindex = up->ifindex;
+			l2_len = up->l2_len ? ETH_HLEN : 0;
 		}
 		if (f->p.family == UDPC_AF_INET)
 			sbuf = (struct udpc_addr){ .w = { up->src4 } };
