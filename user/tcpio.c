@@ -68,6 +68,7 @@ struct tconn {
 	socklen_t peer_len;
 	uint64_t last_rx, last_busy;
 	uint64_t tx_at_rx;		/* datagrams sent when we last heard */
+	uint64_t unanswered_since;	/* the first datagram sent since we last heard; 0: none */
 	uint64_t peer_closes;		/* stream_stats()'s, as last seen */
 	unsigned int nsocks;
 	struct tsock *bucket[BUCKETS];
@@ -491,6 +492,8 @@ static void flush(struct loop *l, struct tconn *c, uint64_t now)
 	       (n = stream_next_datagram(c->sc, now, l->dgram, sizeof(l->dgram))) > 0) {
 		ssize_t w;
 
+		if (!c->unanswered_since)
+			c->unanswered_since = now;
 		if (l->o->client)
 			w = send(l->udp_fd, l->dgram, n, 0);
 		else
@@ -636,6 +639,7 @@ static void udp_input(struct loop *l, uint64_t now)
 			}
 		}
 		c->last_rx = now;
+		c->unanswered_since = 0;
 		c->tx_at_rx = stream_stats(c->sc)->tx_datagrams;
 		stream_input(c->sc, now, l->dgram, n);
 	}
@@ -690,10 +694,14 @@ static void housekeep(struct loop *l, uint64_t now)
 		}
 		if (c->nsocks)
 			c->last_busy = now;
-		if (l->o->client && now - c->last_rx > SILENT_NS &&
+		/* Silent: sending for SILENT_NS with nothing heard since the first of those
+		 * datagrams (not since the last thing heard: after an idle spell a new
+		 * connection's first datagrams would count as silence at once). */
+		if (l->o->client && c->unanswered_since && now - c->unanswered_since > SILENT_NS &&
 		    stream_stats(c->sc)->tx_datagrams > c->tx_at_rx + 2) {
 			l->rotate = true;
 			c->last_rx = now;
+			c->unanswered_since = 0;
 			c->tx_at_rx = stream_stats(c->sc)->tx_datagrams;
 		}
 		if (!l->o->client && !c->nsocks && now - c->last_rx > SESSION_IDLE_NS &&
