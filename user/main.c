@@ -17,14 +17,13 @@
 #include <stdarg.h>
 
 #include "attach.h"
+#include "cli.h"
 #include "detach.h"
 #include "log.h"
 #include "resolve.h"
 #include "serve.h"
 #include "status.h"
 #include "tcpfwd.h"
-
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
 	"Usage: udpclone-bpf COMMAND [ARGS]\n"
@@ -84,7 +83,7 @@ static const char usage_text[] =
 	"Switching an interface between attach, attach --peer and serve needs a detach first.\n"
 	"Exit status: 0 success, 1 failure, 2 bad usage.\n";
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int udpc_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "udpclone-bpf: %s: ", cmd);
 	fprintf(stderr, fmt, arg);
@@ -99,8 +98,8 @@ static int bad_option(const char *cmd, char **argv, int c)
 	const char *opt = argv[optind - 1];
 
 	if (c == ':')
-		return usage_error(cmd, "option '%s' needs a value", opt);
-	return usage_error(cmd, "unknown option '%s'", opt);
+		return udpc_usage_error(cmd, "option '%s' needs a value", opt);
+	return udpc_usage_error(cmd, "unknown option '%s'", opt);
 }
 
 /* A whole number from min to max; `what` names its unit in the message. */
@@ -116,7 +115,7 @@ static int parse_uint(const char *cmd, const char *opt, const char *s, const cha
 	if (!*s || *end || errno || v < min || v > max || s[0] == '-' || s[0] == '+') {
 		snprintf(msg, sizeof(msg), "%s '%%s': must be a whole number of %s from %u to %u",
 			 opt, what, min, max);
-		return usage_error(cmd, msg, s);
+		return udpc_usage_error(cmd, msg, s);
 	}
 	*out = v;
 	return 0;
@@ -133,9 +132,9 @@ static int parse_ready_fd(const char *cmd, const char *s, int *fd)
 	v = strtol(s, &end, 10);
 	if (!isdigit((unsigned char)s[0]) || *end || errno || v < 1 || v > INT_MAX ||
 	    v == STDERR_FILENO)
-		return usage_error(cmd, "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
+		return udpc_usage_error(cmd, "--ready-fd '%s': must be a file descriptor number: 1, or 3 and up", s);
 	if (fcntl((int)v, F_SETFD, FD_CLOEXEC))
-		return usage_error(cmd, "--ready-fd '%s': no such open file descriptor", s);
+		return udpc_usage_error(cmd, "--ready-fd '%s': no such open file descriptor", s);
 	*fd = (int)v;
 	return 0;
 }
@@ -146,10 +145,10 @@ static int parse_max_sessions(const char *cmd, const char *s, unsigned int *out)
 			  UDPC_LIMIT_SESSIONS, out);
 }
 
-/* The options attach and serve share (--max-sessions, --ready-fd, -v, -h) and
- * getopt's complaints: -1 when taken, else the exit code to return now. */
-static int daemon_option(const char *cmd, char **argv, int c, unsigned int *max_sessions,
-			 int *ready_fd)
+/* The options attach, serve and the tcp commands share (--max-sessions, --ready-fd,
+ * -v, -h) and getopt's complaints: -1 when taken, else the exit code to return now. */
+int udpc_daemon_option(const char *cmd, char **argv, int c, unsigned int *max_sessions,
+		       int *ready_fd)
 {
 	switch (c) {
 	case 'S':
@@ -168,14 +167,14 @@ static int daemon_option(const char *cmd, char **argv, int c, unsigned int *max_
 }
 
 /* IFACE, the one argument: present, alone, and a possible interface name. */
-static int iface_arg(const char *cmd, int argc, char **argv, const char **ifname)
+int udpc_iface_arg(const char *cmd, int argc, char **argv, const char **ifname)
 {
 	if (optind >= argc)
-		return usage_error(cmd, "%s", "missing IFACE");
+		return udpc_usage_error(cmd, "%s", "missing IFACE");
 	if (argc - optind > 1)
-		return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+		return udpc_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	if (!*argv[optind] || strlen(argv[optind]) >= IF_NAMESIZE)
-		return usage_error(cmd, "'%s' is not a valid interface name", argv[optind]);
+		return udpc_usage_error(cmd, "'%s' is not a valid interface name", argv[optind]);
 	*ifname = argv[optind];
 	return 0;
 }
@@ -232,23 +231,23 @@ static int cmd_attach(int argc, char **argv)
 			o.peer = true;
 			break;
 		default:
-			ret = daemon_option("attach", argv, c, &o.max_sessions, &o.ready_fd);
+			ret = udpc_daemon_option("attach", argv, c, &o.max_sessions, &o.ready_fd);
 			if (ret >= 0)
 				return ret;
 		}
 	}
 	if (o.max_sessions && !o.peer)
-		return usage_error("attach", "%s", "--max-sessions needs --peer (sessions are peer mode's)");
-	if (iface_arg("attach", argc, argv, &o.ifname))
+		return udpc_usage_error("attach", "%s", "--max-sessions needs --peer (sessions are peer mode's)");
+	if (udpc_iface_arg("attach", argc, argv, &o.ifname))
 		return EXIT_USAGE;
 	if (!listen)
-		return usage_error("attach", "%s", "missing --listen [ADDR:]PORT");
+		return udpc_usage_error("attach", "%s", "missing --listen [ADDR:]PORT");
 	if (!dests)
-		return usage_error("attach", "%s", "missing --destinations HOST:PORT[,...]");
+		return udpc_usage_error("attach", "%s", "missing --destinations HOST:PORT[,...]");
 	if (udpc_parse_listen(listen, &o.listen, err, sizeof(err)))
-		return usage_error("attach", "%s", err);
+		return udpc_usage_error("attach", "%s", err);
 	if (udpc_parse_dest_list(dests, o.dests, UDPC_MAX_DESTS, &o.n_dests, err, sizeof(err)))
-		return usage_error("attach", "%s", err);
+		return udpc_usage_error("attach", "%s", err);
 	return udpc_attach_run(&o);
 }
 
@@ -272,7 +271,7 @@ static int cmd_detach(int argc, char **argv)
 			return bad_option("detach", argv, c);
 		}
 	}
-	if (iface_arg("detach", argc, argv, &ifname))
+	if (udpc_iface_arg("detach", argc, argv, &ifname))
 		return EXIT_USAGE;
 	return udpc_detach_run(ifname);
 }
@@ -302,19 +301,19 @@ static int cmd_serve(int argc, char **argv)
 			to = optarg;
 			break;
 		default:
-			ret = daemon_option("serve", argv, c, &o.max_sessions, &o.ready_fd);
+			ret = udpc_daemon_option("serve", argv, c, &o.max_sessions, &o.ready_fd);
 			if (ret >= 0)
 				return ret;
 		}
 	}
-	if (iface_arg("serve", argc, argv, &o.ifname))
+	if (udpc_iface_arg("serve", argc, argv, &o.ifname))
 		return EXIT_USAGE;
 	if (!listen)
-		return usage_error("serve", "%s", "missing --listen PORT");
+		return udpc_usage_error("serve", "%s", "missing --listen PORT");
 	if (!to)
-		return usage_error("serve", "%s", "missing --to PORT");
+		return udpc_usage_error("serve", "%s", "missing --to PORT");
 	if (udpc_parse_serve_ports(listen, to, &o.listen_port, &o.to_port, err, sizeof(err)))
-		return usage_error("serve", "%s", err);
+		return udpc_usage_error("serve", "%s", err);
 	return udpc_serve_run(&o);
 }
 
@@ -334,7 +333,7 @@ static int cmd_status(int argc, char **argv)
 			enum udpc_status_format f = c == 'j' ? UDPC_STATUS_JSON : UDPC_STATUS_PROMETHEUS;
 
 			if (format != UDPC_STATUS_TEXT && format != f)
-				return usage_error("status", "%s", "--json and --prometheus exclude each other");
+				return udpc_usage_error("status", "%s", "--json and --prometheus exclude each other");
 			format = f;
 		} else if (c == 'h') {
 			fputs(usage_text, stdout);
@@ -344,13 +343,8 @@ static int cmd_status(int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1)
-		return usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
+		return udpc_usage_error("status", "unexpected argument '%s'", argv[optind + 1]);
 	return udpc_status_run(optind < argc ? argv[optind] : NULL, format);
-}
-
-void udpc_print_usage(void)
-{
-	fputs(usage_text, stdout);
 }
 
 static int cmd_help(int argc, char **argv)
@@ -398,5 +392,5 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	return usage_error(argv[1], "%s", "unknown command");
+	return udpc_usage_error(argv[1], "%s", "unknown command");
 }

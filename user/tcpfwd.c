@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "cli.h"
 #include "log.h"
 #include "notify.h"
 #include "resolve.h"
@@ -47,7 +48,6 @@
 #include "tcpfwd.h"
 #include "tcpio.h"
 
-#define EXIT_USAGE 2
 #define MTU_MIN 576
 #define MTU_MAX 9000
 #define MTU_OVERHEAD 80	/* IPv6 40 + UDP 8 + peer header 16 + 16 of margin (docs/TCP.md) */
@@ -57,14 +57,6 @@ struct common {
 	unsigned int max_sessions;
 	int ready_fd;
 };
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "udpclone-bpf: %s: ", cmd);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'udpclone-bpf --help'.\n");
-	return EXIT_USAGE;
-}
 
 static int parse_num(const char *cmd, const char *opt, const char *s, unsigned long long min,
 		     unsigned long long max, unsigned long long *out)
@@ -116,47 +108,73 @@ static int common_option(const char *cmd, char **argv, int c, struct common *co)
 			return EXIT_USAGE;
 		co->cfg.mtu_payload = v - MTU_OVERHEAD;
 		return -1;
-	case 'S':
-		if (parse_num(cmd, "--max-sessions", optarg, UDPC_MIN_SESSIONS, UDPC_LIMIT_SESSIONS, &v))
-			return EXIT_USAGE;
-		co->max_sessions = v;
-		return -1;
-	case 'R': {
-		char *end;
-		long fd;
-
-		errno = 0;
-		fd = strtol(optarg, &end, 10);
-		if (!isdigit((unsigned char)optarg[0]) || *end || errno || fd < 1 || fd > INT_MAX ||
-		    fd == STDERR_FILENO || fcntl((int)fd, F_SETFD, FD_CLOEXEC))
-			return usage_error(cmd, "--ready-fd '%s': must be an open file descriptor: 1, or 3 and up",
-					   optarg);
-		co->ready_fd = (int)fd;
-		return -1;
-	}
-	case 'v':
-		udpc_log_set_level(UDPC_LOG_DEBUG);
-		return -1;
-	case 'h':
-		udpc_print_usage();
-		return EXIT_SUCCESS;
-	case ':':
-		return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-	default:
-		return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	default: /* --max-sessions, --ready-fd, -v, -h: as attach and serve take them */
+		return udpc_daemon_option(cmd, argv, c, &co->max_sessions, &co->ready_fd);
 	}
 }
 
-static int iface_arg(const char *cmd, int argc, char **argv, const char **ifname)
+/*
+ * Either command's line: IFACE, the option that names the other end (--listen,
+ * --destinations), --forward, a number of its own (--connect-timeout, --link-port)
+ * and the options both take.
+ */
+struct cmd_line {
+	const char *name;
+	struct option peer, number;	/* peer's val is its short option too */
+	unsigned long long min, max;	/* the number's range */
+	const char *missing_peer, *missing_fwd;
+};
+
+struct args {
+	const char *ifname, *peer, *fwd;
+	unsigned long long number;	/* 0: not given */
+	struct common co;
+};
+
+/* -1 when parsed, else the exit code to return now. */
+static int parse_args(const struct cmd_line *cl, int argc, char **argv, struct args *a)
 {
-	if (optind >= argc)
-		return usage_error(cmd, "%s", "missing IFACE");
-	if (argc - optind > 1)
-		return usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if (!*argv[optind] || strlen(argv[optind]) >= IF_NAMESIZE)
-		return usage_error(cmd, "'%s' is not a valid interface name", argv[optind]);
-	*ifname = argv[optind];
-	return 0;
+	const struct option opts[] = {
+		cl->peer,
+		{ "forward", required_argument, NULL, 'f' },
+		cl->number,
+		{ "rto-min", required_argument, NULL, 'T' },
+		{ "max-rate", required_argument, NULL, 'B' },
+		{ "mtu", required_argument, NULL, 'M' },
+		{ "max-sessions", required_argument, NULL, 'S' },
+		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	char shortopts[] = ":?:f:vh", number_opt[32];
+	int c, ret;
+
+	shortopts[1] = (char)cl->peer.val;
+	snprintf(number_opt, sizeof(number_opt), "--%s", cl->number.name);
+	a->co.ready_fd = -1;
+	stream_config_default(&a->co.cfg);
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (c == cl->peer.val) {
+			a->peer = optarg;
+		} else if (c == 'f') {
+			a->fwd = optarg;
+		} else if (c == cl->number.val) {
+			if (parse_num(cl->name, number_opt, optarg, cl->min, cl->max, &a->number))
+				return EXIT_USAGE;
+		} else {
+			ret = common_option(cl->name, argv, c, &a->co);
+			if (ret >= 0)
+				return ret;
+		}
+	}
+	if (udpc_iface_arg(cl->name, argc, argv, &a->ifname))
+		return EXIT_USAGE;
+	if (!a->peer)
+		return udpc_usage_error(cl->name, "%s", cl->missing_peer);
+	if (!a->fwd)
+		return udpc_usage_error(cl->name, "%s", cl->missing_fwd);
+	return -1;
 }
 
 /* A --forward NAME: 1..63 of [A-Za-z0-9._-]. */
@@ -389,13 +407,27 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* "started" and the --forward names: the line that says the command is up. */
+static void started_line(char *line, size_t size, const char *started, const struct tcpio_opts *t)
+{
+	int n = t->client ? t->n_listeners : t->n_targets, i, off;
+
+	off = snprintf(line, size, "%s", started);
+	for (i = 0; i < n && off < (int)size; i++)
+		off += snprintf(line + off, size - off, "%s %s", i ? "," : "",
+				t->client ? t->listeners[i].name : t->targets[i].name);
+}
+
+/* The daemon in a child, the streams here, with the options both commands take. */
 static int run_both(daemon_fn fn, const void *dopts, int *dready, struct tcpio_opts *t,
-		    const struct common *co, const char *line)
+		    const struct common *co, const char *started)
 {
 	static sigset_t signals; /* t->signals points here for tcpio_run() */
 	struct child ch;
+	char line[512];
 	int ret, dret;
 
+	t->cfg = co->cfg;
 	block_signals(&signals);
 	t->signals = &signals;
 	if (spawn(fn, dopts, dready, &signals, &ch)) {
@@ -403,6 +435,7 @@ static int run_both(daemon_fn fn, const void *dopts, int *dready, struct tcpio_o
 		return EXIT_FAILURE;
 	}
 	t->child_pidfd = ch.pidfd;
+	started_line(line, sizeof(line), started, t);
 	pr_info("%s\n", line);
 	udpc_ready_fd(co->ready_fd);
 	ret = tcpio_run(t);
@@ -422,7 +455,7 @@ static int parse_targets(const char *cmd, const char *spec, struct tcpio_target 
 	k = split(copy, items, TCPIO_MAX_FORWARDS);
 	if (k < 0) {
 		free(copy);
-		return usage_error(cmd, "--forward '%s': a comma-separated list of NAME=HOST:PORT", spec);
+		return udpc_usage_error(cmd, "--forward '%s': a comma-separated list of NAME=HOST:PORT", spec);
 	}
 	for (i = 0; i < k; i++) {
 		struct udpc_dest_spec d;
@@ -430,8 +463,8 @@ static int parse_targets(const char *cmd, const char *spec, struct tcpio_target 
 
 		if (!eq || !name_ok(items[i], eq - items[i]) ||
 		    udpc_parse_dest(eq + 1, &d, NULL, 0) || d.uplink[0] || d.table) {
-			usage_error(cmd, "--forward '%s': must be NAME=HOST:PORT (NAME: letters, digits, '.', '_', '-')",
-				    items[i]);
+			udpc_usage_error(cmd, "--forward '%s': must be NAME=HOST:PORT (NAME: letters, digits, '.', '_', '-')",
+					 items[i]);
 			free(copy);
 			return EXIT_USAGE;
 		}
@@ -439,7 +472,7 @@ static int parse_targets(const char *cmd, const char *spec, struct tcpio_target 
 		t[i].name[eq - items[i]] = '\0';
 		for (j = 0; j < i; j++)
 			if (!strcmp(t[j].name, t[i].name)) {
-				usage_error(cmd, "--forward: the name '%s' is given twice", t[i].name);
+				udpc_usage_error(cmd, "--forward: the name '%s' is given twice", t[i].name);
 				free(copy);
 				return EXIT_USAGE;
 			}
@@ -476,57 +509,31 @@ static int server_socket(uint16_t listen_port, uint16_t *port)
 
 int udpc_cmd_tcp_server(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "forward", required_argument, NULL, 'f' },
-		{ "connect-timeout", required_argument, NULL, 'C' },
-		{ "rto-min", required_argument, NULL, 'T' },
-		{ "max-rate", required_argument, NULL, 'B' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "max-sessions", required_argument, NULL, 'S' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	static const struct cmd_line cl = {
+		.name = "tcp-server",
+		.peer = { "listen", required_argument, NULL, 'l' },
+		.number = { "connect-timeout", required_argument, NULL, 'C' },
+		.min = 1,
+		.max = 600,
+		.missing_peer = "missing --listen PORT",
+		.missing_fwd = "missing --forward NAME=HOST:PORT[,...]",
 	};
 	static struct tcpio_target targets[TCPIO_MAX_FORWARDS];
-	const char *cmd = "tcp-server", *listen = NULL, *fwd = NULL;
-	struct common co = { .ready_fd = -1 };
+	struct args a = { 0 };
 	struct udpc_serve_opts so = { .ready_fd = -1 };
 	struct tcpio_opts t = { .client = false, .connect_timeout_ms = TCPIO_DEFAULT_CONNECT_TIMEOUT_MS };
-	unsigned long long v;
 	char err[256], line[512];
-	int c, ret, n = 0, i, off;
+	int ret, n = 0;
 
-	stream_config_default(&co.cfg);
-	while ((c = getopt_long(argc, argv, ":l:f:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			listen = optarg;
-			break;
-		case 'f':
-			fwd = optarg;
-			break;
-		case 'C':
-			if (parse_num(cmd, "--connect-timeout", optarg, 1, 600, &v))
-				return EXIT_USAGE;
-			t.connect_timeout_ms = v * 1000;
-			break;
-		default:
-			ret = common_option(cmd, argv, c, &co);
-			if (ret >= 0)
-				return ret;
-		}
-	}
-	if (iface_arg(cmd, argc, argv, &so.ifname))
-		return EXIT_USAGE;
-	if (!listen)
-		return usage_error(cmd, "%s", "missing --listen PORT");
-	if (!fwd)
-		return usage_error(cmd, "%s", "missing --forward NAME=HOST:PORT[,...]");
-	if (udpc_parse_port("listen", listen, &so.listen_port, err, sizeof(err)))
-		return usage_error(cmd, "%s", err);
-	ret = parse_targets(cmd, fwd, targets, &n);
+	ret = parse_args(&cl, argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	so.ifname = a.ifname;
+	if (a.number)
+		t.connect_timeout_ms = a.number * 1000;
+	if (udpc_parse_port("listen", a.peer, &so.listen_port, err, sizeof(err)))
+		return udpc_usage_error(cl.name, "%s", err);
+	ret = parse_targets(cl.name, a.fwd, targets, &n);
 	if (ret)
 		return ret;
 	raise_nofile();
@@ -535,15 +542,12 @@ int udpc_cmd_tcp_server(int argc, char **argv)
 		pr_warn("cannot open the internal UDP socket: %s\n", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	so.max_sessions = co.max_sessions;
+	so.max_sessions = a.co.max_sessions;
 	t.targets = targets;
 	t.n_targets = n;
-	t.cfg = co.cfg;
-	off = snprintf(line, sizeof(line), "tcp-server serving %s: UDP port %u, streams to", so.ifname,
-		       so.listen_port);
-	for (i = 0; i < n && off < (int)sizeof(line); i++)
-		off += snprintf(line + off, sizeof(line) - off, "%s %s", i ? "," : "", targets[i].name);
-	ret = run_both(run_serve, &so, &so.ready_fd, &t, &co, line);
+	snprintf(line, sizeof(line), "tcp-server serving %s: UDP port %u, streams to", so.ifname,
+		 so.listen_port);
+	ret = run_both(run_serve, &so, &so.ready_fd, &t, &a.co, line);
 	close(t.udp_fd);
 	return ret;
 }
@@ -559,7 +563,7 @@ static int client_listeners(const char *cmd, const char *spec, struct tcpio_list
 		return EXIT_FAILURE;
 	k = split(copy, items, TCPIO_MAX_FORWARDS);
 	if (k < 0) {
-		usage_error(cmd, "--forward '%s': a comma-separated list of [ADDR:]LPORT=NAME", spec);
+		udpc_usage_error(cmd, "--forward '%s': a comma-separated list of [ADDR:]LPORT=NAME", spec);
 		goto out;
 	}
 	for (i = 0; i < k; i++) {
@@ -570,13 +574,13 @@ static int client_listeners(const char *cmd, const char *spec, struct tcpio_list
 		int one = 1, fd;
 
 		if (!eq || !name_ok(eq + 1, strlen(eq + 1))) {
-			usage_error(cmd, "--forward '%s': must be [ADDR:]LPORT=NAME", items[i]);
+			udpc_usage_error(cmd, "--forward '%s': must be [ADDR:]LPORT=NAME", items[i]);
 			goto out;
 		}
 		*eq = '\0';
 		if (udpc_parse_listen(items[i], &l, NULL, 0)) {
-			usage_error(cmd, "--forward '%s': must be [ADDR:]LPORT=NAME (ADDR a literal)",
-				    items[i]);
+			udpc_usage_error(cmd, "--forward '%s': must be [ADDR:]LPORT=NAME (ADDR a literal)",
+					 items[i]);
 			goto out;
 		}
 		if (!l.family) { /* the loopback by default, as ssh -L */
@@ -604,69 +608,42 @@ out:
 
 int udpc_cmd_tcp_client(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "destinations", required_argument, NULL, 'd' },
-		{ "forward", required_argument, NULL, 'f' },
-		{ "link-port", required_argument, NULL, 'L' },
-		{ "rto-min", required_argument, NULL, 'T' },
-		{ "max-rate", required_argument, NULL, 'B' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "max-sessions", required_argument, NULL, 'S' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	static const struct cmd_line cl = {
+		.name = "tcp-client",
+		.peer = { "destinations", required_argument, NULL, 'd' },
+		.number = { "link-port", required_argument, NULL, 'L' },
+		.min = 1,
+		.max = 65535,
+		.missing_peer = "missing --destinations HOST:PORT[@UPLINK][,...]",
+		.missing_fwd = "missing --forward [ADDR:]LPORT=NAME[,...]",
 	};
 	static struct tcpio_listener li[TCPIO_MAX_FORWARDS];
 	static struct udpc_attach_opts ao;
-	const char *cmd = "tcp-client", *dests = NULL, *fwd = NULL;
-	struct common co = { .ready_fd = -1 };
+	struct args a = { 0 };
 	struct tcpio_opts t = { .client = true };
 	struct sockaddr_storage ss;
 	socklen_t len;
-	unsigned long long v;
-	uint16_t link_port = UDPC_TCP_LINK_PORT;
+	uint16_t link_port;
 	char err[512], line[512], host[INET6_ADDRSTRLEN];
-	int c, ret, n = 0, i, family, off;
+	int ret, n = 0, i, family;
 
-	stream_config_default(&co.cfg);
 	ao.resolve_interval = UDPC_DEFAULT_RESOLVE_INTERVAL;
 	ao.flow_timeout = UDPC_DEFAULT_FLOW_TIMEOUT;
 	ao.resolver = udpc_resolve_getaddrinfo;
 	ao.peer = true;
-	while ((c = getopt_long(argc, argv, ":d:f:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dests = optarg;
-			break;
-		case 'f':
-			fwd = optarg;
-			break;
-		case 'L':
-			if (parse_num(cmd, "--link-port", optarg, 1, 65535, &v))
-				return EXIT_USAGE;
-			link_port = v;
-			break;
-		default:
-			ret = common_option(cmd, argv, c, &co);
-			if (ret >= 0)
-				return ret;
-		}
-	}
-	if (iface_arg(cmd, argc, argv, &ao.ifname))
-		return EXIT_USAGE;
-	if (!dests)
-		return usage_error(cmd, "%s", "missing --destinations HOST:PORT[@UPLINK][,...]");
-	if (!fwd)
-		return usage_error(cmd, "%s", "missing --forward [ADDR:]LPORT=NAME[,...]");
-	if (udpc_parse_dest_list(dests, ao.dests, UDPC_MAX_DESTS, &ao.n_dests, err, sizeof(err)))
-		return usage_error(cmd, "%s", err);
-	ao.max_sessions = co.max_sessions;
+	ret = parse_args(&cl, argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	ao.ifname = a.ifname;
+	link_port = a.number ? (uint16_t)a.number : UDPC_TCP_LINK_PORT;
+	if (udpc_parse_dest_list(a.peer, ao.dests, UDPC_MAX_DESTS, &ao.n_dests, err, sizeof(err)))
+		return udpc_usage_error(cl.name, "%s", err);
+	ao.max_sessions = a.co.max_sessions;
 	raise_nofile();
 
 	/* The internal flow: to the first destination's address, at --link-port, so it
 	 * leaves by IFACE, where attach --peer catches it and sends it over every path. */
-	if (resolve_first(cmd, ao.dests[0].host, link_port, &ss, &len, &family))
+	if (resolve_first(cl.name, ao.dests[0].host, link_port, &ss, &len, &family))
 		return EXIT_FAILURE;
 	ao.listen.family = family;
 	ao.listen.port = link_port;
@@ -680,20 +657,17 @@ int udpc_cmd_tcp_client(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	big_buffers(t.udp_fd);
-	ret = client_listeners(cmd, fwd, li, &n);
+	ret = client_listeners(cl.name, a.fwd, li, &n);
 	if (!ret) {
 		t.listeners = li;
 		t.n_listeners = n;
-		t.cfg = co.cfg;
 		inet_ntop(ss.ss_family, family == UDPC_AF_INET ?
 			  (void *)&((struct sockaddr_in *)&ss)->sin_addr :
 			  (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
-		off = snprintf(line, sizeof(line),
-			       "tcp-client attached to %s: streams over %d path%s (flow to %s port %u), forwarding",
-			       ao.ifname, ao.n_dests, ao.n_dests == 1 ? "" : "s", host, link_port);
-		for (i = 0; i < n && off < (int)sizeof(line); i++)
-			off += snprintf(line + off, sizeof(line) - off, "%s %s", i ? "," : "", li[i].name);
-		ret = run_both(run_attach, &ao, &ao.ready_fd, &t, &co, line);
+		snprintf(line, sizeof(line),
+			 "tcp-client attached to %s: streams over %d path%s (flow to %s port %u), forwarding",
+			 ao.ifname, ao.n_dests, ao.n_dests == 1 ? "" : "s", host, link_port);
+		ret = run_both(run_attach, &ao, &ao.ready_fd, &t, &a.co, line);
 	}
 	for (i = 0; i < n; i++)
 		if (li[i].fd >= 0)

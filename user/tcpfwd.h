@@ -9,7 +9,4 @@
 int udpc_cmd_tcp_client(int argc, char **argv);
 int udpc_cmd_tcp_server(int argc, char **argv);
 
-/* main.c: the usage text, on stdout. */
-void udpc_print_usage(void);
-
 #endif

@@ -184,6 +184,20 @@ static void sock_drop(struct loop *l, struct tsock *s, bool abort)
 	l->grave = s;
 }
 
+/* Frees the sockets sock_drop() set aside: kept to the end of the round, as its later
+ * epoll events may still point at them. */
+static void bury(struct loop *l)
+{
+	while (l->grave) {
+		struct tsock *s = l->grave;
+
+		l->grave = s->next;
+		free(s->in);
+		free(s->out);
+		free(s);
+	}
+}
+
 /* The local side failed or reset: the stream resets with reason r, the socket RSTs. */
 static void sock_abort(struct loop *l, struct tsock *s, enum stream_reason r)
 {
@@ -820,14 +834,7 @@ static int loop_run(struct loop *l)
 			conn_run(l, c, now);
 		if (l->rotate)
 			rotate_udp(l, now);
-		while (l->grave) {
-			struct tsock *s = l->grave;
-
-			l->grave = s->next;
-			free(s->in);
-			free(s->out);
-			free(s);
-		}
+		bury(l);
 	}
 	return ret;
 }
@@ -877,14 +884,7 @@ int tcpio_run(const struct tcpio_opts *o)
 out:
 	while (l->conns)
 		conn_free(l, l->conns);
-	while (l->grave) {
-		struct tsock *s = l->grave;
-
-		l->grave = s->next;
-		free(s->in);
-		free(s->out);
-		free(s);
-	}
+	bury(l);
 	if (l->udp_fd != o->udp_fd)
 		close(l->udp_fd);
 	if (l->ep >= 0)

@@ -1114,6 +1114,31 @@ static void check_unchanged(const struct run *r, const uint8_t *in, size_t len)
 		note("  not ours, but the output differs from the input\n");
 }
 
+/* A frame the program must drop: counted in *counter (NULL: the program counts it in
+ * none of its counters). */
+static void want_shot(const struct run *r, __u64 *counter)
+{
+	if (counter)
+		(*counter)++;
+	st.dropped++;
+	check_verdict(r, TC_ACT_SHOT);
+}
+
+/* A datagram to go out in copies (a server's reply, a client's datagram): false when
+ * the header would make it too long (dropped, tx_too_big), else counted in tx_encap,
+ * and the session's sequence number moves on (never 0). */
+static bool want_encap(const struct run *r, size_t len, uint32_t *tx_seq)
+{
+	if (len + HDR > FRAME_MAX) {
+		want_shot(r, &want.tx_too_big);
+		return false;
+	}
+	want.tx_encap++;
+	if (!++*tx_seq)
+		*tx_seq = 1;
+	return true;
+}
+
 /* Report the frame if anything was noted. Returns true if it failed. */
 static bool finish(uint64_t idx, const char *prog, const char *kind, const uint8_t *in, size_t len,
 		   const struct run *r, const uint8_t *exp, size_t exp_len)
@@ -1246,26 +1271,20 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		return;
 	}
 	if (oracle_hdr(f, &p, &h) || h.vt == VT_ECHO) {
-		want.rx_malformed++;
-		st.dropped++;
-		check_verdict(r, TC_ACT_SHOT);
+		want_shot(r, &want.rx_malformed);
 		return;
 	}
 	s = osess_find(h.session);
 	if (!s && h.vt == VT_KA) {
 		/* A keepalive keeps a session; only data makes one. */
-		want.rx_unknown++;
-		st.dropped++;
-		check_verdict(r, TC_ACT_SHOT);
+		want_shot(r, &want.rx_unknown);
 		return;
 	}
 	if (!s) {
 		struct olabel *l = olabel_find(p.family, p.saddr, p.sport);
 
 		if (l && l->id != h.session && osess_find(l->id) && ep.sess_live) {
-			want.label_conflicts++;
-			st.dropped++;
-			check_verdict(r, TC_ACT_SHOT);
+			want_shot(r, &want.label_conflicts);
 			return;
 		}
 		if (n_osess == MAX_OSESS) {
@@ -1808,20 +1827,11 @@ static void serve_out_one(uint64_t idx)
 		if (s->path[i].seen && ep.path_live)
 			live[n_live++] = (int)i;
 	if (!n_live) {
-		want.tx_no_path++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+		want_shot(&out_run, &want.tx_no_path);
 		goto out;
 	}
-	if (len + HDR > FRAME_MAX) {
-		want.tx_too_big++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+	if (!want_encap(&out_run, len, &s->tx_seq))
 		goto out;
-	}
-	want.tx_encap++;
-	if (!++s->tx_seq)
-		s->tx_seq = 1;
 	check_verdict(&out_run, TC_ACT_OK);
 	/* The live paths in id order, of either family: before a copy by a path of
 	 * the other family than the packet's now, it changes family, and from then
@@ -2029,20 +2039,11 @@ static void client_out_one(uint64_t idx)
 	}
 	n_other = ep.n_only[!fi];
 	if (!n_act && !n_other) {
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+		want_shot(&out_run, NULL);
 		goto out;
 	}
-	if (len + HDR > FRAME_MAX) {
-		want.tx_too_big++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
-		/* plain mode sent them: nothing else may */
-		goto out;
-	}
-	want.tx_encap++;
-	if (!++cs->tx_seq)
-		cs->tx_seq = 1;
+	if (!want_encap(&out_run, len, &cs->tx_seq))
+		goto out; /* plain mode sent them: nothing else may */
 
 	/* The copies: first to the slots with an address of the datagram's family
 	 * (plain mode's, the twin's), then to those with only one of the other: the
@@ -2226,23 +2227,17 @@ static void client_in_one(uint64_t idx)
 		goto out;
 	}
 	if (oracle_hdr(f, &p, &ph) || ph.vt == VT_KA) {
-		want.rx_malformed++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+		want_shot(&out_run, &want.rx_malformed);
 		goto out;
 	}
 	fcs = ph.session == fo->sid ? ocs_find(fo->sid) : NULL;
 	if (!fcs) {
-		want.rx_unknown++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+		want_shot(&out_run, &want.rx_unknown);
 		goto out;
 	}
 	if (ph.vt == VT_ECHO) {
 		/* The echo of a keepalive: taken by the program, never delivered. */
-		want.ka_rx++;
-		st.dropped++;
-		check_verdict(&out_run, TC_ACT_SHOT);
+		want_shot(&out_run, &want.ka_rx);
 		goto out;
 	}
 	v = win_judge(&fcs->w, ph.seq);
