@@ -33,7 +33,7 @@ N=${DEMO_COUNT:-6000}
 RATE=${DEMO_RATE:-2000}
 
 e2e_begin demo
-require_cmd nft
+require_cmd nft ethtool
 topo_wan lte wifi sim2 || e2e_end
 LTE=$WAN_IF_1 WIFI=$WAN_IF_2 SIM=$WAN_IF_3 SRV4=$WAN_S4
 

@@ -15,6 +15,7 @@ PKGS=(
 	libclang-rt-14-dev              # libFuzzer, ASan, UBSan runtimes (not pulled by clang here)
 	dnsmasq-base python3 valgrind   # DNS fault tests, flow-table filler (and TCP in the WAN lab), soak under valgrind
 	iputils-ping                    # round trips through the emulated WAN links (test_wan_*)
+	ethtool                         # offloads off where plain TCP is measured (test_tcp_wan, demo)
 	qemu-system-x86 busybox-static kmod xz-utils cpio   # make check-kernels: Debian's kernels in qemu
 )
 

@@ -29,6 +29,7 @@ TCPT=$OUT/tests/udpc-tcp
 e2e_begin tcp_wan
 require_udpc
 require_peer
+require_cmd ethtool
 [ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
 [ -x "$TCPT" ] || e2e_skip "udpc-tcp is not built ($TCPT)"
 CLEAN=("clean:delay=20ms" "clean:delay=30ms")
@@ -85,7 +86,8 @@ lossy_rate=$(rate lossy)
 for nsif in "$C_NS $A" "$R_NS $WAN_RIF_1" "$R_NS $WAN_RS_IF" "$S_NS $WAN_S_IF"; do
 	# shellcheck disable=SC2086 # two words: NS IFACE
 	set -- $nsif
-	nsx "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
+	nsx "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
+		fail "cannot turn segmentation offloads off on $2: plain TCP would not see 30% loss"
 done
 tcpc plain "$WAN_S4:$APP" --down "$MB8" --timeout 20 || true
 plain_rate=$(rate plain)
