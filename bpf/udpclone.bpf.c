@@ -141,6 +141,7 @@ static __always_inline int peer_in(struct udpc_session *s, const struct udpc_pee
 SEC("tc")
 int udpc_egress(struct __sk_buff *skb)
 {
+	const struct udpc_peer_cfg *pc;
 	struct udpc_session *sess = NULL;
 	struct udpc_global_stats *gs;
 	struct udpc_active *act;
@@ -169,12 +170,12 @@ int udpc_egress(struct __sk_buff *skb)
 	}
 	if (res != PARSE_UDP || !listen_match(cfg, &f->p))
 		return TC_ACT_OK;
-	if (peer_cfg(UDPC_PEER_CLIENT)) {
-		const struct udpc_peer_cfg *pc = peer_cfg(UDPC_PEER_CLIENT);
+	pc = peer_cfg(UDPC_PEER_CLIENT);
+	if (pc) {
 		__u64 cookie;
 
 		/* The daemon's own keepalive, addressed as a client's datagram would be. */
-		if (pc && (pc->ka_cookie[0] || pc->ka_cookie[1])) {
+		if (pc->ka_cookie[0] || pc->ka_cookie[1]) {
 			cookie = bpf_get_socket_cookie(skb);
 			if (cookie && (cookie == pc->ka_cookie[0] || cookie == pc->ka_cookie[1]))
 				return TC_ACT_OK;
@@ -187,7 +188,7 @@ int udpc_egress(struct __sk_buff *skb)
 	/* Remember where this client sent to, for the return path, and in peer mode
 	 * in which session. */
 	f->now = bpf_ktime_get_ns();
-	if (peer_cfg(UDPC_PEER_CLIENT)) {
+	if (pc) {
 		sess = client_session(&f->p, f->now, &f->session);
 		if (!sess)
 			return TC_ACT_SHOT;
