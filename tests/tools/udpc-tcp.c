@@ -191,6 +191,19 @@ out:
 	return NULL;
 }
 
+/*
+ * TCP as Debian ships it: CUBIC, whatever the host's default (a namespace takes the
+ * host's, and a host set to BBR, which does not slow down for loss, made plain TCP
+ * over a 30% link look 50 times faster than it is). Root may set any algorithm.
+ */
+static void plain_tcp(int fd)
+{
+	static const char cc[] = "cubic";
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, sizeof(cc) - 1))
+		fprintf(stderr, "udpc-tcp: TCP_CONGESTION %s: %s\n", cc, strerror(errno));
+}
+
 static int run_server(const char *addr)
 {
 	struct sockaddr_storage ss;
@@ -200,6 +213,7 @@ static int run_server(const char *addr)
 	if (parse_addr(addr, &ss, &len))
 		die_usage("bad address '%s'", addr);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	plain_tcp(fd); /* accepted sockets inherit it */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096))
 		die("listen on %s", addr);
@@ -247,6 +261,8 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 	size_t hdr_sent = 0;
 	bool wr_done = false;
 	int fd = socket(C.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	plain_tcp(fd);
 	enum result r = T_FAILED;
 
 	if (fd < 0)
