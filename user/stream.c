@@ -90,6 +90,7 @@ struct sent_pkt {
 	uint64_t pn, sent_ns, delivered, delivered_ns, first_sent_ns;
 	uint32_t size;
 	uint8_t in_flight, app_limited, nframes;
+	uint8_t lost;	/* declared lost: an ack of it later means reordering, not loss */
 	struct sent_frame f[FRAMES_MAX];
 };
 
@@ -105,6 +106,8 @@ struct stream_conn {
 
 	/* sending */
 	uint64_t next_pn, sent_base, largest_acked;
+	uint64_t spur_base;		/* <= sent_base: below, no packet declared lost is
+					 * recent enough for a late ack to be expected */
 	struct sent_pkt *sent;
 	uint64_t bytes_in_flight, loss_time, next_send_ns;
 	uint64_t last_tx_elicit_ns;
@@ -116,6 +119,8 @@ struct stream_conn {
 
 	/* RTT */
 	uint64_t srtt, rttvar, min_rtt, min_rtt_stamp, latest_rtt;
+	uint64_t reo_rtt, reo_stamp;	/* the longest RTT of a reordered packet, 10 s window */
+	uint64_t round_min_rtt;		/* the shortest RTT sample of this round */
 
 	/* delivery-rate model */
 	uint64_t delivered, delivered_ns, first_sent_ns, app_limited_until;
@@ -146,6 +151,7 @@ struct stream_conn {
 	bool ack_now;
 	bool have_rtt;
 	bool rs_valid, rs_app_limited;
+	bool queueing;			/* last round's shortest RTT was well above min_rtt */
 };
 
 /* --- wire helpers: big-endian, bounds checked by the callers --- */
@@ -564,6 +570,7 @@ static void update_rtt(struct stream_conn *c, uint64_t now, uint64_t latest, uin
 	ack_delay = min64(ack_delay, PEER_ACK_DELAY_CAP_NS);
 	if (adj >= c->min_rtt + ack_delay)
 		adj -= ack_delay;
+	c->round_min_rtt = min64(c->round_min_rtt ? c->round_min_rtt : UINT64_MAX, adj);
 	d = c->srtt > adj ? c->srtt - adj : adj - c->srtt;
 	c->rttvar = (3 * c->rttvar + d) / 4;
 	c->srtt = (7 * c->srtt + adj) / 8;
@@ -583,6 +590,13 @@ static void update_model(struct stream_conn *c, uint64_t now)
 		c->next_round_delivered = c->delivered;
 		c->round++;
 		new_round = true;
+		/*
+		 * A queue delays every packet of a round, whichever path it took; the paths'
+		 * own spread of delays does not raise the round's shortest RTT.
+		 */
+		if (c->round_min_rtt)
+			c->queueing = c->round_min_rtt > c->min_rtt + c->min_rtt / 4 + 2 * NS_PER_MS;
+		c->round_min_rtt = 0;
 		if (c->round_acked + c->round_lost >= 20) {
 			double loss = (double)c->round_lost / (double)(c->round_acked + c->round_lost);
 
@@ -598,11 +612,15 @@ static void update_model(struct stream_conn *c, uint64_t now)
 	if (interval >= NS_PER_MS && c->delivered > c->rs_prior_delivered) {
 		rate = (c->delivered - c->rs_prior_delivered) * NS_PER_S / interval;
 		/*
-		 * Random loss is the radio's: what the path carried is what was delivered
-		 * plus the usual share lost. Without this, a 1.25 probe at 30 % loss
-		 * delivers less than the rate it probes from, and the model shrinks.
+		 * Loss without a queue is the radio's: what the path carried is what was
+		 * delivered plus the usual share lost. Without this, a 1.25 probe at 30 %
+		 * loss delivers less than the rate it probes from, and the model shrinks.
+		 * Loss with a queue is ours: a queue overflowing. Inflating the rate by it
+		 * would feed the queue more, so the sample stays as delivered.
 		 */
-		rate = (uint64_t)((double)rate / (1 - (c->loss_avg < 0.5 ? c->loss_avg : 0.5)));
+		if (!c->queueing)
+			rate = (uint64_t)((double)rate /
+					  (1 - (c->loss_avg < 0.5 ? c->loss_avg : 0.5)));
 		/*
 		 * A sample limited by the application (or the peer's window) says little
 		 * about the path: it only counts if higher. Slots expire only when a sample
@@ -760,10 +778,21 @@ static struct sent_pkt *sent_at(const struct stream_conn *c, uint64_t pn)
 	return p->pn == pn && p->in_flight ? p : NULL;
 }
 
-static void advance_base(struct stream_conn *c)
+static uint64_t loss_delay(const struct stream_conn *c);
+
+static void advance_base(struct stream_conn *c, uint64_t now)
 {
+	/* a packet declared lost may still be acked within the reordering window's reach */
+	uint64_t horizon = 2 * loss_delay(c) + 2 * MAX_ACK_DELAY_NS;
+	const struct sent_pkt *p;
+
 	while (c->sent_base < c->next_pn && !sent_at(c, c->sent_base))
 		c->sent_base++;
+	for (; c->spur_base < c->sent_base; c->spur_base++) {
+		p = &c->sent[c->spur_base & c->sent_mask];
+		if (p->pn == c->spur_base && p->lost && p->sent_ns + horizon > now)
+			break;
+	}
 }
 
 static void pkt_lost(struct stream_conn *c, struct sent_pkt *p)
@@ -771,6 +800,7 @@ static void pkt_lost(struct stream_conn *c, struct sent_pkt *p)
 	unsigned int i;
 
 	p->in_flight = 0;
+	p->lost = 1;
 	c->bytes_in_flight -= p->size;
 	c->st.retransmits++;
 	c->round_lost++;
@@ -800,11 +830,55 @@ static void pkt_acked(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 		on_frame_acked(c, &p->f[i]);
 }
 
-/* RFC 9002's time threshold: 9/8 of the larger of srtt and the latest RTT. */
+/*
+ * RFC 9002's time threshold, 9/8 of the larger of srtt and the latest RTT, stretched to
+ * the longest RTT a reordered packet had of late (RACK's reordering window, RFC 8985):
+ * peer mode's paths differ in delay, and what the fast path lost comes by the slow one.
+ * The stretch is at most 4 srtt, so that one freak sample cannot stall loss recovery.
+ */
 static uint64_t loss_delay(const struct stream_conn *c)
 {
-	return max64(c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS,
-		     NS_PER_MS) * 9 / 8;
+	uint64_t rtt = c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS;
+
+	if (c->reo_rtt)
+		rtt = max64(rtt, min64(c->reo_rtt, 4 * c->srtt));
+	return max64(rtt, NS_PER_MS) * 9 / 8;
+}
+
+/* Reordering seen lately: the packet threshold would take late packets for lost. */
+static bool reordering(const struct stream_conn *c, uint64_t now)
+{
+	return c->reo_rtt && now - c->reo_stamp <= MIN_RTT_WINDOW_NS;
+}
+
+/* A packet acked after a later one (or after we took it for lost) took rtt to come. */
+static void reorder_sample(struct stream_conn *c, uint64_t now, uint64_t rtt)
+{
+	if (rtt >= c->reo_rtt || !reordering(c, now)) {
+		c->reo_rtt = rtt;
+		c->reo_stamp = now;
+	}
+}
+
+/*
+ * A packet we took for lost was acked after all: it was late, not lost. Its frames
+ * count as acked (a retransmission still queued is dropped), the loss estimate takes
+ * it back, and the reordering window grows to its RTT so that the next such packet
+ * is waited for.
+ */
+static void pkt_late(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
+{
+	unsigned int i;
+
+	p->lost = 0;
+	c->st.spurious_losses++;
+	if (c->round_lost)
+		c->round_lost--;
+	c->round_acked++;
+	c->delivered += p->size;
+	reorder_sample(c, now, now - p->sent_ns);
+	for (i = 0; i < p->nframes; i++)
+		on_frame_acked(c, &p->f[i]);
 }
 
 static void detect_lost(struct stream_conn *c, uint64_t now)
@@ -818,12 +892,13 @@ static void detect_lost(struct stream_conn *c, uint64_t now)
 		p = sent_at(c, pn);
 		if (!p)
 			continue;
-		if (c->largest_acked - pn >= PKT_THRESHOLD || p->sent_ns + delay <= now)
+		if ((c->largest_acked - pn >= PKT_THRESHOLD && !reordering(c, now)) ||
+		    p->sent_ns + delay <= now)
 			pkt_lost(c, p);
 		else if (!c->loss_time || p->sent_ns + delay < c->loss_time)
 			c->loss_time = p->sent_ns + delay;
 	}
-	advance_base(c);
+	advance_base(c, now);
 }
 
 static uint64_t rto_deadline(const struct stream_conn *c)
@@ -858,7 +933,7 @@ static void on_rto(struct stream_conn *c, uint64_t now)
 	}
 	if (c->backoff < 6)
 		c->backoff++;
-	advance_base(c);
+	advance_base(c, now);
 }
 
 /* --- input --- */
@@ -1001,12 +1076,21 @@ static int rx_ack(struct stream_conn *c, uint64_t now, const uint8_t *p, size_t 
 	hi = largest;
 	lo = largest - n;
 	for (i = 0;; i++) {
-		for (pn = max64(lo, c->sent_base); pn <= hi; pn++) {
-			sp = sent_at(c, pn);
-			if (!sp)
+		for (pn = max64(lo, c->spur_base); pn <= hi; pn++) {
+			sp = &c->sent[pn & c->sent_mask];
+			if (sp->pn != pn)
 				continue;
+			if (!sp->in_flight) {
+				if (sp->lost) {
+					pkt_late(c, now, sp);
+					progress = true;
+				}
+				continue;
+			}
 			if (pn == largest)
 				largest_sent = sp->sent_ns;
+			else if (pn < c->largest_acked)
+				reorder_sample(c, now, now - sp->sent_ns);
 			pkt_acked(c, now, sp);
 			progress = true;
 		}
@@ -1014,7 +1098,7 @@ static int rx_ack(struct stream_conn *c, uint64_t now, const uint8_t *p, size_t 
 			break;
 		gap = get16(p + ACK_HDR_LEN + 4 * (size_t)i);
 		n = get16(p + ACK_HDR_LEN + 4 * (size_t)i + 2);
-		if (lo < gap + n + 2 || lo - gap - 1 < c->sent_base)
+		if (lo < gap + n + 2 || lo - gap - 1 < c->spur_base)
 			break;	/* below packet 1, or below all we still track */
 		hi = lo - gap - 1;
 		lo = hi - n;
@@ -1147,7 +1231,9 @@ static void peer_restart(struct stream_conn *c)
 		if (p)
 			p->in_flight = 0;
 	}
-	c->sent_base = c->next_pn;
+	for (pn = c->spur_base; pn < c->sent_base; pn++)
+		c->sent[pn & c->sent_mask].lost = 0;
+	c->sent_base = c->spur_base = c->next_pn;
 	c->largest_acked = c->next_pn - 1;
 	c->bytes_in_flight = 0;
 	c->loss_time = 0;
@@ -1516,6 +1602,7 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 		rec->sent_ns = now;
 		rec->size = (uint32_t)pos;
 		rec->in_flight = 1;
+		rec->lost = 0;
 		rec->delivered = c->delivered;
 		rec->delivered_ns = c->delivered_ns;
 		rec->first_sent_ns = c->first_sent_ns;
@@ -1526,7 +1613,7 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 		c->next_send_ns = max64(c->next_send_ns, now > 2 * gap ? now - 2 * gap : 0) + gap;
 	}
 	c->next_pn++;
-	advance_base(c);
+	advance_base(c, now);
 	c->st.tx_datagrams++;
 	c->st.tx_bytes += pos;
 	return (int)pos;
@@ -1745,8 +1832,8 @@ void stream_config_default(struct stream_config *cfg)
 	/* 1280 (IPv6's minimum MTU) - 40 - 8 - 16 (peer header) leaves 1216 */
 	cfg->mtu_payload = 1200;
 	cfg->rto_min_ms = 200;
-	cfg->recv_window = 1u << 20;
-	cfg->send_buffer = 1u << 20;
+	cfg->recv_window = 8u << 20;
+	cfg->send_buffer = 8u << 20;
 	cfg->conn_send_buffer = 64u << 20;
 	cfg->max_streams = 4096;
 	cfg->max_inflight = 8192;
@@ -1786,7 +1873,7 @@ int stream_conn_new(const struct stream_config *cfg, struct stream_conn **out)
 		return -ENOMEM;
 	}
 	rset_init(&c->rx_pns, RX_RANGES_MAX + 1);
-	c->next_pn = c->sent_base = 1;
+	c->next_pn = c->sent_base = c->spur_base = 1;
 	c->next_local_id = cfg->client ? 0 : 1;
 	c->peer_next_id = cfg->client ? 1 : 0;
 	*out = c;

@@ -90,6 +90,7 @@ struct stream_stats {
 	uint64_t rx_flow_violation;	/* data beyond the window we gave: packet not acked */
 	uint64_t rx_refused;		/* frames not taken for lack of room: packet not acked */
 	uint64_t retransmits;		/* packets declared lost */
+	uint64_t spurious_losses;	/* ...and acked after all: late (reordered), not lost */
 	uint64_t rto_fired;
 	uint64_t spurious_acks;		/* acks of packet numbers we never sent */
 	uint64_t peer_restarts;

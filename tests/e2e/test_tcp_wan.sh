@@ -96,9 +96,11 @@ echo "  tcp-client -> tcp-server, 8 MB down + 8 MB up at once (MB/s of both):"
 echo "    clean links:                 $clean_rate MB/s ($(stat_get "$E2E_TMP/clean" seconds) s)"
 echo "    two links, 30% loss each way: $lossy_rate MB/s ($(stat_get "$E2E_TMP/lossy" seconds) s)"
 echo "    plain TCP, one 30% link:      $plain_rate MB/s ($(stat_get "$E2E_TMP/plain" bytes_down) bytes in $(stat_get "$E2E_TMP/plain" seconds) s)"
-# The clean rate is bound by the CPU (udpc-wan emulates the links in userspace on
-# the same cores), and varies from run to run: the 60% target is reported, not asserted.
-ge_ratio "$lossy_rate" "$clean_rate" 0.6 || echo "    note: 30% loss gave less than 60% of the clean rate"
+echo "    30% loss against clean: $(awk -v a="$lossy_rate" -v b="$clean_rate" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
+# Both rates are bound by the CPU (udpc-wan emulates the links in userspace on the
+# same cores) and move from run to run, but together: 85-104% here since the stream
+# layer waits for what the slower path brings and its windows cover the repairs.
+ge_ratio "$lossy_rate" "$clean_rate" 0.6 || fail "30% loss: $lossy_rate MB/s < 60% of the clean $clean_rate"
 ge_ratio "$lossy_rate" "$plain_rate" 5 || fail "30% loss: $lossy_rate MB/s < 5 x plain TCP's $plain_rate"
 
 # -- 4. refused and unknown targets reset the client's connection

@@ -4,6 +4,11 @@
  * bottleneck (rate and a drop-tail queue), a one-way delay with jitter (which
  * reorders), random loss after the bottleneck (so lost packets still used it, as on
  * a radio) and duplication. Deterministic: one seeded generator.
+ *
+ * With paths = 2, each datagram also travels a second path (alt[], its own
+ * bottleneck, delay and loss), and the receiver keeps the first copy: peer mode's
+ * fan-out and the kernel's duplicate drop, which turn two lossy paths of different
+ * delays into one link that loses less and reorders a lot.
  */
 #ifndef LINKSIM_H
 #define LINKSIM_H
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #define SIM_MTU 1500
+#define SIM_DEDUP 65536			/* datagrams the receivers remember (paths = 2) */
 
 struct sim_dir_cfg {
 	uint64_t delay_ns, jitter_ns;	/* one way: delay + uniform [0, jitter) */
@@ -23,7 +29,7 @@ struct sim_dir_cfg {
 };
 
 struct sim_pkt {
-	uint64_t t, seq;
+	uint64_t t, seq, orig;		/* orig: the sim_send() it is a copy of */
 	int to;				/* 0 or 1: the receiving end */
 	uint16_t len;
 	uint8_t data[SIM_MTU];
@@ -32,7 +38,10 @@ struct sim_pkt {
 struct sim {
 	uint64_t now, rng, seq;
 	struct sim_dir_cfg dir[2];	/* dir[i]: from end i to end 1 - i */
-	uint64_t busy_until[2];
+	struct sim_dir_cfg alt[2];	/* the second path, if paths == 2 */
+	int paths;
+	uint64_t busy_until[2], alt_busy_until[2], sends;
+	uint64_t *seen;			/* paths == 2: orig + 1 at orig % SIM_DEDUP */
 	struct sim_pkt **heap;
 	size_t n, cap;
 	uint64_t sent[2], lost[2], qdrops[2], dups[2];
@@ -106,25 +115,22 @@ static inline uint64_t sim_next(const struct sim *s)
 	return s->n ? s->heap[0]->t : UINT64_MAX;
 }
 
-/* End `from` sends a datagram at s->now. */
-static inline void sim_send(struct sim *s, int from, const void *buf, size_t len)
+/* One copy over one path: its bottleneck, loss, duplication and delay. */
+static inline void sim_path_send(struct sim *s, int from, const struct sim_dir_cfg *d,
+				 uint64_t *busy_until, const void *buf, size_t len)
 {
-	const struct sim_dir_cfg *d = &s->dir[from];
 	uint64_t depart = s->now;
 	int copies = 1, i;
 
-	if (len > SIM_MTU)
-		abort();
-	s->sent[from]++;
 	if (d->rate) {
-		uint64_t start = s->busy_until[from] > s->now ? s->busy_until[from] : s->now;
+		uint64_t start = *busy_until > s->now ? *busy_until : s->now;
 
 		if (d->queue_bytes && (start - s->now) * d->rate / 1000000000ull > d->queue_bytes) {
 			s->qdrops[from]++;
 			return;
 		}
 		depart = start + len * 1000000000ull / d->rate;
-		s->busy_until[from] = depart;
+		*busy_until = depart;
 	}
 	if (d->blackhole || sim_uniform(s) < d->loss) {
 		s->lost[from]++;
@@ -141,10 +147,46 @@ static inline void sim_send(struct sim *s, int from, const void *buf, size_t len
 			abort();
 		p->t = depart + d->delay_ns + (d->jitter_ns ? sim_rand(s) % d->jitter_ns : 0);
 		p->to = 1 - from;
+		p->orig = s->sends;
 		p->len = (uint16_t)len;
 		memcpy(p->data, buf, len);
 		sim_push(s, p);
 	}
+}
+
+/* End `from` sends a datagram at s->now: over each path. */
+static inline void sim_send(struct sim *s, int from, const void *buf, size_t len)
+{
+	if (len > SIM_MTU)
+		abort();
+	s->sent[from]++;
+	s->sends++;
+	sim_path_send(s, from, &s->dir[from], &s->busy_until[from], buf, len);
+	if (s->paths == 2)
+		sim_path_send(s, from, &s->alt[from], &s->alt_busy_until[from], buf, len);
+}
+
+/* The next arrival due at s->now, NULL if none; with two paths, only first copies. */
+static inline struct sim_pkt *sim_take(struct sim *s)
+{
+	struct sim_pkt *p;
+
+	while (sim_next(s) <= s->now) {
+		p = sim_pop(s);
+		if (s->paths != 2)
+			return p;
+		if (!s->seen) {
+			s->seen = calloc(SIM_DEDUP, sizeof(*s->seen));
+			if (!s->seen)
+				abort();
+		}
+		if (s->seen[p->orig % SIM_DEDUP] != p->orig + 1) {
+			s->seen[p->orig % SIM_DEDUP] = p->orig + 1;
+			return p;
+		}
+		free(p);
+	}
+	return NULL;
 }
 
 static inline void sim_free(struct sim *s)
@@ -152,7 +194,9 @@ static inline void sim_free(struct sim *s)
 	while (s->n)
 		free(sim_pop(s));
 	free(s->heap);
+	free(s->seen);
 	s->heap = NULL;
+	s->seen = NULL;
 }
 
 #endif /* LINKSIM_H */
