@@ -12,7 +12,8 @@
 #      last byte (udpc-tcp checks both).
 #   4. a refused connect at the server, and a name it does not forward: the client's
 #      connection is reset.
-#   5. 1,000 concurrent short connections all complete.
+#   5. 1,000 concurrent short connections all complete; a connection whose reader stops
+#      stalls only itself.
 #   6. tcp-server killed (-9) and restarted mid-download: the client's connection is
 #      reset within seconds, not left hanging.
 set -u
@@ -116,6 +117,22 @@ links clean
 tcpc many "127.0.0.1:$LP" --down 2000 --up 500 --conns 1000 --parallel 1000 --timeout 60
 echo "    1000 concurrent connections: ok $(stat_get "$E2E_TMP/many" ok) in $(stat_get "$E2E_TMP/many" seconds) s"
 assert_eq "1000 concurrent connections: ok" 1000 "$(stat_get "$E2E_TMP/many" ok)"
+
+# -- 5b. a local reader that stops reading stalls its own connection only: a
+# connection asks for 1 GB and never reads it (its TCP buffers, then its stream's
+# window fill); a full transfer next to it completes at a rate like the clean one.
+# (The request is udpc-tcp's header: 16 bytes, download then upload size, big-endian.)
+nsx_bg "$C_NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$LP && printf '\0\0\0\0\x3b\x9a\xca\0\0\0\0\0\0\0\0\0' >&3 && echo asked && sleep 60" >"$E2E_TMP/stalled" 2>&1
+STALLED=$BG_PID
+wait_until 5 grep -q asked "$E2E_TMP/stalled" || fail "the stalled reader did not connect: $(cat "$E2E_TMP/stalled")"
+sleep 1 # its stream fills its window meanwhile
+tcpc beside "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
+beside_rate=$(rate beside)
+echo "    next to a connection whose reader stopped: $beside_rate MB/s"
+assert_eq "next to a stalled reader: 8 MB each way intact" 1 "$(stat_get "$E2E_TMP/beside" ok)"
+ge_ratio "$beside_rate" "$clean_rate" 0.3 || fail "next to a stalled reader: $beside_rate MB/s < 30% of the clean $clean_rate"
+pid_alive "$STALLED" || fail "the stalled connection's holder ended early: $(cat "$E2E_TMP/stalled")"
+bg_stop "$STALLED"
 
 # -- 6. tcp-server killed and restarted mid-download: the client's connection resets
 accepted() { [ "$(grep -c accepted "$E2E_TMP/app.log")" -gt "$1" ]; }
