@@ -88,6 +88,7 @@ struct loop {
 	bool rotate;			/* client: take a new UDP socket (a new session) */
 	uint64_t tx_dropped, accepted, refused_local;
 	uint64_t next_housekeep;
+	uint64_t armed;			/* the timerfd's deadline, 0 once it fired */
 	char buf[65536];
 	char dgram[STREAM_MTU_MAX];
 };
@@ -723,12 +724,13 @@ static void log_stats(struct loop *l)
 
 		stream_get_info(c->sc, &in);
 		pr_info("  streams %u (opened %llu, reset %llu), srtt %llu ms, rate %llu KB/s, loss %.1f%%, "
-			"tx %llu rx %llu datagrams, retransmits %llu\n",
+			"tx %llu rx %llu datagrams, retransmits %llu (late %llu), timeouts %llu\n",
 			in.streams, (unsigned long long)st->streams_opened,
 			(unsigned long long)st->streams_reset, (unsigned long long)in.srtt_us / 1000,
 			(unsigned long long)in.btl_bw / 1000, in.loss_avg * 100,
 			(unsigned long long)st->tx_datagrams, (unsigned long long)st->rx_datagrams,
-			(unsigned long long)st->retransmits);
+			(unsigned long long)st->retransmits, (unsigned long long)st->spurious_losses,
+			(unsigned long long)st->rto_fired);
 	}
 }
 
@@ -746,6 +748,9 @@ static void arm_timer(struct loop *l)
 	}
 	if (!d)
 		d = 1;
+	if (d == l->armed)	/* a system call per wake-up saved: most do not move it */
+		return;
+	l->armed = d;
 	its.it_value.tv_sec = d / 1000000000ULL;
 	its.it_value.tv_nsec = d % 1000000000ULL;
 	timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -804,6 +809,7 @@ static int loop_run(struct loop *l)
 
 				if (read(l->tfd, &x, sizeof(x)) < 0)
 					(void)0;
+				l->armed = 0;	/* fired: the next deadline must arm it again */
 				break;
 			}
 			case K_SIGNAL: {
