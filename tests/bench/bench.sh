@@ -21,9 +21,11 @@
 #   attached to $C_IF: direct and the relay's copies then go over pair B, so that
 #   udpclone-bpf's programs never see their packets.
 #
-#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads, peer mode: 3-4 minutes
+#   tests/bench/bench.sh quick   N = 3 (and direct), 512-byte payloads, peer mode, TCP: about 4 minutes
 #   tests/bench/bench.sh full    N = 1 2 3 4 8 16 x 64/512/1400 bytes, 100,000 flows
 #   (peer mode at N = 3 in quick mode, N = 1 3 16 in full mode: BENCH_PEER_NS)
+#   Then TCP streams (issue 14): tests/bench/tcp.sh MODE, in namespaces of its own
+#   (tcp-client -> tcp-server against plain TCP, results-tcp.tsv; it runs alone too).
 #
 # Writes $OUT/bench/results.md (tables), results.png (chart), results-*.tsv (raw
 # numbers), logs/ (every tool's output) and, in full mode, profile-*.txt (perf).
@@ -34,7 +36,8 @@
 # Exit status: 0 when it ran (whether or not the bar of issue 5 is met: the table
 # says), 1 when it could not run. See docs/PERFORMANCE.md for what is measured.
 #
-# Environment: BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
+# Environment: BENCH_TCP=0 (no TCP part; its own knobs: tests/bench/tcp.sh),
+# BENCH_NICE (default -10), BENCH_REPS (repetitions, median; 3),
 # BENCH_TRIAL (seconds per sweep trial), BENCH_NS, BENCH_SIZES, BENCH_PEER_NS (override
 # the mode's lists; BENCH_PEER_NS= skips peer mode), BENCH_PEER_ROUNDS (peer against
 # plain with the receive work on CPU 1: rounds, 2 or 3), BENCH_PROFILE=0/1 (perf profiles; default 1 in full mode), BENCH_RELAY_OPTS
@@ -564,7 +567,16 @@ if [ "$PROFILE" = 1 ] && command -v perf >/dev/null 2>&1; then
 	fi
 fi
 
-# ---- 5. report: Markdown tables and a chart ----
+# ---- 5. TCP streams (issue 14): tcp-client -> tcp-server against plain TCP ----
+# tests/bench/tcp.sh builds a network of its own (two uplinks through a router), so
+# it runs as a test of its own; its rows go to results-tcp.tsv, its logs to logs/.
+if [ "${BENCH_TCP:-1}" = 1 ]; then
+	log "TCP streams: tests/bench/tcp.sh $MODE"
+	BENCH_OUT=$BD BENCH_NICE=$NICE "$ROOT/tests/bench/tcp.sh" "$MODE" 2>&1 | tee "$BD/logs/tcp.log" >&2
+	[ "${PIPESTATUS[0]}" = 0 ] || fail "the TCP part failed: $(grep FAIL "$BD/logs/tcp.log" | tail -n 3)"
+fi
+
+# ---- 6. report: Markdown tables and a chart ----
 log "writing $BD/results.md"
 MODE=$MODE BD=$BD ELAPSED=$((SECONDS - START)) NICE=$NICE REPS=$REPS TRIAL=$TRIAL \
 	RTT_ROUNDS=$RTT_ROUNDS RTT_LIGHT_SEC=$RTT_LIGHT_SEC RTT_SEC=$RTT_SEC RTT_SLICE_MS=$RTT_SLICE_MS \

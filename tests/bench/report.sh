@@ -10,6 +10,7 @@ set -u
 BD=${BD:?} MODE=${MODE:-?}
 T_TPUT=$BD/results-throughput.tsv T_CPU=$BD/results-cpu.tsv T_RTT=$BD/results-rtt.tsv
 T_FLOWS=$BD/results-flows.tsv T_PEER=$BD/results-peer.tsv MD=$BD/results.md PNG=$BD/results.png
+T_TCP=$BD/results-tcp.tsv
 
 # v FILE KEY-COLUMNS... : the row whose first columns equal the given values, column COL
 v() { # v FILE COL KEY1 [KEY2 [KEY3 [KEY4]]]
@@ -76,6 +77,20 @@ rtt_direct_of_peer() { # N COL
 		END { for (r in run) if (r in v) print v[r] }' "$T_RTT" | median
 }
 yesno() { [ "$1" = 1 ] && echo "**yes**" || echo "**no**"; }
+# tmed COL CONFIG N LOAD: the median of COL over the rounds of a TCP configuration
+# (transfers that completed: ok, or below-rate)
+tmed() {
+	awk -F'\t' -v k="$1" -v c="$2" -v n="$3" -v l="$4" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $3 == l && $(h[k]) != "" && ($(h["result"]) == "ok" || $(h["result"]) == "below-rate") { print $(h[k]) }' "$T_TCP" | median
+}
+# tcount CONFIG N LOAD: "3" or "3 (1 noisy, 1 below-rate, 1 failed)": the rounds and their flaws
+tcount() {
+	awk -F'\t' -v c="$1" -v n="$2" -v l="$3" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $3 == l { t++; if ($(h["noisy"]) == 1) z++; r = $(h["result"])
+			if (r == "below-rate") b++; else if (r != "ok") f++ }
+		END { o = (z ? z " noisy" : ""); if (b) o = o (o == "" ? "" : ", ") b " below-rate"
+			if (f) o = o (o == "" ? "" : ", ") f " failed"; printf "%d%s", t, (o == "" ? "" : " (" o ")") }' "$T_TCP"
+}
 
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 NS=$(awk -F'\t' 'NR > 1 && $1 != "direct" { print $2 }' "$T_TPUT" | sort -nu | paste -sd' ')
@@ -309,6 +324,57 @@ SIZES=$(awk -F'\t' 'NR > 1 { print $3 }' "$T_TPUT" | sort -nu | paste -sd' ')
 		echo "*The usual layout* rows come from the throughput and CPU runs above (the veth receive path on"
 		echo "the sending CPU): there the server's work is on CPU 0 too, and peer mode's dropped copies stop"
 		echo "at TC ingress, cheaper than plain mode's delivered ones, so those rows do not isolate the client."
+		echo
+	fi
+
+	# ---- TCP streams ----
+	if [ "$(wc -l <"$T_TCP" 2>/dev/null || echo 0)" -gt 1 ]; then
+		echo "## TCP streams (issue 14): tcp-client -> tcp-server against plain TCP"
+		echo
+		echo "A download (the service sends, the client checks every byte) through \`tcp-client\` ->"
+		echo "\`tcp-server\` (peer mode underneath, N paths: N = 2 is one path by each of two uplinks) and"
+		echo "over plain TCP (the kernel's own, no tunnel, no program on any interface, the veths' TSO/GSO"
+		echo "on: the floor), on clean links (veth pairs through a router namespace, no emulator):"
+		echo "\`tests/bench/tcp.sh\`. The client host's work on CPU 0 (udpc-tcp client, tcp-client), the"
+		echo "server's on CPU 1 (tcp-server, the udpc-tcp service), each host's receive processing steered"
+		echo "to its CPU (RPS). *bulk*: as fast as it goes, sized from a probe to last a few seconds;"
+		echo "*paced*: the service sends at one rate for both configurations (80 % of the slower one's"
+		echo "probed bulk rate, at most 20 MB/s), so that CPU per MB is compared at equal load."
+		echo "CPU in µs per MB of payload: *machine* = both CPUs' busy time (cpuidle) less other tenants'"
+		echo "tasks (it holds receive work that RPS ran on an idle CPU, charged to no task); *tasks* = the"
+		echo "run time of our processes (client, tcp-client, tcp-server, the service's connection thread)"
+		echo "and ksoftirqd; *CPU 0* / *CPU 1* = each CPU's busy time, other tenants included (see"
+		echo "*foreign*), with its softirq time (from the scheduler tick, which charges softirq work to the"
+		echo "task it interrupts: it overlaps the processes' system time); *tcp-client* and *tcp-server* ="
+		echo "both processes of each (the streams and the peer-mode daemon), user / system from the tick."
+		echo "Medians over the rounds (configurations alternating); a transfer during which other tenants"
+		echo "kept more than 0.15 CPU busy was repeated and, if still so, is counted *noisy*."
+		echo
+		echo "| load | config | N | MB/s | machine µs/MB | tasks µs/MB | CPU 0 µs/MB (softirq) | CPU 1 µs/MB (softirq) | client app | tcp-client (user / sys) | tcp-server | service | machine vs plain | rounds |"
+		echo "| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |"
+		for l in bulk paced; do
+			pm=$(tmed machine_us_per_mb plain - "$l")
+			awk -F'\t' -v l="$l" 'NR > 1 && $3 == l { print $1 "\t" $2 }' "$T_TCP" | sort -u -k1,1r -k2,2 |
+				while IFS=$'\t' read -r c n; do
+					m=$(tmed machine_us_per_mb "$c" "$n" "$l")
+					tc=- ts=-
+					if [ "$c" != plain ]; then
+						tc="$(num "$(tmed tcp_client_us_per_mb "$c" "$n" "$l")") ($(num "$(tmed tcp_client_user_us_per_mb "$c" "$n" "$l")") / $(num "$(tmed tcp_client_sys_us_per_mb "$c" "$n" "$l")"))"
+						ts=$(num "$(tmed tcp_server_us_per_mb "$c" "$n" "$l")")
+					fi
+					echo "| $l$([ "$l" = paced ] && echo " ($(awk -F'\t' 'NR > 1 && $3 == "paced" { printf "%.2f", $5 / 1e6; exit }' "$T_TCP") MB/s)") | $c | $n | $(tmed mb_per_s "$c" "$n" "$l") | $(num "$m") | $(num "$(tmed tasks_us_per_mb "$c" "$n" "$l")") | $(num "$(tmed cpu0_us_per_mb "$c" "$n" "$l")") ($(num "$(tmed cpu0_softirq_us_per_mb "$c" "$n" "$l")")) | $(num "$(tmed cpu1_us_per_mb "$c" "$n" "$l")") ($(num "$(tmed cpu1_softirq_us_per_mb "$c" "$n" "$l")")) | $(num "$(tmed app_client_us_per_mb "$c" "$n" "$l")") | $tc | $ts | $(num "$(tmed app_server_us_per_mb "$c" "$n" "$l")") | $(ratio "$m" "$pm") | $(tcount "$c" "$n" "$l") |"
+				done
+		done
+		echo
+		echo "Every transfer (raw: \`results-tcp.tsv\`; the engines' counters, SIGUSR1, in \`logs/tcp-daemons.log\`):"
+		echo
+		echo "| load | config | N | round | MB | s | MB/s | machine µs/MB | tasks µs/MB | CPU 0 | CPU 1 | foreign CPUs | result |"
+		echo "| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |"
+		awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+			{ printf "| %s | %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s%s |\n", $3, $1, $2, $4,
+				$(h["bytes"]) / 1e6, $(h["seconds"]), $(h["mb_per_s"]), $(h["machine_us_per_mb"]),
+				$(h["tasks_us_per_mb"]), $(h["cpu0_us_per_mb"]), $(h["cpu1_us_per_mb"]),
+				$(h["foreign_cpus"]), $(h["result"]), ($(h["noisy"]) == 1 ? ", noisy" : "") }' "$T_TCP"
 		echo
 	fi
 

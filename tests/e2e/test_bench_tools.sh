@@ -14,6 +14,10 @@
 #   - peer mode as the benchmark runs it (serve on the server's interface, --to the
 #     counting sink; attach --peer, three paths): the sink gets each datagram once,
 #     the server drops the two other copies, the load generator reports its own CPU;
+#   - the benchmark's TCP part (tests/bench/tcp.sh smoke: tcp-client -> tcp-server and
+#     plain TCP, small transfers, in namespaces of its own, measured by udpc-cputime):
+#     it passes, and every row is there, intact, with a positive rate and positive CPU
+#     figures where each configuration has them;
 #   - a bad target name is refused (exit 2).
 set -u
 # shellcheck source-path=SCRIPTDIR
@@ -25,7 +29,7 @@ LOADGEN=$BD/udpc-loadgen SINK=$BD/udpc-sink RELAY=$BD/udpc-relay
 
 e2e_begin bench_tools
 require_udpc
-for t in "$LOADGEN" "$SINK" "$RELAY"; do
+for t in "$LOADGEN" "$SINK" "$RELAY" "$BD/udpc-cputime" "$OUT/tests/udpc-tcp"; do
 	[ -x "$t" ] || { fail "$t not built (make bench-tools)"; e2e_end; }
 done
 topo_star || e2e_end
@@ -150,6 +154,37 @@ assert_ok "peer mode: the load generator's own CPU per datagram (> 0)" \
 	awk -v x="$(stat_get "$E2E_TMP/run-peer" run_self_ns_per_datagram)" 'BEGIN { exit !(x > 0) }'
 bg_stop "$UDPC_PID" || fail "daemon exited non-zero"
 bg_stop "$SERVE_PID" || fail "serve exited non-zero"
+
+# -- the TCP part, small: its own harness run (namespaces, cleanup), its rows here
+TB=$E2E_TMP/tcp-bench
+if ! BENCH_OUT=$TB timeout -k 5 120 "$E2E_ROOT/tests/bench/tcp.sh" smoke >"$E2E_TMP/tcp-bench.log" 2>&1; then
+	fail "tests/bench/tcp.sh smoke: $(grep -E 'FAIL|tcp:' "$E2E_TMP/tcp-bench.log" | tail -n 4 | paste -sd'|' -)"
+fi
+# tcp_row CONFIG N LOAD COLUMN: that column of the row (empty if none)
+tcp_row() {
+	awk -F'\t' -v c="$1" -v n="$2" -v l="$3" -v k="$4" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == c && $2 == n && $3 == l { print $(h[k]); exit }' "$TB/results-tcp.tsv" 2>/dev/null
+}
+positive() { awk -v x="$1" 'BEGIN { exit !(x != "" && x + 0 > 0) }'; }
+for row in "tcp-client 2 bulk" "tcp-client 2 paced" "plain - bulk" "plain - paced"; do
+	# shellcheck disable=SC2086 # three words: CONFIG N LOAD
+	set -- $row
+	r=$(tcp_row "$@" result)
+	# below-rate: the tunnel could not keep the paced rate on this busy machine (the
+	# row is still measured): it says nothing of the tools
+	case $r in
+	ok | below-rate) _ok "TCP bench $row: $r" ;;
+	*) fail "TCP bench $row: expected a row with result ok, got '$r'" ;;
+	esac
+	cols="mb_per_s machine_us_per_mb tasks_us_per_mb cpu0_us_per_mb cpu1_us_per_mb app_client_us_per_mb app_server_us_per_mb"
+	[ "$1" = plain ] || cols+=" tcp_client_us_per_mb tcp_server_us_per_mb"
+	for k in $cols; do
+		v=$(tcp_row "$@" "$k")
+		assert_ok "TCP bench $row: $k ($v) > 0" positive "$v"
+	done
+done
+assert_eq "TCP bench: the bulk download intact, all of it (bytes)" \
+	"$(tcp_row tcp-client 2 bulk bytes)" "$(grep -h '^bytes_down' "$TB/logs/tcp-tcp-client-n2-bulk-r1" | tail -n1 | cut -d' ' -f2)"
 
 # -- usage errors
 rc=0

@@ -2,18 +2,23 @@
 /*
  * udpc-tcp: a TCP test service and its client, for the tcp-client / tcp-server tests.
  *
- *   udpc-tcp server ADDR:PORT
+ *   udpc-tcp server ADDR:PORT [--rate BYTES]
  *	Accepts connections (a thread each). A connection starts with 16 bytes from the
  *	client: the download and upload sizes (big-endian 64-bit). The server sends the
  *	download, reads the upload to its end and checks every byte, then sends one status
  *	byte ('K' intact, 'X' not) and closes. Prints "listening", then "accepted" for
- *	each connection.
+ *	each connection and, when it ends, "served down=N up=N cpu_ns=N" (the bytes sent
+ *	and received, and the CPU time of its thread, which the benchmark counts: the
+ *	thread has gone before anyone could read its run time from /proc).
+ *	--rate: each download at most BYTES per second (suffix k, M, G:
+ *	10^3, 10^6, 10^9), so that the benchmark can compare CPU per MB at equal load.
  *   udpc-tcp client ADDR:PORT [--down N] [--up N] [--conns N] [--parallel P] [--timeout S]
+ *	[--rate BYTES]
  *	Opens --conns connections, --parallel at a time; each checks every downloaded byte,
  *	that the status byte is 'K', and that the end of stream comes right after it.
  *	Prints "key value" lines: ok, failed, reset, refused, short, corrupt, bytes_down,
  *	bytes_up, seconds, mbps (MB/s of both directions' payload over the whole run).
- *	Exits 0 if every connection was ok.
+ *	Exits 0 if every connection was ok. --rate: each upload at most BYTES per second.
  *   udpc-tcp client ... --expect-reset: exits 0 if every connection was reset (or refused).
  *
  * The bytes are a stream of xorshift64 output seeded per direction, so a byte lost,
@@ -126,7 +131,59 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len
 	return 0;
 }
 
+/* ---- pacing (--rate) ---- */
+
+/* A sender held to rate bytes per second from t0; rate 0: no limit. */
+struct pacer {
+	double rate;
+	int64_t t0;
+};
+
+#define PACE_CHUNK 16384 /* paced sends go in pieces of this much at least: few wake-ups */
+
+/*
+ * How much of want may go now, having sent `sent` since t0; 0 if nothing may, and
+ * then *wait_ms is when to look again. A stall is made up for at once, so that the
+ * average stays the rate (the socket's buffer bounds the catch-up).
+ */
+static size_t pace_room(const struct pacer *p, uint64_t sent, size_t want, int *wait_ms)
+{
+	double allowed, lack;
+
+	if (p->rate <= 0)
+		return want;
+	allowed = p->rate * (double)(now_ns() - p->t0) / NSEC - (double)sent;
+	if (allowed >= (double)want)
+		return want;
+	if (allowed >= PACE_CHUNK)
+		return (size_t)allowed;
+	lack = PACE_CHUNK - (allowed > 0 ? allowed : 0);
+	*wait_ms = (int)(lack * 1000 / p->rate) + 1;
+	return 0;
+}
+
+/* "20M", "500k", "1000000": bytes per second, or a usage error naming the option. */
+static double parse_rate(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end == 'k')
+		v *= 1e3, end++;
+	else if (*end == 'M')
+		v *= 1e6, end++;
+	else if (*end == 'G')
+		v *= 1e9, end++;
+	if (errno || end == s || *end || !(v >= 1))
+		die_usage("%s: '%s' is not a rate in bytes per second (suffix k, M, G)", opt, s);
+	return v;
+}
+
 /* ---- server ---- */
+
+static double server_rate; /* --rate: each download's */
 
 static void *serve_one(void *arg)
 {
@@ -135,6 +192,7 @@ static void *serve_one(void *arg)
 	size_t got = 0;
 	uint64_t down, up, sent = 0, rcvd = 0;
 	struct gen gd, gu;
+	struct pacer pc = { .rate = server_rate };
 	bool ok = true, eof = false;
 
 	while (got < sizeof(hdr)) {
@@ -148,10 +206,15 @@ static void *serve_one(void *arg)
 	up = get64(hdr + 8);
 	gen_init(&gd, SEED_DOWN);
 	gen_init(&gu, SEED_UP);
+	pc.t0 = now_ns();
 	while (sent < down || !eof) {
-		struct pollfd pf = { .fd = fd, .events = (eof ? 0 : POLLIN) | (sent < down ? POLLOUT : 0) };
+		int wait = 120000;
+		size_t room = sent < down ? pace_room(&pc, sent, sizeof(buf), &wait) : 0;
+		struct pollfd pf = { .fd = fd, .events = (eof ? 0 : POLLIN) | (room ? POLLOUT : 0) };
+		int r = poll(&pf, 1, room || sent >= down ? 120000 : wait);
 
-		if (poll(&pf, 1, 120000) <= 0)
+		/* nothing for 2 minutes: the peer is gone (a paced wait is no such thing) */
+		if (r < 0 || (r == 0 && (room || sent >= down)))
 			goto out;
 		if (pf.revents & POLLIN || (pf.revents & (POLLHUP | POLLERR) && !eof)) {
 			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -167,7 +230,7 @@ static void *serve_one(void *arg)
 			}
 		}
 		if (pf.revents & POLLOUT && sent < down) {
-			size_t want = down - sent < sizeof(buf) ? down - sent : sizeof(buf);
+			size_t want = down - sent < room ? down - sent : room;
 			struct gen save = gd;
 			ssize_t n;
 
@@ -188,6 +251,9 @@ static void *serve_one(void *arg)
 		goto out;
 out:
 	close(fd);
+	printf("served down=%" PRIu64 " up=%" PRIu64 " cpu_ns=%" PRId64 "\n", sent, rcvd,
+	       clock_ns(CLOCK_THREAD_CPUTIME_ID));
+	fflush(stdout);
 	return NULL;
 }
 
@@ -204,14 +270,21 @@ static void plain_tcp(int fd)
 		fprintf(stderr, "udpc-tcp: TCP_CONGESTION %s: %s\n", cc, strerror(errno));
 }
 
-static int run_server(const char *addr)
+static int run_server(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1;
+	int fd, one = 1, i;
+	const char *addr = argv[0];
 
 	if (parse_addr(addr, &ss, &len))
 		die_usage("bad address '%s'", addr);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--rate") || i + 1 >= argc)
+			die_usage("unknown option or missing value: '%s'", argv[i]);
+		server_rate = parse_rate(argv[i], argv[i + 1]);
+		i++;
+	}
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	plain_tcp(fd); /* accepted sockets inherit it */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -246,6 +319,7 @@ static struct {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	uint64_t down, up;
+	double rate; /* --rate: each upload's */
 	int conns, timeout_s;
 	int next;
 	uint64_t count[T_MAX], bytes_down, bytes_up;
@@ -258,7 +332,8 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 	uint8_t buf[65536], hdr[16];
 	struct gen gd, gu;
 	uint64_t sent = 0, rcvd = 0;
-	size_t hdr_sent = 0;
+	size_t hdr_sent = 0, room = 0;
+	struct pacer pc = { .rate = C.rate };
 	bool wr_done = false;
 	int fd = socket(C.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -275,12 +350,19 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 	put64(hdr + 8, C.up);
 	gen_init(&gd, SEED_DOWN);
 	gen_init(&gu, SEED_UP);
+	pc.t0 = now_ns();
 	for (;;) {
 		int64_t left = C.deadline - now_ns();
-		struct pollfd pf = { .fd = fd, .events = POLLIN | (wr_done ? 0 : POLLOUT) };
+		int wait = (int)(left / 1000000) + 1, pr;
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (left <= 0 || poll(&pf, 1, (int)(left / 1000000) + 1) <= 0) {
+		if (!wr_done) {
+			room = hdr_sent < sizeof(hdr) || sent >= C.up ? sizeof(buf) :
+			       pace_room(&pc, sent, sizeof(buf), &wait);
+			pf.events |= room ? POLLOUT : 0;
+		}
+		if (left <= 0 || (pr = poll(&pf, 1, wait)) < 0 || (pr == 0 && now_ns() >= C.deadline)) {
 			r = T_SHORT;
 			goto out;
 		}
@@ -314,7 +396,7 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 				if (n > 0)
 					hdr_sent += n;
 			} else if (sent < C.up) {
-				size_t want = C.up - sent < sizeof(buf) ? C.up - sent : sizeof(buf);
+				size_t want = C.up - sent < room ? C.up - sent : room;
 				struct gen save = gu;
 
 				gen_fill(&gu, buf, want);
@@ -397,6 +479,8 @@ static int run_client(int argc, char **argv)
 			parallel = atoi(v);
 		else if (!strcmp(o, "--timeout"))
 			C.timeout_s = atoi(v);
+		else if (!strcmp(o, "--rate"))
+			C.rate = parse_rate(o, v);
 		else
 			die_usage("unknown option '%s'", o);
 	}
@@ -434,12 +518,12 @@ static int run_client(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s server ADDR:PORT | client ADDR:PORT [--down N] [--up N] [--conns N]"
-		       " [--parallel P] [--timeout S] [--expect-reset]\n", prog);
+		printf("usage: %s server ADDR:PORT [--rate BYTES] | client ADDR:PORT [--down N] [--up N]"
+		       " [--conns N] [--parallel P] [--timeout S] [--rate BYTES] [--expect-reset]\n", prog);
 		return 0;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "server"))
-		return run_server(argv[2]);
+		return run_server(argc - 2, argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "client"))
 		return run_client(argc - 2, argv + 2);
 	die_usage("server ADDR:PORT | client ADDR:PORT ...");

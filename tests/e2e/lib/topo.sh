@@ -241,7 +241,9 @@ wan_spec() {
 
 # topo_wan PROFILE[:OVERRIDES]...: a client with one uplink per argument to a router
 # that plays the internet, each uplink an emulated WAN link (udpc-wan) with its own
-# profile (see WAN_PROFILES, wan_spec), and a server behind the router:
+# profile (see WAN_PROFILES, wan_spec), or, for the PROFILE "veth", a plain veth pair
+# (no emulator, nothing to set or dump: the benchmark's clean links, whose cost is
+# the kernel's alone), and a server behind the router:
 #
 #   client $WAN_C_NS              router $WAN_R_NS                 server $WAN_S_NS
 #   $WAN_IF_k  $WAN_C4_k/28  ==== $WAN_RIF_k $WAN_R4_k/28
@@ -251,8 +253,9 @@ wan_spec() {
 #
 # Uplink k (1..8): 192.0.2.(16k+1)/28 and 2001:db8:k::1/64 at the client, .(16k+2)
 # and ::2 at the router. Uplinks are TAP (Ethernet-like) except uplink $WAN_RAW
-# (default: the last one when there are 2 or more), raw IP (tun), which the router
-# source-NATs like a carrier (nftables snat to $WAN_NAT4 / $WAN_NAT6) when
+# (default: the last one when there are 2 or more and it is not veth), raw IP
+# (tun), which the router source-NATs like a carrier (nftables snat to $WAN_NAT4 /
+# $WAN_NAT6) when
 # WAN_NAT=$WAN_RAW (the default; set WAN_NAT=0 before the call for no NAT). Set
 # WAN_RAW=0 before the call for TAP only, WAN_SEED for other seeds (default 1;
 # uplink k uses WAN_SEED + k). The client's default route is uplink 1; policy routing
@@ -261,7 +264,7 @@ wan_spec() {
 # udpclone-bpf destination SERVER:PORT@$WAN_IF_k works for each k).
 # Exports WAN_N, WAN_C_NS, WAN_R_NS, WAN_S_NS (also as C_NS, R_NS, S_NS), WAN_S4,
 # WAN_S6, WAN_S_IF, WAN_RS_IF, WAN_RAW, WAN_NAT, WAN_NAT4, WAN_NAT6 and for each k:
-# WAN_IF_k, WAN_RIF_k, WAN_C4_k, WAN_R4_k, WAN_C6_k, WAN_R6_k, WAN_KIND_k (tap|tun),
+# WAN_IF_k, WAN_RIF_k, WAN_C4_k, WAN_R4_k, WAN_C6_k, WAN_R6_k, WAN_KIND_k (tap|tun|veth),
 # WAN_SPEC_k, WAN_STATS_k (the link's counters: wan_dump, wan_get), WAN_PID_k.
 topo_wan() {
 	local n=$# k spec kind ns_c ns_r ns_s
@@ -270,7 +273,7 @@ topo_wan() {
 		return 1
 	fi
 	WAN_N=$n
-	WAN_RAW=${WAN_RAW-$([ "$n" -ge 2 ] && echo "$n" || echo 0)}
+	WAN_RAW=${WAN_RAW-$([ "$n" -ge 2 ] && [ "${!n}" != veth ] && echo "$n" || echo 0)}
 	WAN_NAT=${WAN_NAT-$WAN_RAW}
 	WAN_NAT4=198.51.100.1 WAN_NAT6=2001:db8:100::1
 	WAN_S4=203.0.113.2 WAN_S6=2001:db8:ff::2
@@ -291,9 +294,13 @@ topo_wan() {
 	k=0
 	for spec in "$@"; do
 		k=$((k + 1))
-		spec=$(wan_spec "$spec") || return 1
-		kind=tap
-		[ "$k" = "$WAN_RAW" ] && kind=tun
+		if [ "$spec" = veth ]; then
+			kind=veth
+		else
+			spec=$(wan_spec "$spec") || return 1
+			kind=tap
+			[ "$k" = "$WAN_RAW" ] && kind=tun
+		fi
 		_wan_uplink "$k" "$kind" "$spec" || return 1
 	done
 	[ "$WAN_NAT" = 0 ] || _wan_nat "$WAN_NAT" || return 1
@@ -312,9 +319,14 @@ _wan_uplink() {
 	ifc=$(ifname "wc$k") rif=$(ifname "wr$k")
 	c4=192.0.2.$((16 * k + 1)) r4=192.0.2.$((16 * k + 2))
 	c6=2001:db8:$k::1 r6=2001:db8:$k::2
-	[ "$kind" = tap ] && opts=(--tap)
-	link_wan "$C_NS" "$ifc" "$R_NS" "$rif" "${opts[@]}" --seed $((${WAN_SEED:-1} + k)) "$spec" ||
-		return 1
+	if [ "$kind" = veth ]; then
+		link_veth "$C_NS" "$ifc" "$R_NS" "$rif" || return 1
+		WAN_PID=
+	else
+		[ "$kind" = tap ] && opts=(--tap)
+		link_wan "$C_NS" "$ifc" "$R_NS" "$rif" "${opts[@]}" --seed $((${WAN_SEED:-1} + k)) "$spec" ||
+			return 1
+	fi
 	local v
 	for v in IF:$ifc RIF:$rif C4:$c4 R4:$r4 C6:$c6 R6:$r6 KIND:$kind SPEC:$spec \
 		STATS:$E2E_TMP/wan-$ifc.stats PID:$WAN_PID; do
