@@ -723,11 +723,14 @@ static void log_stats(struct loop *l)
 		struct stream_info in;
 
 		stream_get_info(c->sc, &in);
-		pr_info("  streams %u (opened %llu, reset %llu), srtt %llu ms, rate %llu KB/s, loss %.1f%%, "
+		pr_info("  streams %u (opened %llu, reset %llu), srtt %llu us (min %llu), rate %llu KB/s "
+			"(pacing %llu), cwnd %llu, in flight %llu, loss %.1f%%, "
 			"tx %llu rx %llu datagrams, retransmits %llu (late %llu), timeouts %llu\n",
 			in.streams, (unsigned long long)st->streams_opened,
-			(unsigned long long)st->streams_reset, (unsigned long long)in.srtt_us / 1000,
-			(unsigned long long)in.btl_bw / 1000, in.loss_avg * 100,
+			(unsigned long long)st->streams_reset, (unsigned long long)in.srtt_us,
+			(unsigned long long)in.min_rtt_us, (unsigned long long)in.btl_bw / 1000,
+			(unsigned long long)in.pacing_rate / 1000, (unsigned long long)in.cwnd,
+			(unsigned long long)in.bytes_in_flight, in.loss_avg * 100,
 			(unsigned long long)st->tx_datagrams, (unsigned long long)st->rx_datagrams,
 			(unsigned long long)st->retransmits, (unsigned long long)st->spurious_losses,
 			(unsigned long long)st->rto_fired);
