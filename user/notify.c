@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -69,4 +70,16 @@ int udpc_ready_fd(int fd)
 	if (err)
 		pr_warn("cannot write to --ready-fd %d: %s\n", fd, strerror(-err));
 	return err;
+}
+
+void udpc_notify_ready(const char *status, int ready_fd)
+{
+	char state[640];
+	int err;
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=%s", status);
+	err = udpc_sd_notify(state);
+	if (err)
+		pr_debug("cannot notify the service manager: %s\n", strerror(-err));
+	udpc_ready_fd(ready_fd);
 }

@@ -9,5 +9,8 @@
 int udpc_sd_notify(const char *state);
 /* Write "ready\n" to fd and close it (--ready-fd): 0 or -errno (logged); fd < 0: nothing. */
 int udpc_ready_fd(int fd);
+/* Ready: READY=1 with STATUS=status (cut to a few hundred bytes) to the service manager
+ * (failure logged at debug level: most runs have none), then --ready-fd. */
+void udpc_notify_ready(const char *status, int ready_fd);
 
 #endif

@@ -62,19 +62,6 @@ static int write_config(const struct udpc_instance *in, const struct udpc_serve_
 	return 0;
 }
 
-/* Both programs attached and the maps written: tell systemd and --ready-fd. */
-static void notify_ready(const char *line, int ready_fd)
-{
-	char state[192];
-	int err;
-
-	snprintf(state, sizeof(state), "READY=1\nSTATUS=%s", line);
-	err = udpc_sd_notify(state);
-	if (err)
-		pr_debug("cannot notify the service manager: %s\n", strerror(-err));
-	udpc_ready_fd(ready_fd);
-}
-
 /* Until SIGINT or SIGTERM (SIGHUP: nothing to reload), or the interface goes. */
 static int wait_loop(const struct udpc_instance *in, const sigset_t *signals)
 {
@@ -141,7 +128,8 @@ int udpc_serve_run(const struct udpc_serve_opts *o)
 	snprintf(line, sizeof(line), "serving %s: UDP port %u -> local port %u, up to %u sessions",
 		 in.ifname, o->listen_port, o->to_port, in.max_sessions);
 	pr_info("%s\n", line);
-	notify_ready(line, o->ready_fd);
+	/* Both programs attached and the maps written: tell systemd and --ready-fd. */
+	udpc_notify_ready(line, o->ready_fd);
 	ret = wait_loop(&in, &signals);
 out:
 	/* As attach: an adopted data path whose attach failed keeps running. */

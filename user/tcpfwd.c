@@ -9,7 +9,8 @@
  * --peer on the client, serve on the server): duplication and dedup stay the kernel's.
  * The parent owns the internal UDP socket, the TCP sockets and the stream engines
  * (tcpio.c). It opens every socket before the child attaches, so once the child is
- * ready the whole command is. SIGTERM to the parent closes the streams (a CLOSE to the
+ * ready the whole command is: the parent tells systemd (Type=notify) and --ready-fd,
+ * the child tells no one. SIGTERM to the parent closes the streams (a CLOSE to the
  * peer, while the data path still carries it), then stops the child. The child dies
  * with the parent (PR_SET_PDEATHSIG SIGKILL: like a daemon killed outright, it leaves
  * the data path pinned for the next one to adopt), and the parent ends when the child
@@ -329,6 +330,11 @@ static int spawn(daemon_fn fn, const void *opts, int *ready_fd, const sigset_t *
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(EXIT_FAILURE);
+		/* The parent is the service (systemd's main pid): it says READY=1 once
+		 * the whole command is, and STOPPING=1. The daemon's own would come from
+		 * another pid: ignored under NotifyAccess=main, and under =all a word on
+		 * the data path taken for one on the command. */
+		unsetenv("NOTIFY_SOCKET");
 		/* Only stdio and the pipe: the parent's sockets are the parent's. */
 		if (dup2(p[1], 3) < 0)
 			_exit(EXIT_FAILURE);
@@ -362,6 +368,7 @@ static int spawn(daemon_fn fn, const void *opts, int *ready_fd, const sigset_t *
 			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
 			    (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)) {
 				pr_info("%s while attaching: stopping\n", strsignal(si.ssi_signo));
+				udpc_sd_notify("STOPPING=1");
 				break;
 			}
 		}
@@ -437,7 +444,7 @@ static int run_both(daemon_fn fn, const void *dopts, int *dready, struct tcpio_o
 	t->child_pidfd = ch.pidfd;
 	started_line(line, sizeof(line), started, t);
 	pr_info("%s\n", line);
-	udpc_ready_fd(co->ready_fd);
+	udpc_notify_ready(line, co->ready_fd);
 	ret = tcpio_run(t);
 	dret = reap(&ch);
 	return ret ? ret : dret;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "tcpio.h"
 
 #define CHUNK (16u << 10)	/* bytes read from one socket at a time */
@@ -826,6 +827,7 @@ static int loop_run(struct loop *l)
 				}
 				if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 					pr_info("%s: closing\n", strsignal(si.ssi_signo));
+					udpc_sd_notify("STOPPING=1\nSTATUS=closing");
 					shut_all(l, now);
 					return EXIT_SUCCESS;
 				}
