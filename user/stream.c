@@ -38,11 +38,13 @@
 /* Frame types (docs/TCP.md). */
 enum {
 	F_PADDING = 0x00, F_PING = 0x01, F_ACK = 0x02, F_RESET = 0x03, F_WINDOW = 0x04,
-	F_CLOSE = 0x05, F_DATA = 0x08, F_DATA_FIN = 0x09,
+	F_CLOSE = 0x05, F_CONN_WINDOW = 0x06, F_DATA = 0x08, F_DATA_FIN = 0x09,
 };
 #define DATA_HDR_LEN	15	/* type, stream, offset, length */
-#define RESET_LEN	9
+#define RESET_LEN	17	/* type, stream, reason, final size */
 #define WINDOW_LEN	13
+#define CONN_WINDOW_LEN	9
+#define FINAL_NEVER	UINT64_MAX	/* RESET's final size: the stream never existed here */
 #define CLOSE_LEN	5
 #define ACK_HDR_LEN	16
 
@@ -65,11 +67,14 @@ struct stream {
 	/* receive side: bytes [read_off, read_off + recv_window) may be in rb */
 	struct ring rb;
 	uint64_t read_off, adv_max, fin_off;
+	uint64_t rx_top;		/* highest offset received: what the connection window counts */
 	struct rset rcvd;		/* at and above read_off */
 	uint8_t fin_written : 1, fin_pending : 1, fin_acked : 1, fin_read : 1;
 	uint8_t need_window : 1, need_reset : 1, reset_acked : 1, want_writable : 1;
 	uint8_t reset_local : 1, reset_peer : 1, hdr_done : 1, announced : 1, closing : 1;
 	uint8_t in_sendq : 1, in_evq : 1, in_ctrlq : 1;
+	uint8_t echo : 1;		/* we answer the peer's RESET with ours (our final size) */
+	uint8_t final_known : 1;	/* the peer's final size is counted */
 	uint8_t ev;			/* pending EVF_* */
 	uint8_t reason;
 	char target[STREAM_TARGET_MAX + 1];
@@ -115,10 +120,15 @@ struct stream_conn {
 	uint64_t bytes_in_flight, loss_time, next_send_ns;
 	uint64_t last_tx_elicit_ns;
 	uint64_t tx_buffered;		/* bytes in every stream's send buffer */
+	uint64_t tx_data, tx_max_data;	/* connection window: the sum of our streams' highest
+					 * offsets sent, and the peer's bound on it */
 
 	/* receiving */
 	struct rset rx_pns;
 	uint64_t rx_floor, rx_largest, rx_largest_ns, ack_deadline, last_rx_ns;
+	uint64_t rx_data, rx_released, rx_max_data;	/* connection window: the sum of the
+					 * peer's streams' highest offsets, the bytes of them read or
+					 * dropped, and the bound we gave */
 
 	/* RTT */
 	uint64_t srtt, rttvar, min_rtt, min_rtt_stamp, latest_rtt;
@@ -151,6 +161,7 @@ struct stream_conn {
 	uint32_t next_local_id, peer_next_id;
 	bool ping_pending;
 	bool tx_blocked;		/* a write was cut short by conn_send_buffer */
+	bool need_conn_window;		/* a CONN_WINDOW frame to send */
 	bool ack_now;
 	bool have_rtt;
 	bool rs_valid, rs_app_limited;
@@ -267,21 +278,27 @@ static void tab_delete(struct stream_conn *c, const struct stream *s)
 
 /* --- lists --- */
 
-static bool wants_send(const struct stream *s)
+/* New stream bytes the peer's connection window still allows (docs/TCP.md). */
+static uint64_t conn_credit(const struct stream_conn *c)
 {
-	if (s->reset_local)
+	return c->tx_max_data - c->tx_data;
+}
+
+static bool wants_send(const struct stream_conn *c, const struct stream *s)
+{
+	if (s->reset_local || s->echo)
 		return s->need_reset;
 	if (s->reset_peer || s->closing)
 		return false;
 	return s->need_window || !rset_empty(&s->lost) ||
-	       (s->send_next < s->write_off && s->send_next < s->peer_max) ||
+	       (s->send_next < s->write_off && s->send_next < s->peer_max && conn_credit(c)) ||
 	       (s->fin_pending && s->send_next == s->write_off);
 }
 
 /* A frame that must not wait behind bulk data: RESET, WINDOW, or a FIN with no data. */
 static bool wants_ctrl(const struct stream *s)
 {
-	if (s->reset_local)
+	if (s->reset_local || s->echo)
 		return s->need_reset;
 	if (s->reset_peer || s->closing)
 		return false;
@@ -348,7 +365,7 @@ static void sq_append(struct stream_conn *c, struct stream *s)
 /* Puts s on (or takes it off) the send queue, and the control queue. */
 static void sched(struct stream_conn *c, struct stream *s)
 {
-	bool want = wants_send(s), ctrl = want && wants_ctrl(s);
+	bool want = wants_send(c, s), ctrl = want && wants_ctrl(s);
 
 	if (want && !s->in_sendq)
 		sq_append(c, s);
@@ -376,6 +393,50 @@ static void post(struct stream_conn *c, struct stream *s, uint8_t ev)
 	c->ev_tail = s;
 }
 
+/* --- the connection window (docs/TCP.md, Flow control) --- */
+
+/* The peer's bytes were read or dropped: move the window on once a quarter of it is. */
+static void conn_release(struct stream_conn *c, uint64_t n)
+{
+	uint64_t w = c->cfg.conn_recv_window;
+
+	c->rx_released += n;
+	if (c->rx_released + w >= c->rx_max_data + w / 4)
+		c->need_conn_window = true;
+}
+
+/* The connection window let nothing new out, and now does: every stream is looked at
+ * again. A walk over the streams, but only once per time the window shut. */
+static void conn_reopen(struct stream_conn *c, bool was_shut)
+{
+	struct stream *s;
+
+	if (!was_shut || !conn_credit(c))
+		return;
+	for (s = c->all; s; s = s->all_next)
+		sched(c, s);
+}
+
+/*
+ * The peer's final size for a stream that ends by a reset: its bytes up to there count
+ * as received, as the peer counted them sent (QUIC's final size), and those never held
+ * count as released too once the stream dropped its buffer.
+ */
+static void take_final(struct stream_conn *c, struct stream *s, uint64_t final)
+{
+	uint64_t more = final > s->rx_top ? final - s->rx_top : 0;
+
+	s->final_known = 1;
+	if (!more)
+		return;
+	if (final > s->adv_max || c->rx_data + more > c->rx_max_data)
+		c->st.rx_flow_violation++;	/* counted, not refused: both ends must agree */
+	c->rx_data += more;
+	s->rx_top = final;
+	if (s->reset_local || s->reset_peer)
+		conn_release(c, more);
+}
+
 /* --- streams --- */
 
 static struct stream *stream_new(struct stream_conn *c, uint32_t id, uint64_t now)
@@ -392,8 +453,11 @@ static struct stream *stream_new(struct stream_conn *c, uint32_t id, uint64_t no
 	rset_init(&s->acked, STREAM_RANGES_MAX);
 	rset_init(&s->lost, STREAM_RANGES_MAX);
 	rset_init(&s->rcvd, STREAM_RANGES_MAX);
-	/* a bigger window than the initial one is advertised at once */
+	/* a bigger window than the initial one is advertised at once; the connection's too */
 	s->need_window = c->cfg.recv_window > STREAM_INITIAL_WINDOW;
+	if (c->rx_max_data == STREAM_CONN_INITIAL_WINDOW &&
+	    c->cfg.conn_recv_window > STREAM_CONN_INITIAL_WINDOW)
+		c->need_conn_window = true;
 	if (!c->nstreams)
 		c->last_rx_ns = max64(c->last_rx_ns, now);	/* the idle clock starts now */
 	tab_insert(c, s);
@@ -439,13 +503,18 @@ static void check_closed(struct stream_conn *c, struct stream *s)
 
 	if (s->closing)
 		return;
-	if (s->reset_local)
+	if (s->reset_local || s->echo)
 		send_done = s->reset_acked;
 	else
 		send_done = s->reset_peer || (s->fin_acked && s->snd_una == s->write_off);
-	recv_done = s->reset_local || s->reset_peer || s->fin_read;
+	/* after our reset, the stream stays until the peer's final size is known: from its
+	 * RESET (its answer to ours), or from the FIN we had */
+	recv_done = s->reset_peer || s->fin_read ||
+		    (s->reset_local && (s->final_known || s->fin_off != UINT64_MAX));
 	if (!send_done || !recv_done)
 		return;
+	if (s->reset_local && !s->final_known)
+		take_final(c, s, s->fin_off);
 	s->closing = 1;
 	sq_remove(c, s);
 	cq_remove(c, s);
@@ -455,8 +524,9 @@ static void check_closed(struct stream_conn *c, struct stream *s)
 		stream_destroy(c, s);
 }
 
-static void drop_buffers(struct stream *s)
+static void drop_buffers(struct stream_conn *c, struct stream *s)
 {
+	conn_release(c, s->rx_top - s->read_off);	/* held, and now dropped */
 	rset_clear(&s->lost);
 	rset_clear(&s->rcvd);
 	free(s->rb.buf);
@@ -473,7 +543,7 @@ static void kill_stream(struct stream_conn *c, struct stream *s, enum stream_rea
 		return;
 	s->reset_peer = 1;
 	s->reason = why;
-	drop_buffers(s);
+	drop_buffers(c, s);
 	c->st.streams_reset++;
 	s->ev &= ~(EVF_READABLE | EVF_WRITABLE);
 	post(c, s, EVF_RESET);
@@ -487,7 +557,7 @@ static void local_reset(struct stream_conn *c, struct stream *s, enum stream_rea
 	s->reset_local = 1;
 	s->need_reset = 1;
 	s->reason = why;
-	drop_buffers(s);
+	drop_buffers(c, s);
 	c->st.streams_reset++;
 	s->ev &= ~(EVF_READABLE | EVF_WRITABLE);
 	sched(c, s);
@@ -499,10 +569,11 @@ static void kill_all(struct stream_conn *c, enum stream_reason why)
 
 	for (s = c->all; s; s = next) {
 		next = s->all_next;
-		if (s->reset_local) {
-			/* the peer will never ack our RESET: settle it here */
+		if (s->reset_local || s->echo) {
+			/* the peer will never ack our RESET nor send its own: settle it here */
 			s->need_reset = 0;
 			s->reset_acked = 1;
+			s->final_known = 1;
 			sq_remove(c, s);
 			cq_remove(c, s);
 			check_closed(c, s);
@@ -709,7 +780,7 @@ static void on_frame_acked(struct stream_conn *c, const struct sent_frame *f)
 	if (!s)
 		return;
 	if (f->type == F_RESET) {
-		if (s->reset_local) {
+		if (s->reset_local || s->echo) {
 			s->reset_acked = 1;
 			check_closed(c, s);
 		}
@@ -752,6 +823,10 @@ static void on_frame_lost(struct stream_conn *c, const struct sent_frame *f)
 	struct stream *s = find(c, f->stream);
 	unsigned int i;
 
+	if (f->type == F_CONN_WINDOW) {
+		c->need_conn_window = true;	/* the current value goes again */
+		return;
+	}
 	if (f->type == F_RESET && !s && f->fin == STREAM_R_LIMIT) {
 		for (i = 0; i < c->nrstq; i++)
 			if (c->rstq[i].id == f->stream)
@@ -765,7 +840,7 @@ static void on_frame_lost(struct stream_conn *c, const struct sent_frame *f)
 	if (!s || s->closing)
 		return;
 	if (f->type == F_RESET) {
-		if (s->reset_local && !s->reset_acked)
+		if ((s->reset_local || s->echo) && !s->reset_acked)
 			s->need_reset = 1;
 	} else if (s->reset_local || s->reset_peer) {
 		return;
@@ -1019,6 +1094,7 @@ static void parse_target(struct stream_conn *c, struct stream *s)
 	ring_get(&s->rb, s->read_off + 1, s->target, n);
 	s->target[n] = '\0';
 	s->read_off += 1u + n;
+	conn_release(c, 1u + n);
 	rset_trim_below(&s->rcvd, s->read_off);
 	s->hdr_done = 1;
 	s->announced = 1;
@@ -1038,6 +1114,15 @@ static int rx_data(struct stream_conn *c, struct stream *s, uint64_t off, const 
 	}
 	if ((fin && s->fin_off != UINT64_MAX && s->fin_off != end) || end > s->fin_off)
 		return ACCEPT;	/* contradicts the final size we know: a forgery or a bug */
+	if (end > s->rx_top) {
+		/* the connection window: the highest offsets of all streams together */
+		if (c->rx_data + (end - s->rx_top) > c->rx_max_data) {
+			c->st.rx_flow_violation++;
+			return REFUSE;
+		}
+		c->rx_data += end - s->rx_top;
+		s->rx_top = end;
+	}
 	if (fin)
 		s->fin_off = end;
 	had = rset_end_from(&s->rcvd, s->read_off);
@@ -1061,6 +1146,42 @@ static int rx_data(struct stream_conn *c, struct stream *s, uint64_t off, const 
 	if (rset_end_from(&s->rcvd, s->read_off) > had || s->fin_off == rset_end_from(&s->rcvd, s->read_off))
 		post(c, s, EVF_READABLE);
 	return ACCEPT;
+}
+
+/*
+ * The peer's RESET, with its final size. A stream we had not reset ends, and we answer
+ * with a RESET of ours, so that the peer learns our final size too (QUIC's RESET_STREAM
+ * and STOP_SENDING in one). FINAL_NEVER: the peer never had the stream (it refused it),
+ * so it counted none of our bytes; they come back to our connection window.
+ */
+static void rx_reset(struct stream_conn *c, struct stream *s, uint32_t why, uint64_t final)
+{
+	/* only a stream we opened can have been refused: the peer opens its own */
+	bool never = final == FINAL_NEVER && (s->id & 1) == (c->cfg.client ? 0 : 1);
+
+	if (s->final_known)
+		return;	/* a copy: it acted already */
+	if (final == FINAL_NEVER && !never)
+		final = s->rx_top;	/* a forgery or a bug: counts nothing more */
+	if (never) {
+		bool shut = !conn_credit(c);
+
+		c->tx_data -= s->send_next;
+		conn_reopen(c, shut);
+		final = s->rx_top;
+	}
+	take_final(c, s, final);
+	if (s->reset_local || s->reset_peer) {
+		check_closed(c, s);	/* our reset crossed the peer's */
+		return;
+	}
+	if (!never) {
+		s->echo = 1;	/* before kill_stream(): the answer keeps the stream */
+		s->need_reset = 1;
+	}
+	kill_stream(c, s, why < STREAM_R_MAX ? why : STREAM_R_APP);
+	if (!never)
+		sched(c, s);
 }
 
 static int rx_ack(struct stream_conn *c, uint64_t now, const uint8_t *p, size_t len,
@@ -1155,16 +1276,15 @@ static int rx_frames(struct stream_conn *c, uint64_t now, const uint8_t *p, size
 		case F_RESET:
 			if (len < RESET_LEN)
 				return MALFORMED;
+			if (get64(p + 9) != FINAL_NEVER && get64(p + 9) > (1ull << 62))
+				return MALFORMED;
 			used = RESET_LEN;
 			*eliciting = true;
 			if (!apply)
 				break;
 			s = frame_stream(c, now, get32(p + 1), &verdict);
-			if (s && !s->reset_local && !s->reset_peer) {
-				uint32_t why = get32(p + 5);
-
-				kill_stream(c, s, why < STREAM_R_MAX ? why : STREAM_R_APP);
-			}
+			if (s)
+				rx_reset(c, s, get32(p + 5), get64(p + 9));
 			break;
 		case F_WINDOW:
 			if (len < WINDOW_LEN)
@@ -1177,6 +1297,18 @@ static int rx_frames(struct stream_conn *c, uint64_t now, const uint8_t *p, size
 			if (s && get64(p + 5) > s->peer_max) {
 				s->peer_max = get64(p + 5);
 				sched(c, s);
+			}
+			break;
+		case F_CONN_WINDOW:
+			if (len < CONN_WINDOW_LEN)
+				return MALFORMED;
+			used = CONN_WINDOW_LEN;
+			*eliciting = true;
+			if (apply && get64(p + 1) > c->tx_max_data) {
+				bool shut = !conn_credit(c);
+
+				c->tx_max_data = get64(p + 1);
+				conn_reopen(c, shut);
 			}
 			break;
 		case F_CLOSE:
@@ -1255,6 +1387,10 @@ static void peer_restart(struct stream_conn *c)
 	c->ack_now = false;
 	c->peer_next_id = c->cfg.client ? 1 : 0;
 	c->nrstq = 0;
+	/* the new process counts from 0: so do both directions of the connection window */
+	c->tx_data = c->rx_data = c->rx_released = 0;
+	c->tx_max_data = c->rx_max_data = STREAM_CONN_INITIAL_WINDOW;
+	c->need_conn_window = false;
 }
 
 int stream_input(struct stream_conn *c, uint64_t now, const void *dgram, size_t len)
@@ -1369,7 +1505,7 @@ void stream_tick(struct stream_conn *c, uint64_t now)
 
 static bool have_elicit_work(const struct stream_conn *c)
 {
-	return c->sq_head || c->ping_pending || c->close_pending || c->nrstq;
+	return c->sq_head || c->ping_pending || c->close_pending || c->nrstq || c->need_conn_window;
 }
 
 static bool can_send_elicit(const struct stream_conn *c)
@@ -1381,7 +1517,7 @@ static bool can_send_elicit(const struct stream_conn *c)
 /* Control frames that must not wait behind a flight of bulk data. */
 static bool have_ctrl_work(const struct stream_conn *c)
 {
-	return c->cq_head || c->ping_pending || c->close_pending || c->nrstq;
+	return c->cq_head || c->ping_pending || c->close_pending || c->nrstq || c->need_conn_window;
 }
 
 /*
@@ -1482,6 +1618,7 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
 		p[0] = F_RESET;
 		put32(p + 1, s->id);
 		put32(p + 5, s->reason);
+		put64(p + 9, s->send_next);	/* our final size: nothing new goes after a reset */
 		add_rec(rec, F_RESET, s->id)->fin = s->reason;
 		s->need_reset = 0;
 		return RESET_LEN;
@@ -1507,7 +1644,9 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
 	} else {
 		off = s->send_next;
 		len = min64(min64(min64(s->write_off, s->peer_max) - off, room), 0xffff);
+		len = min64(len, conn_credit(c));	/* new bytes: the connection window too */
 		s->send_next += len;
+		c->tx_data += len;
 	}
 	fin = s->fin_written && off + len == s->write_off && !s->fin_acked;
 	if (!len && !fin)
@@ -1555,11 +1694,22 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 			c->close_pending--;
 			elicit = true;
 		}
+		if (c->need_conn_window && mtu - pos >= CONN_WINDOW_LEN) {
+			c->rx_max_data = max64(c->rx_max_data,
+					       c->rx_released + c->cfg.conn_recv_window);
+			p[pos] = F_CONN_WINDOW;
+			put64(p + pos + 1, c->rx_max_data);
+			add_rec(rec, F_CONN_WINDOW, 0);
+			pos += CONN_WINDOW_LEN;
+			c->need_conn_window = false;
+			elicit = true;
+		}
 		while (c->nrstq && mtu - pos >= RESET_LEN && rec->nframes < FRAMES_MAX) {
 			c->nrstq--;
 			p[pos] = F_RESET;
 			put32(p + pos + 1, c->rstq[c->nrstq].id);
 			put32(p + pos + 5, c->rstq[c->nrstq].reason);
+			put64(p + pos + 9, FINAL_NEVER);	/* refused: nothing counted either way */
 			add_rec(rec, F_RESET, c->rstq[c->nrstq].id)->fin = (uint8_t)c->rstq[c->nrstq].reason;
 			pos += RESET_LEN;
 			elicit = true;
@@ -1582,6 +1732,10 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 		while (bulk && c->sq_head && rec->nframes < FRAMES_MAX) {
 			s = c->sq_head;
 			n = put_stream_frame(c, s, p + pos, mtu - pos, rec);
+			if (!n && !wants_send(c, s)) {
+				sq_remove(c, s);	/* only new bytes, and the connection window shut */
+				continue;
+			}
 			if (!n)
 				break;
 			pos += n;
@@ -1803,6 +1957,7 @@ ssize_t stream_read(struct stream_conn *c, uint32_t id, void *buf, size_t len)
 	ring_get(&s->rb, s->read_off, buf, n);
 	s->read_off += n;
 	rset_trim_below(&s->rcvd, s->read_off);
+	conn_release(c, n);
 	/* open the window again once a quarter of it has been read */
 	if (s->fin_off == UINT64_MAX &&
 	    s->read_off + c->cfg.recv_window >= s->adv_max + c->cfg.recv_window / 4) {
@@ -1856,6 +2011,7 @@ void stream_config_default(struct stream_config *cfg)
 	cfg->recv_window = 8u << 20;
 	cfg->send_buffer = 8u << 20;
 	cfg->conn_send_buffer = 64u << 20;
+	cfg->conn_recv_window = 64u << 20;	/* 8 stream windows: 8 stalled readers stop the rest */
 	cfg->max_streams = 4096;
 	cfg->max_inflight = 8192;
 	cfg->keepalive_ms = 5000;
@@ -1871,6 +2027,8 @@ int stream_conn_new(const struct stream_config *cfg, struct stream_conn **out)
 	    cfg->recv_window < STREAM_INITIAL_WINDOW || cfg->recv_window > (1u << 30) ||
 	    !cfg->send_buffer || cfg->send_buffer > (1u << 30) ||
 	    cfg->conn_send_buffer < cfg->send_buffer ||
+	    cfg->conn_recv_window < cfg->recv_window ||
+	    cfg->conn_recv_window < STREAM_CONN_INITIAL_WINDOW || cfg->conn_recv_window > (1ull << 40) ||
 	    !cfg->max_streams || cfg->max_streams > (1u << 20) ||
 	    cfg->max_inflight < 16 || cfg->max_inflight > (1u << 20) ||
 	    !cfg->epoch || !cfg->keepalive_ms || cfg->idle_timeout_ms <= cfg->keepalive_ms)
@@ -1895,6 +2053,7 @@ int stream_conn_new(const struct stream_config *cfg, struct stream_conn **out)
 	}
 	rset_init(&c->rx_pns, RX_RANGES_MAX + 1);
 	c->next_pn = c->sent_base = c->spur_base = 1;
+	c->tx_max_data = c->rx_max_data = STREAM_CONN_INITIAL_WINDOW;
 	c->next_local_id = cfg->client ? 0 : 1;
 	c->peer_next_id = cfg->client ? 1 : 0;
 	*out = c;
@@ -1934,6 +2093,10 @@ void stream_get_info(const struct stream_conn *c, struct stream_info *info)
 	info->streams = c->nstreams;
 	info->peer_epoch = c->peer_epoch;
 	info->loss_avg = c->loss_avg;
+	info->tx_conn_data = c->tx_data;
+	info->tx_conn_credit = conn_credit(c);
+	info->rx_conn_data = c->rx_data;
+	info->rx_buffered = c->rx_data - c->rx_released;
 }
 
 const char *stream_reason_name(enum stream_reason r)

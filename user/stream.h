@@ -27,6 +27,8 @@
 #define STREAM_MTU_MAX		65000
 #define STREAM_TARGET_MAX	255	/* target name bytes carried by a stream's opening */
 #define STREAM_INITIAL_WINDOW	(64u << 10)	/* peer's window before its first WINDOW frame */
+#define STREAM_CONN_INITIAL_WINDOW (256u << 10)	/* peer's connection window before its
+						 * first CONN_WINDOW frame */
 #define STREAM_NO_DEADLINE	UINT64_MAX
 
 /* Why a stream was reset: carried by RESET frames and reported in events. */
@@ -51,6 +53,8 @@ struct stream_config {
 	uint32_t send_buffer;		/* per stream, bytes the application may queue */
 	uint64_t conn_send_buffer;	/* all streams together (>= send_buffer): past it,
 					 * stream_write() returns 0 until WRITABLE */
+	uint64_t conn_recv_window;	/* the peer's bytes we hold, all streams together
+					 * (>= recv_window, >= STREAM_CONN_INITIAL_WINDOW) */
 	uint32_t max_streams;		/* open at once (ours + the peer's) */
 	uint32_t max_inflight;		/* packets in flight (sent, not yet acked nor lost) */
 	uint32_t keepalive_ms;		/* PING after this long without sending, if streams are open */
@@ -108,6 +112,11 @@ struct stream_info {
 	uint32_t streams;
 	uint64_t peer_epoch;
 	double loss_avg;		/* long-run fraction of packets lost */
+	/* the connection window (docs/TCP.md, Flow control) */
+	uint64_t tx_conn_data;		/* our streams' highest offsets sent, summed */
+	uint64_t tx_conn_credit;	/* new bytes the peer's connection window still allows */
+	uint64_t rx_conn_data;		/* the peer's streams' highest offsets received, summed */
+	uint64_t rx_buffered;		/* of which held: not yet read nor dropped */
 };
 
 struct stream_conn;

@@ -465,13 +465,20 @@ static int parse_targets(const char *cmd, const char *spec, struct tcpio_target 
 		return udpc_usage_error(cmd, "--forward '%s': a comma-separated list of NAME=HOST:PORT", spec);
 	}
 	for (i = 0; i < k; i++) {
-		struct udpc_dest_spec d;
-		char *eq = strchr(items[i], '=');
+		struct udpc_dest_spec d = { 0 };
+		char *eq = strchr(items[i], '='), err[256], msg[512];
 
-		if (!eq || !name_ok(items[i], eq - items[i]) ||
-		    udpc_parse_dest(eq + 1, &d, NULL, 0) || d.uplink[0] || d.table) {
+		if (!eq || !name_ok(items[i], eq - items[i])) {
 			udpc_usage_error(cmd, "--forward '%s': must be NAME=HOST:PORT (NAME: letters, digits, '.', '_', '-')",
 					 items[i]);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		/* the parser says what is wrong with HOST:PORT (an IPv6 address in brackets) */
+		if (udpc_parse_dest(eq + 1, &d, err, sizeof(err)) || d.uplink[0] || d.table) {
+			snprintf(msg, sizeof(msg), "--forward '%s': %s", items[i],
+				 d.uplink[0] || d.table ? "no @UPLINK here: must be NAME=HOST:PORT" : err);
+			udpc_usage_error(cmd, "%s", msg);
 			free(copy);
 			return EXIT_USAGE;
 		}
@@ -561,6 +568,38 @@ int udpc_cmd_tcp_server(int argc, char **argv)
 
 /* ---- tcp-client ---- */
 
+/*
+ * The [ADDR:]LPORT of a --forward: as attach's --listen (an IPv6 ADDR in brackets),
+ * except that the unspecified address, 0.0.0.0 or [::], is taken: a listener on every
+ * address of that family, as ssh -L with a bind address of '*'.
+ */
+static int parse_lport(const char *s, struct udpc_listen *l, char *err, size_t errlen)
+{
+	const char *colon = strrchr(s, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	struct udpc_addr any;
+	size_t n = colon ? (size_t)(colon - s) : 0;
+	int family = 0;
+
+	if (n >= 2 && n < sizeof(host)) {
+		memcpy(host, s, n);
+		host[n] = '\0';
+		memset(&any, 0, sizeof(any));
+		if (host[0] == '[' && host[n - 1] == ']') {
+			host[n - 1] = '\0';
+			family = inet_pton(AF_INET6, host + 1, &any) == 1 ? UDPC_AF_INET6 : 0;
+		} else {
+			family = inet_pton(AF_INET, host, &any) == 1 ? UDPC_AF_INET : 0;
+		}
+		if (family && !(any.w[0] | any.w[1] | any.w[2] | any.w[3])) {
+			memset(l, 0, sizeof(*l));
+			l->family = family;
+			return udpc_parse_port("listen", colon + 1, &l->port, err, errlen);
+		}
+	}
+	return udpc_parse_listen(s, l, err, errlen);
+}
+
 static int client_listeners(const char *cmd, const char *spec, struct tcpio_listener *li, int *n)
 {
 	char *copy = strdup(spec), *items[TCPIO_MAX_FORWARDS];
@@ -577,7 +616,7 @@ static int client_listeners(const char *cmd, const char *spec, struct tcpio_list
 		struct udpc_listen l;
 		struct sockaddr_storage ss;
 		socklen_t len;
-		char *eq = strchr(items[i], '=');
+		char *eq = strchr(items[i], '='), err[256], msg[512];
 		int one = 1, fd;
 
 		if (!eq || !name_ok(eq + 1, strlen(eq + 1))) {
@@ -585,9 +624,10 @@ static int client_listeners(const char *cmd, const char *spec, struct tcpio_list
 			goto out;
 		}
 		*eq = '\0';
-		if (udpc_parse_listen(items[i], &l, NULL, 0)) {
-			udpc_usage_error(cmd, "--forward '%s': must be [ADDR:]LPORT=NAME (ADDR a literal)",
-					 items[i]);
+		/* the parser says what is wrong ([ADDR]:LPORT for IPv6, a literal) */
+		if (parse_lport(items[i], &l, err, sizeof(err))) {
+			snprintf(msg, sizeof(msg), "--forward '%s=%s': %s", items[i], eq + 1, err);
+			udpc_usage_error(cmd, "%s", msg);
 			goto out;
 		}
 		if (!l.family) { /* the loopback by default, as ssh -L */
@@ -599,7 +639,10 @@ static int client_listeners(const char *cmd, const char *spec, struct tcpio_list
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		li[i].fd = fd;
 		*n = i + 1;
+		/* [::] is IPv6 only: 0.0.0.0 on the same port may be another forward */
 		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    (ss.ss_family == AF_INET6 &&
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 		    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 4096)) {
 			fprintf(stderr, "udpclone-bpf: %s: cannot listen on '%s': %s\n", cmd, items[i],
 				strerror(errno));

@@ -726,7 +726,8 @@ static void log_stats(struct loop *l)
 		stream_get_info(c->sc, &in);
 		pr_info("  streams %u (opened %llu, reset %llu), srtt %llu us (min %llu), rate %llu KB/s "
 			"(pacing %llu), cwnd %llu, in flight %llu, loss %.1f%%, "
-			"tx %llu rx %llu datagrams, retransmits %llu (late %llu), timeouts %llu\n",
+			"tx %llu rx %llu datagrams, retransmits %llu (late %llu), timeouts %llu, "
+			"held %llu KB, flow violations %llu\n",
 			in.streams, (unsigned long long)st->streams_opened,
 			(unsigned long long)st->streams_reset, (unsigned long long)in.srtt_us,
 			(unsigned long long)in.min_rtt_us, (unsigned long long)in.btl_bw / 1000,
@@ -734,7 +735,8 @@ static void log_stats(struct loop *l)
 			(unsigned long long)in.bytes_in_flight, in.loss_avg * 100,
 			(unsigned long long)st->tx_datagrams, (unsigned long long)st->rx_datagrams,
 			(unsigned long long)st->retransmits, (unsigned long long)st->spurious_losses,
-			(unsigned long long)st->rto_fired);
+			(unsigned long long)st->rto_fired, (unsigned long long)in.rx_buffered / 1000,
+			(unsigned long long)st->rx_flow_violation);
 	}
 }
 

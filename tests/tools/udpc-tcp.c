@@ -6,7 +6,7 @@
  *	Accepts connections (a thread each). A connection starts with 16 bytes from the
  *	client: the download and upload sizes (big-endian 64-bit). The server sends the
  *	download, reads the upload to its end and checks every byte, then sends one status
- *	byte ('K' intact, 'X' not) and closes. Prints "listening", then "accepted" for
+ *	byte ('K' intact, 'X' not) and closes. Prints "listening", then "accepted from ADDR" for
  *	each connection and, when it ends, "served down=N up=N cpu_ns=N" (the bytes sent
  *	and received, and the CPU time of its thread, which the benchmark counts: the
  *	thread has gone before anyone could read its run time from /proc).
@@ -295,11 +295,18 @@ static int run_server(int argc, char **argv)
 	for (;;) {
 		pthread_attr_t at;
 		pthread_t t;
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		char host[INET6_ADDRSTRLEN] = "?";
+		int c = accept4(fd, (struct sockaddr *)&from, &flen, SOCK_CLOEXEC);
 
 		if (c < 0)
 			continue;
-		printf("accepted\n");
+		/* the peer's address: the tests check which family reached the service */
+		inet_ntop(from.ss_family, from.ss_family == AF_INET6 ?
+			  (void *)&((struct sockaddr_in6 *)&from)->sin6_addr :
+			  (void *)&((struct sockaddr_in *)&from)->sin_addr, host, sizeof(host));
+		printf("accepted from %s\n", host);
 		fflush(stdout);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);

@@ -649,15 +649,355 @@ static void test_conn_send_buffer(void **state)
 	world_free(&w);
 }
 
-/* (f) 1,000 concurrent short connections over a lossy link. */
-static void test_thousand_streams(void **state)
+/* --- the connection window --- */
+
+static void conn_window_small(struct stream_config *cfg)
+{
+	cfg->recv_window = 128 << 10;
+	cfg->conn_recv_window = 512 << 10;
+}
+
+static void conn_window_tiny(struct stream_config *cfg)
+{
+	cfg->recv_window = 64 << 10;
+	cfg->conn_recv_window = 256 << 10;
+}
+
+static uint64_t max_held[2];
+
+/* A run()'s done callback that never ends the run: the most each end held, at every step. */
+static bool track_held(struct world *w)
+{
+	struct stream_info in;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stream_get_info(w->end[i]->c, &in);
+		if (in.rx_buffered > max_held[i])
+			max_held[i] = in.rx_buffered;
+	}
+	return false;
+}
+
+static bool all_closed_tracked(struct world *w)
+{
+	track_held(w);
+	return all_closed(w);
+}
+
+/* Both ends counted the same bytes each way, and hold none once every stream is gone. */
+static void expect_windows_agree(struct world *w)
+{
+	struct stream_info ci, si;
+
+	stream_get_info(w->end[0]->c, &ci);
+	stream_get_info(w->end[1]->c, &si);
+	assert_int_equal(ci.tx_conn_data, si.rx_conn_data);
+	assert_int_equal(si.tx_conn_data, ci.rx_conn_data);
+	assert_int_equal(ci.rx_buffered, 0);
+	assert_int_equal(si.rx_buffered, 0);
+	assert_int_equal(stream_stats(w->end[0]->c)->rx_flow_violation, 0);
+	assert_int_equal(stream_stats(w->end[1]->c)->rx_flow_violation, 0);
+}
+
+/* 16 streams whose readers never read: the server holds the connection window, no more. */
+static void test_conn_window_holds(void **state)
+{
+	struct stream_info si, ci;
+	struct world w;
+	uint64_t sum = 0;
+	uint32_t id[16];
+	int i;
+
+	world_init(&w, 47, &LAB, conn_window_small);
+	w.end[1]->shut_after_send = true;
+	w.end[1]->shut_on_eof = true;
+	for (i = 0; i < 16; i++) {
+		id[i] = client_open(&w, 1 << 20, true);
+		st_of(w.end[1], id[i])->no_read = true;
+	}
+	memset(max_held, 0, sizeof(max_held));
+	run(&w, 20 * SEC, track_held);
+	stream_get_info(w.end[1]->c, &si);
+	stream_get_info(w.end[0]->c, &ci);
+	for (i = 0; i < 16; i++) {
+		assert_true(stream_readable(w.end[1]->c, id[i]) <= (128 << 10));
+		sum += stream_readable(w.end[1]->c, id[i]);
+	}
+	printf("  16 stalled readers: the server holds %llu bytes (most ever %llu), the client's credit %llu\n",
+	       (unsigned long long)sum, (unsigned long long)max_held[1],
+	       (unsigned long long)ci.tx_conn_credit);
+	/* the window is full, and it is what binds: 16 stream windows would be 2 MiB. It
+	 * was given before the 16 target names were read: they are the 240 bytes short */
+	assert_true(max_held[1] <= (512 << 10));
+	assert_int_equal(si.rx_buffered, (512 << 10) - 16 * 15);
+	assert_int_equal(sum, si.rx_buffered);	/* all in order: the link has no loss */
+	assert_int_equal(ci.tx_conn_credit, 0);
+	assert_int_equal(stream_stats(w.end[1]->c)->rx_flow_violation, 0);
+	/* the readers wake up: everything follows, intact */
+	for (i = 0; i < 16; i++) {
+		st_of(w.end[1], id[i])->no_read = false;
+		app_read(w.end[1], id[i]);
+	}
+	assert_true(run(&w, 60 * SEC, all_closed_tracked));
+	for (i = 0; i < 16; i++)
+		expect_clean(&w, id[i], 1 << 20, 0);
+	assert_true(max_held[1] <= (512 << 10));
+	expect_windows_agree(&w);
+	world_free(&w);
+}
+
+static bool others_done(struct world *w)
+{
+	uint32_t id;
+
+	track_held(w);
+	for (id = 2; id <= 8; id += 2)
+		if (!st_of(w->end[1], id)->eof)
+			return false;
+	return true;
+}
+
+/* A reader that stalls holds its own stream window of the connection's; the rest flows. */
+static void test_conn_window_slow_reader(void **state)
+{
+	struct world w;
+	uint32_t a, id;
+
+	world_init(&w, 53, &LAB, conn_window_small);
+	w.end[1]->shut_after_send = true;
+	w.end[1]->shut_on_eof = true;
+	a = client_open(&w, 2u << 20, true);
+	st_of(w.end[1], a)->no_read = true;
+	for (id = 2; id <= 8; id += 2)
+		assert_int_equal(client_open(&w, 1 << 20, true), id);
+	memset(max_held, 0, sizeof(max_held));
+	assert_true(run(&w, 30 * SEC, others_done));
+	printf("  4 MiB over 4 streams next to a stalled one in %.2f s simulated\n",
+	       (double)w.sim.now / 1e9);
+	assert_int_equal(st_of(w.end[1], a)->rcvd, 0);
+	assert_true(stream_readable(w.end[1]->c, a) <= (128 << 10));
+	assert_true(max_held[1] <= (512 << 10));
+	st_of(w.end[1], a)->no_read = false;
+	app_read(w.end[1], a);
+	assert_true(run(&w, 30 * SEC, all_closed_tracked));
+	expect_clean(&w, a, 2u << 20, 0);
+	for (id = 2; id <= 8; id += 2)
+		expect_clean(&w, id, 1 << 20, 0);
+	assert_true(max_held[1] <= (512 << 10));
+	expect_windows_agree(&w);
+	world_free(&w);
+}
+
+/* 40 streams, 200 KB each way, through a 256 KiB connection window at 20 % loss with
+ * reordering and duplicates; some reset by the client, some by the server, some by both
+ * at once, mid-transfer. Everything else arrives intact, and both ends agree on the
+ * count: the final sizes of the reset streams credit back what they never delivered. */
+static void test_conn_window_lossy_resets(void **state)
+{
+	struct sim_dir_cfg d = LAB;
+	struct world w;
+	int nreset = 0, i, who;
+	uint32_t id;
+
+	d.loss = 0.2;
+	d.jitter_ns = 20 * MS;
+	d.dup = 0.05;
+	world_init(&w, 59, &d, conn_window_tiny);
+	w.end[1]->reply_bytes = 200000;
+	w.end[1]->shut_after_send = true;
+	for (i = 0; i < 40; i++)
+		client_open(&w, 200000, true);
+	memset(max_held, 0, sizeof(max_held));
+	run(&w, 1 * SEC, track_held);
+	for (id = 0; id < 80; id += 2) {
+		if (id % 10 != 0 && id % 10 != 4 && id % 10 != 8)
+			continue;
+		assert_true(st_of(w.end[1], id)->opened);
+		for (who = 0; who < 2; who++)
+			if ((id % 10 == 0 && who == 0) || (id % 10 == 4 && who == 1) || id % 10 == 8)
+				nreset += stream_reset(w.end[who]->c, id, STREAM_R_APP) == 0;
+	}
+	assert_int_equal(nreset, 32);	/* 8 streams each: by the client, the server, both */
+	assert_true(run(&w, 60 * SEC, all_closed_tracked));
+	for (id = 0; id < 80; id += 2) {
+		if (id % 10 == 0 || id % 10 == 4 || id % 10 == 8)
+			continue;
+		expect_clean(&w, id, 200000, 200000);
+	}
+	assert_int_equal(w.end[0]->bad_bytes + w.end[1]->bad_bytes, 0);
+	assert_true(max_held[0] <= (256 << 10) && max_held[1] <= (256 << 10));
+	expect_windows_agree(&w);
+	world_free(&w);
+}
+
+static void few_streams(struct stream_config *cfg)
+{
+	conn_window_tiny(cfg);
+	cfg->max_streams = 8;
+}
+
+static bool refused_done(struct world *w)
+{
+	return w->end[0]->closed == w->end[0]->opened && w->end[1]->closed == w->end[1]->opened;
+}
+
+/* Streams the server refuses (too many) never counted there: the client gets their
+ * bytes back, and later streams still have the whole window. */
+static void test_conn_window_refused(void **state)
+{
+	struct world w;
+	int i, ok = 0;
+	uint32_t id;
+
+	world_init(&w, 61, &LAB, conn_window_tiny);
+	stream_conn_free(w.end[1]->c);
+	w.end[1]->c = mk_conn(false, few_streams);
+	w.end[1]->shut_after_send = true;
+	w.end[1]->shut_on_eof = true;
+	for (i = 0; i < 20; i++)
+		client_open(&w, 100000, true);
+	assert_true(run(&w, 30 * SEC, refused_done));
+	for (id = 0; id < 40; id += 2) {
+		struct app_st *st = st_of(w.end[0], id);
+
+		if (st->reset)
+			assert_int_equal(st->reason, STREAM_R_LIMIT);
+		else
+			ok++;
+	}
+	printf("  %d of 20 streams refused by the server\n", 20 - ok);
+	assert_true(ok >= 8 && ok < 20);
+	assert_int_equal(w.end[1]->rcvd_total, (uint64_t)ok * 100000);
+	expect_windows_agree(&w);
+	/* 8 more streams, 2.4 MB through the 256 KiB window: no credit was lost */
+	w.end[0]->opened = w.end[0]->closed = w.end[1]->opened = w.end[1]->closed = 0;
+	for (i = 0; i < 8; i++)
+		client_open(&w, 300000, true);
+	assert_true(run(&w, 30 * SEC, all_closed));
+	for (id = 40; id < 56; id += 2)
+		expect_clean(&w, id, 300000, 0);
+	expect_windows_agree(&w);
+	world_free(&w);
+}
+
+/* Datagrams of a peer that ignores the connection window: built by hand. */
+static void wr(uint8_t *p, uint64_t v, int bytes)
+{
+	while (bytes--) {
+		p[bytes] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t rd(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* One DATA frame in a datagram of its own; returns its length. */
+static size_t craft_data(uint8_t *b, uint64_t pn, uint64_t epoch, uint32_t id, uint64_t off,
+			 uint16_t len)
+{
+	memset(b, 0, STREAM_HDR_LEN + 15 + len);
+	b[0] = STREAM_VERSION;
+	wr(b + 2, pn, 6);
+	wr(b + 8, epoch, 8);
+	b[STREAM_HDR_LEN] = 0x08;	/* DATA */
+	wr(b + STREAM_HDR_LEN + 1, id, 4);
+	wr(b + STREAM_HDR_LEN + 5, off, 8);
+	wr(b + STREAM_HDR_LEN + 13, len, 2);
+	if (!off)
+		memcpy(b + STREAM_HDR_LEN + 15, "\x03h:1", 4);	/* the target: [3]"h:1" */
+	return STREAM_HDR_LEN + 15 + len;
+}
+
+/* Whether the ACK frame that leads datagram b acks packet pn. */
+static bool acks(const uint8_t *b, int n, uint64_t pn)
+{
+	const uint8_t *p = b + STREAM_HDR_LEN;
+	uint64_t hi, lo;
+	unsigned int i;
+
+	if (n < STREAM_HDR_LEN + 16 || p[0] != 0x02)
+		return false;
+	hi = rd(p + 4, 8);
+	lo = hi - rd(p + 12, 4);
+	for (i = 0;; i++) {
+		if (pn >= lo && pn <= hi)
+			return true;
+		if (i == p[1])
+			return false;
+		hi = lo - rd(p + 16 + 4 * i, 2) - 1;
+		lo = hi - rd(p + 18 + 4 * i, 2);
+	}
+}
+
+/* Drains the server's datagrams; returns whether one of them acked pn. */
+static bool srv_acks(struct stream_conn *srv, uint64_t now, uint64_t pn)
+{
+	uint8_t out[SIM_MTU];
+	bool acked = false;
+	int n;
+
+	while ((n = stream_next_datagram(srv, now, out, sizeof(out))) > 0)
+		acked |= acks(out, n, pn);
+	return acked;
+}
+
+static void test_conn_window_violation(void **state)
+{
+	struct stream_conn *srv = mk_conn(false, conn_window_tiny);
+	uint64_t epoch = 0x5eed5eed5eedull, pn = 1, now = MS, off;
+	uint8_t b[SIM_MTU], sink[65536];
+	struct stream_info in;
+	uint32_t id;
+	size_t n;
+
+	/* four streams fill their 64 KiB windows: 256 KiB, the whole connection window */
+	for (id = 0; id < 8; id += 2)
+		for (off = 0; off < (64 << 10); off += 1000) {
+			n = craft_data(b, pn++, epoch, id, off, (uint16_t)((64 << 10) - off < 1000 ? (64 << 10) - off : 1000));
+			assert_int_equal(stream_input(srv, now, b, n), 0);
+		}
+	assert_true(srv_acks(srv, now, pn - 1));
+	stream_get_info(srv, &in);
+	assert_int_equal(in.rx_conn_data, 256 << 10);
+	assert_int_equal(stream_stats(srv)->rx_flow_violation, 0);
+	/* a fifth stream's first bytes are beyond it: counted, and the packet is not acked */
+	n = craft_data(b, pn, epoch, 8, 0, 100);
+	assert_int_equal(stream_input(srv, now, b, n), 0);
+	assert_int_equal(stream_stats(srv)->rx_flow_violation, 1);
+	assert_false(srv_acks(srv, now, pn));
+	stream_get_info(srv, &in);
+	assert_int_equal(in.rx_conn_data, 256 << 10);
+	assert_int_equal(stream_readable(srv, 8), 0);
+	/* the application reads stream 0: the window moves on (a CONN_WINDOW frame went
+	 * in the datagrams above), and the same bytes sent again are taken */
+	assert_int_equal(stream_read(srv, 0, sink, sizeof(sink)), (64 << 10) - 4);
+	assert_false(srv_acks(srv, now, pn));
+	n = craft_data(b, ++pn, epoch, 8, 0, 100);
+	assert_int_equal(stream_input(srv, now, b, n), 0);
+	assert_int_equal(stream_stats(srv)->rx_flow_violation, 1);
+	assert_int_equal(stream_readable(srv, 8), 96);
+	assert_true(srv_acks(srv, now, pn));
+	stream_conn_free(srv);
+}
+
+/* (f) 1,000 concurrent short connections over a lossy link; with tweak, through a
+ * connection window of 256 KiB that their 5 MB must take turns in. */
+static void thousand_streams(void (*tweak)(struct stream_config *))
 {
 	struct sim_dir_cfg d = LAB;
 	struct world w;
 	int i;
 
 	d.loss = 0.09;
-	world_init(&w, 29, &d, NULL);
+	world_init(&w, 29, &d, tweak);
 	w.end[1]->reply_bytes = 3000;
 	w.end[1]->shut_after_send = true;
 	for (i = 0; i < 1000; i++)
@@ -670,8 +1010,17 @@ static void test_thousand_streams(void **state)
 	assert_int_equal(w.end[1]->rcvd_total, 1000 * 2000);
 	assert_int_equal(w.end[0]->bad_bytes + w.end[1]->bad_bytes, 0);
 	assert_int_equal(w.end[0]->resets + w.end[1]->resets, 0);
-	printf("  1000 streams done in %.2f s simulated\n", (double)w.sim.now / 1e9);
+	printf("  1000 streams done in %.2f s simulated%s\n", (double)w.sim.now / 1e9,
+	       tweak ? ", through a 256 KiB connection window" : "");
+	if (tweak)
+		expect_windows_agree(&w);
 	world_free(&w);
+}
+
+static void test_thousand_streams(void **state)
+{
+	thousand_streams(NULL);
+	thousand_streams(conn_window_tiny);
 }
 
 static bool client_all_reset(struct world *w)
@@ -864,6 +1213,12 @@ static void test_config_and_api_errors(void **state)
 	cfg.mtu_payload = 1200;
 	cfg.recv_window = 1000;
 	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);
+	cfg.recv_window = 1 << 20;
+	cfg.conn_recv_window = 512 << 10;	/* below recv_window */
+	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);
+	cfg.recv_window = 64 << 10;
+	cfg.conn_recv_window = 128 << 10;	/* below the initial connection window */
+	assert_int_equal(stream_conn_new(&cfg, &c), -EINVAL);
 	stream_config_default(&cfg);
 	cfg.epoch = 1;
 	cfg.client = true;
@@ -931,6 +1286,11 @@ int main(void)
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_window_no_hol),
 		cmocka_unit_test(test_conn_send_buffer),
+		cmocka_unit_test(test_conn_window_holds),
+		cmocka_unit_test(test_conn_window_slow_reader),
+		cmocka_unit_test(test_conn_window_lossy_resets),
+		cmocka_unit_test(test_conn_window_refused),
+		cmocka_unit_test(test_conn_window_violation),
 		cmocka_unit_test(test_thousand_streams),
 		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_keepalive),
