@@ -71,16 +71,22 @@ client_up
 assert_file_contains "$E2E_TMP/udpc-$WAN_S_IF.log" "serving"
 assert_file_contains "$E2E_TMP/udpc-$A.log" "attached to"
 
-# -- 1. clean
-tcpc clean "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
-assert_eq "clean: 8 MB each way intact, closed right after the last byte" 1 "$(stat_get "$E2E_TMP/clean" ok)"
-clean_rate=$(rate clean)
-
-# -- 2. 30% loss each way on both uplinks
-links lossy
-tcpc lossy "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
-assert_eq "30% loss: 8 MB each way intact within 60 s" 1 "$(stat_get "$E2E_TMP/lossy" ok)"
-lossy_rate=$(rate lossy)
+# -- 1. and 2. clean, then 30% loss each way on both uplinks; three times, alternating,
+# and the median run of each counts: both are bound by the CPU (udpc-wan emulates the
+# links in userspace on the same two cores), and one run may be twice as fast as the
+# next (13-34 MB/s clean were seen here), so one run must not decide the ratio.
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+for run in 1 2 3; do
+	links clean
+	tcpc "clean$run" "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
+	assert_eq "clean, run $run: 8 MB each way intact, closed right after the last byte" 1 \
+		"$(stat_get "$E2E_TMP/clean$run" ok)"
+	links lossy
+	tcpc "lossy$run" "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
+	assert_eq "30% loss, run $run: 8 MB each way intact within 60 s" 1 "$(stat_get "$E2E_TMP/lossy$run" ok)"
+done
+clean_rate=$(median3 "$(rate clean1)" "$(rate clean2)" "$(rate clean3)")
+lossy_rate=$(median3 "$(rate lossy1)" "$(rate lossy2)" "$(rate lossy3)")
 # plain TCP over uplink A alone (the default route), bounded to 20 s. Segmentation
 # offloads off on its way, or udpc-wan would lose whole 64 KB super-packets, not
 # packets, and the loss rate of TCP's packets would not be 30%.
@@ -94,13 +100,12 @@ done
 tcpc plain "$WAN_S4:$APP" --down "$MB8" --timeout 20 || true
 plain_rate=$(rate plain)
 echo "  tcp-client -> tcp-server, 8 MB down + 8 MB up at once (MB/s of both):"
-echo "    clean links:                 $clean_rate MB/s ($(stat_get "$E2E_TMP/clean" seconds) s)"
-echo "    two links, 30% loss each way: $lossy_rate MB/s ($(stat_get "$E2E_TMP/lossy" seconds) s)"
+echo "    clean links:                 $clean_rate MB/s (median of $(rate clean1), $(rate clean2), $(rate clean3))"
+echo "    two links, 30% loss each way: $lossy_rate MB/s (median of $(rate lossy1), $(rate lossy2), $(rate lossy3))"
 echo "    plain TCP, one 30% link:      $plain_rate MB/s ($(stat_get "$E2E_TMP/plain" bytes_down) bytes in $(stat_get "$E2E_TMP/plain" seconds) s)"
 echo "    30% loss against clean: $(awk -v a="$lossy_rate" -v b="$clean_rate" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
-# Both rates are bound by the CPU (udpc-wan emulates the links in userspace on the
-# same cores) and move from run to run, but together: 85-104% here since the stream
-# layer waits for what the slower path brings and its windows cover the repairs.
+# 75-104% here since the stream layer waits for what the slower path brings and its
+# windows cover the repairs (40-56% before).
 ge_ratio "$lossy_rate" "$clean_rate" 0.6 || fail "30% loss: $lossy_rate MB/s < 60% of the clean $clean_rate"
 ge_ratio "$lossy_rate" "$plain_rate" 5 || fail "30% loss: $lossy_rate MB/s < 5 x plain TCP's $plain_rate"
 
