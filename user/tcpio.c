@@ -42,9 +42,11 @@
  * restarted cleanly numbers its replies afresh, and the old session drops them). */
 #define SILENT_NS (5ULL * 1000000000)
 /* The snapshot for `status` (tcpstat.h): written this often, and this soon after a
- * stream or a session comes or goes. */
+ * stream or a session comes or goes; but a large one (tens of thousands of streams)
+ * less often, so that it takes at most 1/PUBLISH_SHARE of the loop's time. */
 #define PUBLISH_NS (1000ULL * 1000000)
 #define PUBLISH_SOON_NS (100ULL * 1000000)
+#define PUBLISH_SHARE 20
 
 enum kind { K_UDP = 1, K_TIMER, K_SIGNAL, K_CHILD, K_LISTENER, K_SOCK };
 
@@ -70,7 +72,8 @@ struct tsock {
 	/* for status: */
 	const char *target;	/* the --forward NAME */
 	uint64_t created;
-	struct stream_stream_info last;	/* as last seen (the engine forgets a closed stream) */
+	uint64_t tx_bytes, tx_acked, rx_bytes, rx_read;	/* as last seen: the engine
+							 * forgets a closed stream */
 	char local[TCPSTAT_ADDR_MAX], remote[TCPSTAT_ADDR_MAX];
 };
 
@@ -105,7 +108,8 @@ struct loop {
 	uint64_t armed;			/* the timerfd's deadline, 0 once it fired */
 	/* the snapshot for status: the counters of engines gone, when it was last written */
 	struct stream_stats retired;
-	uint64_t next_publish, last_publish;
+	uint64_t next_publish, publish_gap;	/* after a change: at last_publish + gap */
+	uint64_t last_publish;
 	bool dirty, publish_failed;
 	uint32_t cap_sessions, cap_streams;
 	struct tcpstat snap;
@@ -821,22 +825,29 @@ static int room(void **arr, uint32_t *cap, uint32_t n, size_t size)
 /* One stream of the snapshot, from its socket and its engine. */
 static void snap_stream(struct tsock *s, uint32_t session, uint64_t now, struct tcpstat_stream *o)
 {
-	bool gone = stream_stream_info(s->conn->sc, s->id, &s->last) == -ENOENT;
+	struct stream_stream_info in;
+	bool gone = stream_stream_info(s->conn->sc, s->id, &in) == -ENOENT;
 
+	if (!gone) {
+		s->tx_bytes = in.tx_bytes;
+		s->tx_acked = in.tx_acked;
+		s->rx_bytes = in.rx_bytes;
+		s->rx_read = in.rx_read;
+	}
 	memset(o, 0, sizeof(*o));
 	o->session = session;
 	o->id = s->id;
 	snprintf(o->target, sizeof(o->target), "%s", s->target ? s->target : "");
 	/* the engine is done with it, the socket still drains; or our connect() runs */
 	snprintf(o->state, sizeof(o->state), "%s",
-		 gone ? "closed" : s->connecting ? "connecting" : stream_state_name(s->last.state));
+		 gone ? "closed" : s->connecting ? "connecting" : stream_state_name(in.state));
 	memcpy(o->local, s->local, sizeof(o->local));
 	memcpy(o->remote, s->remote, sizeof(o->remote));
 	o->age_ms = (now - s->created) / NS_PER_MS;
-	o->tx_bytes = s->last.tx_bytes;
-	o->tx_acked = s->last.tx_acked;
-	o->rx_bytes = s->last.rx_bytes;
-	o->rx_read = s->last.rx_read;
+	o->tx_bytes = s->tx_bytes;
+	o->tx_acked = s->tx_acked;
+	o->rx_bytes = s->rx_bytes;
+	o->rx_read = s->rx_read;
 }
 
 /* Gathers the snapshot into l->snap and writes it for status. */
@@ -845,11 +856,11 @@ static void publish(struct loop *l, uint64_t now)
 	struct tcpstat *t = &l->snap;
 	uint32_t nsocks = 0, k = 0, i;
 	struct tconn *c;
+	uint64_t took;
 	int err;
 
 	l->dirty = false;
 	l->last_publish = now;
-	l->next_publish = now + PUBLISH_NS;
 	for (c = l->conns; c; c = c->next)
 		nsocks += c->nsocks;
 	if (nsocks > TCPSTAT_MAX_STREAMS)
@@ -890,6 +901,9 @@ static void publish(struct loop *l, uint64_t now)
 	}
 	err = tcpstat_publish(l->o->ifname, t);
 out:
+	took = now_ns() - now;
+	l->publish_gap = took * PUBLISH_SHARE > PUBLISH_SOON_NS ? took * PUBLISH_SHARE : PUBLISH_SOON_NS;
+	l->next_publish = now + (l->publish_gap > PUBLISH_NS ? l->publish_gap : PUBLISH_NS);
 	if (err && !l->publish_failed)
 		pr_warn("cannot write the status snapshot of %s: %s\n", l->o->ifname, strerror(-err));
 	else if (!err && l->publish_failed)
@@ -1035,7 +1049,7 @@ static int loop_run(struct loop *l)
 			housekeep(l, now);
 			l->next_housekeep = now + HOUSEKEEP_NS;
 		}
-		if (now >= l->next_publish || (l->dirty && now >= l->last_publish + PUBLISH_SOON_NS))
+		if (now >= l->next_publish || (l->dirty && now >= l->last_publish + l->publish_gap))
 			publish(l, now);
 		for (c = l->conns; c; c = c->next)
 			conn_run(l, c, now);
