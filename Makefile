@@ -38,7 +38,7 @@ BIN      := $(OUT)/udpclone-bpf
 
 # Control-plane modules with no libbpf dependency: unit-tested without root.
 PURE_SRCS := user/spec.c user/reconcile.c user/log.c user/fmt.c user/pathstats.c \
-	     user/stream.c user/stream_rset.c user/kaframe.c
+	     user/stream.c user/stream_rset.c user/kaframe.c user/tcpstat.c
 USER_SRCS := $(wildcard user/*.c)
 PURE_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(PURE_SRCS))
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))

@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "sys.h"
 #include "tc.h"
+#include "tcpstat_file.h"
 
 /* How long detach waits for the daemon it stopped (50 ms each). A daemon stops
  * once its programs are loaded: tens of milliseconds here, but a first DNS round
@@ -50,6 +51,18 @@ static int detach_pinned_uplinks(const char *pin_dir)
 	}
 	udpc_maps_close(&p);
 	return removed;
+}
+
+/* A tcp-client / tcp-server killed outright left its snapshot for status, which would
+ * call it stale until the next one on the interface: gone with the pins. */
+static void remove_stale_snapshot(const char *ifname)
+{
+	struct tcpstat t;
+	char why[160];
+
+	if (!tcpstat_load(ifname, &t, why, sizeof(why)) && !tcpstat_writer_alive(&t))
+		tcpstat_unpublish(ifname);
+	tcpstat_free(&t);
 }
 
 int udpc_detach_run(const char *ifname)
@@ -117,6 +130,7 @@ int udpc_detach_run(const char *ifname)
 		pr_warn("nothing of ours is attached to '%s'\n", ifname);
 		return EXIT_FAILURE;
 	}
+	remove_stale_snapshot(ifname);
 	pr_info("detached from %s\n", ifname);
 	return EXIT_SUCCESS;
 }

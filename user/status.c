@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * `status`: everything shown comes from the pinned maps, so it works from any
+ * `status`: what the data path does comes from the pinned maps, so it works from any
  * shell while `attach` runs, and after a crashed daemon left the data path behind.
+ * tcp-client / tcp-server's stream layer is not in the pins: status_tcp.c adds it.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -20,6 +21,8 @@
 #include "maps.h"
 #include "pathstats.h"
 #include "status.h"
+#include "status_out.h"
+#include "status_tcp.h"
 #include "sys.h"
 #include "tc.h"
 #include "udpc_peer.h"
@@ -71,12 +74,15 @@ struct iface_view {
 	__u64 max_sessions;		/* its size */
 	struct session_view *top;	/* peer mode: up to SESSIONS_SHOWN, newest first */
 	int n_top;
+	struct tcp_view *tcp;		/* tcp-client / tcp-server: their snapshot; else NULL */
 };
 
 static void view_free(struct iface_view *v)
 {
-	if (v)
+	if (v) {
 		free(v->top);
+		tcp_view_free(v->tcp);
+	}
 	free(v);
 }
 
@@ -788,22 +794,6 @@ static void print_text(const struct iface_view *v, __u64 now)
 		print_text_peer(v, now);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void json_addr(int family, const struct udpc_addr *a, bool valid)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -924,6 +914,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 	putchar('}');
 	if (v->mode == UDPC_MODE_SERVE) {
 		print_json_peer(v, now);
+		tcp_print_json(v->tcp, now);
 		putchar('}');
 		return;
 	}
@@ -972,6 +963,7 @@ static void print_json(const struct iface_view *v, __u64 now)
 	putchar(']');
 	if (v->mode == UDPC_MODE_PEER)
 		print_json_peer(v, now);
+	tcp_print_json(v->tcp, now);
 	putchar('}');
 }
 
@@ -980,23 +972,6 @@ static void print_json(const struct iface_view *v, __u64 now)
  * follow its HELP and TYPE lines in one group, so this prints metric by metric over
  * all interfaces rather than interface by interface.
  */
-static void prom_family(const char *name, const char *type, const char *help)
-{
-	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* A label value: backslash, double quote and line feed escaped, as the format says. */
-static void prom_str(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*s);
-	}
-}
 
 /* Opens a sample: NAME{interface="..."  (the caller adds labels, then closes it). */
 static void prom_iface(const char *name, const struct iface_view *v)
@@ -1073,6 +1048,20 @@ static int iface_cmp(const void *a, const void *b)
 {
 	return strcmp((*(struct iface_view *const *)a)->ifname,
 		      (*(struct iface_view *const *)b)->ifname);
+}
+
+/* tcp-client / tcp-server's metrics, after all the others. */
+static void print_prometheus_tcp(struct iface_view **views, size_t n)
+{
+	struct tcp_view **tv = calloc(n ? n : 1, sizeof(*tv));
+	size_t i;
+
+	if (!tv)
+		return;
+	for (i = 0; i < n; i++)
+		tv[i] = views[i]->tcp;
+	tcp_print_prometheus(tv, n);
+	free(tv);
 }
 
 static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
@@ -1159,6 +1148,7 @@ static void print_prometheus(struct iface_view **views, size_t n, __u64 now)
 			printf("} %.3f\n", reply_age(dv, now));
 		}
 	prom_fields(peer_fields, ARRAY_SIZE(peer_fields), views, n, SCOPE_PEER);
+	print_prometheus_tcp(views, n);
 }
 
 int udpc_status_run(const char *ifname, enum udpc_status_format format)
@@ -1192,6 +1182,9 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 		err = udpc_pin_dir(v->ifname, pin_dir, sizeof(pin_dir));
 		if (!err)
 			err = read_view(pin_dir, v);
+		/* an unreadable snapshot is one line on stderr; the pins are still shown */
+		if (!err && tcp_view_load(v->ifname, &v->tcp))
+			ret = EXIT_FAILURE;
 		if (err == -EPROTO) {
 			pr_warn("%s: pinned by another version of udpclone-bpf (other map layouts): use that version, or detach it\n",
 				de->d_name);
@@ -1218,6 +1211,7 @@ int udpc_status_run(const char *ifname, enum udpc_status_format format)
 				print_json(v, now);
 			} else {
 				print_text(v, now);
+				tcp_print_text(v->tcp, now);
 			}
 			shown++;
 		}

@@ -1868,6 +1868,7 @@ int64_t stream_open(struct stream_conn *c, uint64_t now, const char *target)
 	s = stream_new(c, c->next_local_id, now);
 	if (!s)
 		return -ENOMEM;
+	memcpy(s->target, target, n);	/* for stream_stream_info(): the peer's side parses it */
 	s->snd_cap += 1 + n;
 	if (ring_fit(&s->sb, 0, 1 + n)) {
 		s->closing = 1;
@@ -2108,4 +2109,61 @@ const char *stream_reason_name(enum stream_reason r)
 	};
 
 	return (unsigned int)r < STREAM_R_MAX ? names[r] : "?";
+}
+
+/* --- a stream as status shows it --- */
+
+const char *stream_state_name(enum stream_state st)
+{
+	static const char *const names[STREAM_S_MAX] = {
+		"opening", "open", "half-closed-local", "half-closed-remote", "closing",
+		"resetting", "reset",
+	};
+
+	return (unsigned int)st < STREAM_S_MAX ? names[st] : "?";
+}
+
+int stream_stream_info(const struct stream_conn *c, uint32_t id, struct stream_stream_info *out)
+{
+	const struct stream *s = find(c, id);
+	uint64_t hdr, rx_end;
+	bool peer_fin;
+
+	if (!s)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->local = (id & 1) == (c->cfg.client ? 0 : 1);
+	memcpy(out->target, s->target, sizeof(out->target));
+	/* the opener's first bytes, [length][name], are the stream's, not the application's */
+	hdr = s->hdr_done ? 1 + strnlen(s->target, STREAM_TARGET_MAX) : 0;
+	if (out->local) {
+		out->tx_bytes = s->write_off - min64(hdr, s->write_off);
+		out->tx_acked = s->snd_una - min64(hdr, s->snd_una);
+		hdr = 0;
+	} else {
+		out->tx_bytes = s->write_off;
+		out->tx_acked = s->snd_una;
+	}
+	rx_end = min64(rset_end_from(&s->rcvd, s->read_off), s->fin_off);
+	if (out->local || s->hdr_done) {	/* else all there is, is part of the name */
+		out->rx_read = s->read_off - min64(hdr, s->read_off);
+		out->rx_bytes = rx_end - min64(hdr, rx_end);
+	}
+	peer_fin = s->fin_read || (s->fin_off != UINT64_MAX && rx_end == s->fin_off);
+	out->reason = s->reason;
+	if (s->reset_local)
+		out->state = s->reset_acked ? STREAM_S_RESET : STREAM_S_RESETTING;
+	else if (s->reset_peer)
+		out->state = STREAM_S_RESET;
+	else if (!s->hdr_done)
+		out->state = STREAM_S_OPENING;
+	else if (s->fin_written && peer_fin)
+		out->state = STREAM_S_CLOSING;
+	else if (s->fin_written)
+		out->state = STREAM_S_HALF_CLOSED_LOCAL;
+	else if (peer_fin)
+		out->state = STREAM_S_HALF_CLOSED_REMOTE;
+	else
+		out->state = STREAM_S_OPEN;
+	return 0;
 }

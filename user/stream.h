@@ -170,4 +170,33 @@ const struct stream_stats *stream_stats(const struct stream_conn *c);
 void stream_get_info(const struct stream_conn *c, struct stream_info *info);
 const char *stream_reason_name(enum stream_reason r);
 
+/* A stream's state, as status shows it. */
+enum stream_state {
+	STREAM_S_OPENING,		/* the peer's: its target name has not all come yet */
+	STREAM_S_OPEN,
+	STREAM_S_HALF_CLOSED_LOCAL,	/* we sent FIN (stream_shutdown_write); the peer may send */
+	STREAM_S_HALF_CLOSED_REMOTE,	/* the peer's FIN came; we may still send */
+	STREAM_S_CLOSING,		/* both FINs: waiting for the last acks or reads */
+	STREAM_S_RESETTING,		/* we reset it: waiting for the peer's ack */
+	STREAM_S_RESET,			/* reset (by the peer, the link, or ours acked) */
+	STREAM_S_MAX
+};
+
+/* One stream's counters and state. Byte counts are the application's: the target
+ * name that opens a stream is not counted. */
+struct stream_stream_info {
+	uint64_t tx_bytes;		/* taken by stream_write() */
+	uint64_t tx_acked;		/* of those, acknowledged by the peer */
+	uint64_t rx_bytes;		/* received in order (read or not) */
+	uint64_t rx_read;		/* of those, taken by stream_read() */
+	enum stream_state state;
+	enum stream_reason reason;	/* STREAM_S_RESETTING, STREAM_S_RESET */
+	bool local;			/* we opened it (stream_open) */
+	char target[STREAM_TARGET_MAX + 1];	/* "" while STREAM_S_OPENING */
+};
+
+/* Fills *out for stream id: 0, or -ENOENT if the engine has no such stream (any more). */
+int stream_stream_info(const struct stream_conn *c, uint32_t id, struct stream_stream_info *out);
+const char *stream_state_name(enum stream_state s);
+
 #endif /* UDPC_STREAM_H */

@@ -559,6 +559,7 @@ int udpc_cmd_tcp_server(int argc, char **argv)
 	so.max_sessions = a.co.max_sessions;
 	t.targets = targets;
 	t.n_targets = n;
+	t.ifname = so.ifname;
 	snprintf(line, sizeof(line), "tcp-server serving %s: UDP port %u, streams to", so.ifname,
 		 so.listen_port);
 	ret = run_both(run_serve, &so, &so.ready_fd, &t, &a.co, line);
@@ -711,6 +712,7 @@ int udpc_cmd_tcp_client(int argc, char **argv)
 	if (!ret) {
 		t.listeners = li;
 		t.n_listeners = n;
+		t.ifname = ao.ifname;
 		inet_ntop(ss.ss_family, family == UDPC_AF_INET ?
 			  (void *)&((struct sockaddr_in *)&ss)->sin_addr :
 			  (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));

@@ -11,6 +11,7 @@
  *	               rest and waits for EPOLLOUT. So a slow reader stalls only its stream.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "log.h"
 #include "notify.h"
 #include "tcpio.h"
+#include "tcpstat_file.h"
 
 #define CHUNK (16u << 10)	/* bytes read from one socket at a time */
 #define READS_PER_WAKE 4	/* fairness between sockets */
@@ -38,6 +41,12 @@
 /* Client: sending and hearing nothing back for this long, take a new session (a server
  * restarted cleanly numbers its replies afresh, and the old session drops them). */
 #define SILENT_NS (5ULL * 1000000000)
+/* The snapshot for `status` (tcpstat.h): written this often, and this soon after a
+ * stream or a session comes or goes; but a large one (tens of thousands of streams)
+ * less often, so that it takes at most 1/PUBLISH_SHARE of the loop's time. */
+#define PUBLISH_NS (1000ULL * 1000000)
+#define PUBLISH_SOON_NS (100ULL * 1000000)
+#define PUBLISH_SHARE 20
 
 enum kind { K_UDP = 1, K_TIMER, K_SIGNAL, K_CHILD, K_LISTENER, K_SOCK };
 
@@ -60,6 +69,12 @@ struct tsock {
 	size_t in_off, in_len;
 	char *out;		/* read from the stream, not yet taken by TCP */
 	size_t out_off, out_len;
+	/* for status: */
+	const char *target;	/* the --forward NAME */
+	uint64_t created;
+	uint64_t tx_bytes, tx_acked, rx_bytes, rx_read;	/* as last seen: the engine
+							 * forgets a closed stream */
+	char local[TCPSTAT_ADDR_MAX], remote[TCPSTAT_ADDR_MAX];
 };
 
 struct tconn {
@@ -71,6 +86,7 @@ struct tconn {
 	uint64_t tx_at_rx;		/* datagrams sent when we last heard */
 	uint64_t unanswered_since;	/* the first datagram sent since we last heard; 0: none */
 	uint64_t peer_closes;		/* stream_stats()'s, as last seen */
+	uint64_t created;
 	unsigned int nsocks;
 	struct tsock *bucket[BUCKETS];
 };
@@ -90,6 +106,13 @@ struct loop {
 	uint64_t tx_dropped, accepted, refused_local;
 	uint64_t next_housekeep;
 	uint64_t armed;			/* the timerfd's deadline, 0 once it fired */
+	/* the snapshot for status: the counters of engines gone, when it was last written */
+	struct stream_stats retired;
+	uint64_t next_publish, publish_gap;	/* after a change: at last_publish + gap */
+	uint64_t last_publish;
+	bool dirty, publish_failed;
+	uint32_t cap_sessions, cap_streams;
+	struct tcpstat snap;
 	char buf[65536];
 	char dgram[STREAM_MTU_MAX];
 };
@@ -145,6 +168,35 @@ static void set_mask(struct loop *l, struct tsock *s)
 	s->mask = m;
 }
 
+/* ADDR:PORT ([IPv6]:PORT) of a socket address, for status. */
+static void sa_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+	} else if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+	}
+	udpc_fmt_dest(host, port, NULL, 0, buf, len);
+}
+
+/* The local TCP connection's ends, for status: ours (getsockname) and the other. */
+static void sock_ends(struct tsock *s, const struct sockaddr_storage *remote)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+
+	if (!getsockname(s->fd, (struct sockaddr *)&ss, &len))
+		sa_str(&ss, s->local, sizeof(s->local));
+	sa_str(remote, s->remote, sizeof(s->remote));
+}
+
 static struct tsock *sock_new(struct loop *l, struct tconn *c, uint32_t id, int fd)
 {
 	struct tsock *s = calloc(1, sizeof(*s));
@@ -160,6 +212,7 @@ static struct tsock *sock_new(struct loop *l, struct tconn *c, uint32_t id, int 
 	s->next = *slot_of(c, id);
 	*slot_of(c, id) = s;
 	c->nsocks++;
+	l->dirty = true;
 	return s;
 }
 
@@ -183,6 +236,7 @@ static void sock_drop(struct loop *l, struct tsock *s, bool abort)
 			break;
 		}
 	s->conn->nsocks--;
+	l->dirty = true;
 	s->next = l->grave;
 	l->grave = s;
 }
@@ -435,11 +489,14 @@ static void opened(struct loop *l, struct tconn *c, const struct stream_event *e
 		stream_reset(c->sc, ev->id, STREAM_R_LIMIT);
 		return;
 	}
+	s->target = t->name;
+	s->created = now;
 	if (connect(fd, (const struct sockaddr *)&t->addr, t->len) && errno != EINPROGRESS) {
 		pr_debug("stream %u: connect to '%s': %s\n", ev->id, t->name, strerror(errno));
 		sock_abort(l, s, connect_reason(errno));
 		return;
 	}
+	sock_ends(s, &t->addr);	/* after connect(): it chose our port */
 	s->connecting = true;
 	s->connect_deadline = now + (uint64_t)l->o->connect_timeout_ms * NS_PER_MS;
 	set_mask(l, s);
@@ -461,7 +518,8 @@ static struct tconn *conn_new(struct loop *l, const struct sockaddr_storage *pee
 	if (peer)
 		memcpy(&c->peer, peer, peer_len);
 	c->peer_len = peer_len;
-	c->last_rx = c->last_busy = now;
+	c->last_rx = c->last_busy = c->created = now;
+	l->dirty = true;
 	c->next = l->conns;
 	l->conns = c;
 	l->nconns++;
@@ -482,6 +540,8 @@ static void conn_free(struct loop *l, struct tconn *c)
 			break;
 		}
 	l->nconns--;
+	tcpstat_add_counters(&l->retired, stream_stats(c->sc));
+	l->dirty = true;
 	stream_conn_free(c->sc);
 	free(c);
 }
@@ -655,10 +715,12 @@ static void accept_all(struct loop *l, const struct tcpio_listener *li, uint64_t
 	if (!c)
 		return;
 	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage from = { 0 };
+		socklen_t flen = sizeof(from);
 		int64_t id;
 		struct tsock *s;
 
-		fd = accept4(li->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(li->fd, (struct sockaddr *)&from, &flen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		id = stream_open(c->sc, now, li->name);
@@ -674,6 +736,9 @@ static void accept_all(struct loop *l, const struct tcpio_listener *li, uint64_t
 			continue;
 		}
 		l->accepted++;
+		s->target = li->name;
+		s->created = now;
+		sock_ends(s, &from);
 		set_mask(l, s);
 	}
 }
@@ -737,6 +802,139 @@ static void log_stats(struct loop *l)
 			(unsigned long long)st->retransmits, (unsigned long long)st->spurious_losses,
 			(unsigned long long)st->rto_fired, (unsigned long long)in.rx_buffered / 1000,
 			(unsigned long long)st->rx_flow_violation);
+	}
+}
+
+/* ---- the snapshot for status (tcpstat.h) ---- */
+
+/* Room for n items in *arr (of *cap): 0 or -ENOMEM. */
+static int room(void **arr, uint32_t *cap, uint32_t n, size_t size)
+{
+	void *p;
+
+	if (n <= *cap)
+		return 0;
+	p = realloc(*arr, (size_t)n * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+/* One stream of the snapshot, from its socket and its engine. */
+static void snap_stream(struct tsock *s, uint32_t session, uint64_t now, struct tcpstat_stream *o)
+{
+	struct stream_stream_info in;
+	bool gone = stream_stream_info(s->conn->sc, s->id, &in) == -ENOENT;
+
+	if (!gone) {
+		s->tx_bytes = in.tx_bytes;
+		s->tx_acked = in.tx_acked;
+		s->rx_bytes = in.rx_bytes;
+		s->rx_read = in.rx_read;
+	}
+	memset(o, 0, sizeof(*o));
+	o->session = session;
+	o->id = s->id;
+	snprintf(o->target, sizeof(o->target), "%s", s->target ? s->target : "");
+	/* the engine is done with it, the socket still drains; or our connect() runs */
+	snprintf(o->state, sizeof(o->state), "%s",
+		 gone ? "closed" : s->connecting ? "connecting" : stream_state_name(in.state));
+	memcpy(o->local, s->local, sizeof(o->local));
+	memcpy(o->remote, s->remote, sizeof(o->remote));
+	o->age_ms = (now - s->created) / NS_PER_MS;
+	o->tx_bytes = s->tx_bytes;
+	o->tx_acked = s->tx_acked;
+	o->rx_bytes = s->rx_bytes;
+	o->rx_read = s->rx_read;
+}
+
+/* Gathers the snapshot into l->snap and writes it for status. */
+static void publish(struct loop *l, uint64_t now)
+{
+	struct tcpstat *t = &l->snap;
+	uint32_t nsocks = 0, k = 0, i;
+	struct tconn *c;
+	uint64_t took;
+	int err;
+
+	l->dirty = false;
+	l->last_publish = now;
+	for (c = l->conns; c; c = c->next)
+		nsocks += c->nsocks;
+	if (nsocks > TCPSTAT_MAX_STREAMS)
+		nsocks = TCPSTAT_MAX_STREAMS;
+	err = room((void **)&t->sessions, &l->cap_sessions, l->nconns, sizeof(*t->sessions));
+	if (!err)
+		err = room((void **)&t->streams, &l->cap_streams, nsocks, sizeof(*t->streams));
+	if (err)
+		goto out;
+	t->written_ns = now;
+	t->accepted = l->accepted;
+	t->refused_local = l->refused_local;
+	t->tx_dropped = l->tx_dropped;
+	t->total = l->retired;
+	t->n_sessions = t->n_streams = 0;
+	t->streams_not_listed = 0;
+	for (c = l->conns; c; c = c->next, k++) {
+		struct tcpstat_session *se = &t->sessions[k];
+
+		memset(se, 0, sizeof(*se));
+		if (!l->o->client)
+			sa_str(&c->peer, se->peer, sizeof(se->peer));
+		se->age_ms = (now - c->created) / NS_PER_MS;
+		stream_get_info(c->sc, &se->link);
+		se->st = *stream_stats(c->sc);
+		tcpstat_add_counters(&t->total, &se->st);
+		t->n_sessions++;
+		for (i = 0; i < BUCKETS; i++) {
+			struct tsock *s;
+
+			for (s = c->bucket[i]; s; s = s->next) {
+				if (t->n_streams < nsocks)
+					snap_stream(s, k, now, &t->streams[t->n_streams++]);
+				else
+					t->streams_not_listed++;
+			}
+		}
+	}
+	err = tcpstat_publish(l->o->ifname, t);
+out:
+	took = now_ns() - now;
+	l->publish_gap = took * PUBLISH_SHARE > PUBLISH_SOON_NS ? took * PUBLISH_SHARE : PUBLISH_SOON_NS;
+	l->next_publish = now + (l->publish_gap > PUBLISH_NS ? l->publish_gap : PUBLISH_NS);
+	if (err && !l->publish_failed)
+		pr_warn("cannot write the status snapshot of %s: %s\n", l->o->ifname, strerror(-err));
+	else if (!err && l->publish_failed)
+		pr_info("the status snapshot of %s is written again\n", l->o->ifname);
+	l->publish_failed = err != 0;
+}
+
+/* What does not change: who we are and the forwards. */
+static void snap_init(struct loop *l)
+{
+	const struct tcpio_opts *o = l->o;
+	struct tcpstat *t = &l->snap;
+	int i;
+
+	t->pid = (uint32_t)getpid();
+	t->pid_start = tcpstat_proc_start(getpid());
+	snprintf(t->role, sizeof(t->role), "%s", o->client ? "tcp-client" : "tcp-server");
+	snprintf(t->ifname, sizeof(t->ifname), "%s", o->ifname);
+	for (i = 0; o->client && i < o->n_listeners && i < TCPSTAT_MAX_FORWARDS; i++) {
+		struct sockaddr_storage ss = { 0 };
+		socklen_t len = sizeof(ss);
+
+		snprintf(t->forwards[i].name, sizeof(t->forwards[i].name), "%s", o->listeners[i].name);
+		if (!getsockname(o->listeners[i].fd, (struct sockaddr *)&ss, &len))
+			sa_str(&ss, t->forwards[i].addr, sizeof(t->forwards[i].addr));
+		t->n_forwards++;
+	}
+	for (i = 0; !o->client && i < o->n_targets && i < TCPSTAT_MAX_FORWARDS; i++) {
+		snprintf(t->forwards[i].name, sizeof(t->forwards[i].name), "%s", o->targets[i].name);
+		sa_str(&o->targets[i].addr, t->forwards[i].addr, sizeof(t->forwards[i].addr));
+		t->n_forwards++;
 	}
 }
 
@@ -851,6 +1049,8 @@ static int loop_run(struct loop *l)
 			housekeep(l, now);
 			l->next_housekeep = now + HOUSEKEEP_NS;
 		}
+		if (now >= l->next_publish || (l->dirty && now >= l->last_publish + l->publish_gap))
+			publish(l, now);
 		for (c = l->conns; c; c = c->next)
 			conn_run(l, c, now);
 		if (l->rotate)
@@ -901,11 +1101,15 @@ int tcpio_run(const struct tcpio_opts *o)
 		pr_warn("cannot create the stream engine\n");
 		goto out;
 	}
+	snap_init(l);
+	publish(l, now_ns());
 	ret = loop_run(l);
+	tcpstat_unpublish(o->ifname);	/* a clean end: status then says nothing runs */
 out:
 	while (l->conns)
 		conn_free(l, l->conns);
 	bury(l);
+	tcpstat_free(&l->snap);
 	if (l->udp_fd != o->udp_fd)
 		close(l->udp_fd);
 	if (l->ep >= 0)

@@ -33,6 +33,7 @@ struct tcpio_target {			/* tcp-server: NAME=HOST:PORT */
 
 struct tcpio_opts {
 	bool client;
+	const char *ifname;		/* the interface: names the snapshot for status */
 	int udp_fd;			/* client: connected to the server; server: bound */
 	const struct tcpio_listener *listeners;
 	int n_listeners;

@@ -20,6 +20,9 @@
  *	bytes_up, seconds, mbps (MB/s of both directions' payload over the whole run).
  *	Exits 0 if every connection was ok. --rate: each upload at most BYTES per second.
  *   udpc-tcp client ... --expect-reset: exits 0 if every connection was reset (or refused).
+ *   udpc-tcp client ... --hold S: each connection stays open S seconds after its upload
+ *	before it closes its sending side (the server's status byte waits for that): a
+ *	long-lived connection with bytes moved both ways, for status to show.
  *
  * The bytes are a stream of xorshift64 output seeded per direction, so a byte lost,
  * repeated or misplaced anywhere is seen.
@@ -327,6 +330,7 @@ static struct {
 	socklen_t len;
 	uint64_t down, up;
 	double rate; /* --rate: each upload's */
+	int64_t hold_ns; /* --hold */
 	int conns, timeout_s;
 	int next;
 	uint64_t count[T_MAX], bytes_down, bytes_up;
@@ -342,6 +346,7 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 	size_t hdr_sent = 0, room = 0;
 	struct pacer pc = { .rate = C.rate };
 	bool wr_done = false;
+	int64_t hold_until = 0;	/* once the upload is out: when to close our side */
 	int fd = socket(C.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	plain_tcp(fd);
@@ -367,6 +372,17 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 		if (!wr_done) {
 			room = hdr_sent < sizeof(hdr) || sent >= C.up ? sizeof(buf) :
 			       pace_room(&pc, sent, sizeof(buf), &wait);
+			if (hdr_sent == sizeof(hdr) && sent >= C.up) {
+				int64_t now = now_ns();
+
+				if (!hold_until)
+					hold_until = now + C.hold_ns;
+				if (now < hold_until) { /* --hold: not writable, awake at its end */
+					room = 0;
+					if ((hold_until - now) / 1000000 + 1 < wait)
+						wait = (int)((hold_until - now) / 1000000) + 1;
+				}
+			}
 			pf.events |= room ? POLLOUT : 0;
 		}
 		if (left <= 0 || (pr = poll(&pf, 1, wait)) < 0 || (pr == 0 && now_ns() >= C.deadline)) {
@@ -421,7 +437,8 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 				r = errno == ECONNRESET || errno == EPIPE ? T_RESET : T_FAILED;
 				goto out;
 			}
-			if (hdr_sent == sizeof(hdr) && sent == C.up) {
+			if (hdr_sent == sizeof(hdr) && sent == C.up &&
+			    (!C.hold_ns || (hold_until && now_ns() >= hold_until))) {
 				shutdown(fd, SHUT_WR);
 				wr_done = true;
 			}
@@ -488,11 +505,13 @@ static int run_client(int argc, char **argv)
 			C.timeout_s = atoi(v);
 		else if (!strcmp(o, "--rate"))
 			C.rate = parse_rate(o, v);
+		else if (!strcmp(o, "--hold"))
+			C.hold_ns = (int64_t)atoi(v) * NSEC;
 		else
 			die_usage("unknown option '%s'", o);
 	}
-	if (parallel < 1 || parallel > 4096 || C.conns < 1 || C.timeout_s < 1)
-		die_usage("bad --parallel, --conns or --timeout");
+	if (parallel < 1 || parallel > 4096 || C.conns < 1 || C.timeout_s < 1 || C.hold_ns < 0)
+		die_usage("bad --parallel, --conns, --timeout or --hold");
 	signal(SIGPIPE, SIG_IGN);
 	t = calloc(parallel, sizeof(*t));
 	if (!t)
@@ -526,7 +545,7 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "--help")) {
 		printf("usage: %s server ADDR:PORT [--rate BYTES] | client ADDR:PORT [--down N] [--up N]"
-		       " [--conns N] [--parallel P] [--timeout S] [--rate BYTES] [--expect-reset]\n", prog);
+		       " [--conns N] [--parallel P] [--timeout S] [--rate BYTES] [--hold S] [--expect-reset]\n", prog);
 		return 0;
 	}
 	if (argc >= 3 && !strcmp(argv[1], "server"))

@@ -1268,6 +1268,83 @@ static void test_rset(void **state)
 	rset_free(&s);
 }
 
+static bool info_moved(struct world *w)
+{
+	struct app_st *c = st_of(w->end[0], 0), *s = st_of(w->end[1], 0);
+	struct stream_stream_info in;
+
+	return c->rcvd == 5000 && s->rcvd == 10000 &&
+	       stream_stream_info(w->end[0]->c, 0, &in) == 0 && in.tx_acked == 10000;
+}
+
+static bool info_peer_fin(struct world *w)
+{
+	return st_of(w->end[1], 0)->eof;
+}
+
+static bool info_gone(struct world *w)
+{
+	struct stream_stream_info in;
+
+	return stream_stream_info(w->end[0]->c, 0, &in) == -ENOENT &&
+	       stream_stream_info(w->end[1]->c, 0, &in) == -ENOENT;
+}
+
+/* stream_stream_info(): the application's bytes (not the target name) and the state,
+ * through a half-close and a reset, at both ends. */
+static void test_stream_info(void **state)
+{
+	struct world w;
+	struct stream_stream_info c, s;
+	uint32_t id;
+
+	world_init(&w, 21, &LAB, NULL);
+	w.end[1]->reply_bytes = 5000;
+	id = client_open(&w, 10000, false);
+	assert_int_equal(id, 0);
+	assert_int_equal(stream_stream_info(w.end[0]->c, id, &c), 0);
+	assert_true(c.local);
+	assert_string_equal(c.target, "example.org:22");
+	assert_int_equal(c.state, STREAM_S_OPEN);
+	assert_int_equal(c.tx_bytes, 10000);
+	assert_int_equal(c.tx_acked, 0);
+	assert_int_equal(stream_stream_info(w.end[1]->c, id, &s), -ENOENT);	/* not there yet */
+	assert_int_equal(stream_stream_info(w.end[0]->c, 2, &c), -ENOENT);
+
+	assert_true(run(&w, 10 * SEC, info_moved));
+	assert_int_equal(stream_stream_info(w.end[0]->c, id, &c), 0);
+	assert_int_equal(stream_stream_info(w.end[1]->c, id, &s), 0);
+	assert_false(s.local);
+	assert_string_equal(s.target, "example.org:22");
+	assert_int_equal(c.tx_bytes, 10000);
+	assert_int_equal(c.tx_acked, 10000);
+	assert_int_equal(c.rx_bytes, 5000);
+	assert_int_equal(c.rx_read, 5000);
+	assert_int_equal(s.rx_bytes, 10000);
+	assert_int_equal(s.rx_read, 10000);
+	assert_int_equal(s.tx_bytes, 5000);
+	assert_int_equal(s.state, STREAM_S_OPEN);
+
+	/* the client's FIN: half-closed at both ends, seen from either side */
+	assert_int_equal(stream_shutdown_write(w.end[0]->c, id), 0);
+	assert_int_equal(stream_stream_info(w.end[0]->c, id, &c), 0);
+	assert_int_equal(c.state, STREAM_S_HALF_CLOSED_LOCAL);
+	assert_true(run(&w, 10 * SEC, info_peer_fin));
+	assert_int_equal(stream_stream_info(w.end[1]->c, id, &s), 0);
+	assert_int_equal(s.state, STREAM_S_HALF_CLOSED_REMOTE);
+	assert_string_equal(stream_state_name(s.state), "half-closed-remote");
+
+	/* the server resets: resetting until acked, then gone at both ends */
+	assert_int_equal(stream_reset(w.end[1]->c, id, STREAM_R_APP), 0);
+	assert_int_equal(stream_stream_info(w.end[1]->c, id, &s), 0);
+	assert_int_equal(s.state, STREAM_S_RESETTING);
+	assert_int_equal(s.reason, STREAM_R_APP);
+	assert_true(run(&w, 10 * SEC, info_gone));
+	assert_true(st_of(w.end[0], id)->reset);
+	assert_string_equal(stream_state_name(STREAM_S_MAX), "?");
+	world_free(&w);
+}
+
 int main(void)
 {
 	/* TEST=pattern runs the matching tests only (with TRACE=1: the model each second) */
@@ -1296,6 +1373,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_replay_after_restart),
+		cmocka_unit_test(test_stream_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

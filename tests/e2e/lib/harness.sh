@@ -46,6 +46,7 @@ PEER=${PEER:-$OUT/tests/udpc-peer}
 WAN=${WAN:-${TUNPAIR:-$OUT/tests/udpc-wan}}
 TUNPAIR=$WAN # its name before it emulated a WAN (udpc-tunpair)
 UDPC_PIN_ROOT=/sys/fs/bpf/udpclone-bpf
+UDPC_RUN_ROOT=/run/udpclone-bpf # tcp-client / tcp-server's snapshots for status
 export OUT UDPC PEER
 
 E2E_NAME=
@@ -177,11 +178,13 @@ e2e_cleanup() {
 		while read -r ns _; do
 			case $ns in "uc-$RUNID-"*) ip netns del "$ns" 2>/dev/null || true ;; esac
 		done < <(ip netns list 2>/dev/null)
-		# 4. pins of this run's interfaces (names always contain $RUNID, see _ifname_ok)
+		# 4. pins of this run's interfaces (names always contain $RUNID, see _ifname_ok),
+		# and the snapshots tcp-client / tcp-server keep for status next to them
 		if [ -s "$E2E_TMP/.ifaces" ]; then
 			while read -r ifc; do
 				_ifname_ok "$ifc" 2>/dev/null || continue
 				[ -e "$UDPC_PIN_ROOT/$ifc" ] && rm -rf -- "${UDPC_PIN_ROOT:?}/$ifc"
+				[ -e "$UDPC_RUN_ROOT/$ifc" ] && rm -rf -- "${UDPC_RUN_ROOT:?}/$ifc"
 			done <"$E2E_TMP/.ifaces"
 		fi
 	fi
@@ -199,6 +202,7 @@ e2e_leftovers() {
 		if [ -f "$E2E_TMP/.ifaces" ]; then
 			while read -r ifc; do
 				[ -n "$ifc" ] && [ -e "$UDPC_PIN_ROOT/$ifc" ] && echo "pins $UDPC_PIN_ROOT/$ifc"
+				[ -n "$ifc" ] && [ -e "$UDPC_RUN_ROOT/$ifc" ] && echo "snapshot $UDPC_RUN_ROOT/$ifc"
 			done <"$E2E_TMP/.ifaces"
 		fi
 	fi
