@@ -63,6 +63,13 @@ static uint32_t first_reaching(const struct rset *s, uint64_t x)
 	return lo;
 }
 
+uint32_t rset_index(const struct rset *s, uint64_t x)
+{
+	uint32_t i = first_reaching(s, x + 1);
+
+	return i < s->n && s->r[i].lo <= x ? i : UINT32_MAX;
+}
+
 int rset_add(struct rset *s, uint64_t lo, uint64_t hi)
 {
 	uint32_t i, j;

@@ -39,6 +39,9 @@ bool rset_contains(const struct rset *s, uint64_t lo, uint64_t hi);
 /* The end of the range that holds x, or x if none does (the first hole at or after x). */
 uint64_t rset_end_from(const struct rset *s, uint64_t x);
 
+/* The index of the range that holds x, or UINT32_MAX. */
+uint32_t rset_index(const struct rset *s, uint64_t x);
+
 static inline bool rset_empty(const struct rset *s)
 {
 	return s->n == 0;

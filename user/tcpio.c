@@ -546,12 +546,18 @@ static void conn_free(struct loop *l, struct tconn *c)
 	free(c);
 }
 
+/*
+ * The engine's clock is read afresh for each datagram, in and out: a burst of hundreds
+ * takes milliseconds, and stamps from its start made RTTs up to 7 ms short (a datagram
+ * read late in the burst) or long (one sent late), min_rtt 33 ms on a 40 ms path, and
+ * the time threshold took packets for lost that were not.
+ */
 static void flush(struct loop *l, struct tconn *c, uint64_t now)
 {
 	int n;
 
 	while (!l->udp_blocked &&
-	       (n = stream_next_datagram(c->sc, now, l->dgram, sizeof(l->dgram))) > 0) {
+	       (n = stream_next_datagram(c->sc, now = now_ns(), l->dgram, sizeof(l->dgram))) > 0) {
 		ssize_t w;
 
 		if (!c->unanswered_since)
@@ -682,6 +688,7 @@ static void udp_input(struct loop *l, uint64_t now)
 				return;
 			continue; /* ICMP errors of the connected socket: the data path decides */
 		}
+		now = now_ns();	/* see flush() */
 		if (l->o->client) {
 			c = l->conns;
 			if (!c)
@@ -1045,6 +1052,7 @@ static int loop_run(struct loop *l)
 				break;
 			}
 		}
+		now = now_ns();	/* the events above may have taken milliseconds */
 		if (now >= l->next_housekeep) {
 			housekeep(l, now);
 			l->next_housekeep = now + HOUSEKEEP_NS;

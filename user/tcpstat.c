@@ -21,6 +21,7 @@ const struct tcpstat_key tcpstat_counters[] = {
 	COUNTER(retransmits, "Packets declared lost (their frames are sent again)."),
 	COUNTER(spurious_losses, "Packets declared lost and acked after all: reordered, not lost."),
 	COUNTER(rto_fired, "Retransmission timeouts."),
+	COUNTER(tail_probes, "PINGs sent so that a silent flight is acked and its lost tail found (QUIC's PTO)."),
 	COUNTER(rx_malformed, "Datagrams dropped: a header or frame did not parse."),
 	COUNTER(rx_bad_version, "Datagrams dropped: another version of the stream layer."),
 	COUNTER(rx_stale_epoch, "Datagrams dropped: to another incarnation of this end, or from a retired one of the other."),

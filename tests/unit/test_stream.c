@@ -330,10 +330,10 @@ static const struct sim_dir_cfg LAB = {
  * dozens of packets out of order.
  */
 static const struct sim_dir_cfg MP_FAST = {
-	.delay_ns = 20 * MS, .rate = 4000000, .queue_bytes = 150000,
+	.delay_ns = 20 * MS, .rate = 20000000, .queue_bytes = 750000,
 };
 static const struct sim_dir_cfg MP_SLOW = {
-	.delay_ns = 30 * MS, .rate = 4000000, .queue_bytes = 150000,
+	.delay_ns = 30 * MS, .rate = 20000000, .queue_bytes = 750000,
 };
 
 /* One stream, `bytes` each way over d (and alt, a second path, if not NULL); returns
