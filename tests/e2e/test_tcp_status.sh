@@ -25,14 +25,10 @@ APP=8000  # the TCP service
 LP=9000   # tcp-client's forward
 N=25      # connections held open
 DOWN=300000 UP=200000
-TCPT=$OUT/tests/udpc-tcp
 
 e2e_begin tcp_status
-require_udpc
-require_peer
+require_tcp_lab
 require_cmd jq
-[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
-[ -x "$TCPT" ] || e2e_skip "udpc-tcp is not built ($TCPT)"
 topo_wan "clean:delay=10ms" || e2e_end
 A=$WAN_IF_1 S=$WAN_S_IF
 CJ=$E2E_TMP/client.json SJ=$E2E_TMP/server.json

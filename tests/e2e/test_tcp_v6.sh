@@ -23,14 +23,10 @@ NOAPP=8001 # nothing listens here
 LP=9000    # tcp-client's forwards: LP app, LP+1 closed, LP+2 app (IPv4), LP+3 named,
            # LP+4 app on every IPv6 address ([::])
 MB2=2000000
-TCPT=$OUT/tests/udpc-tcp
 
 e2e_begin tcp_v6
-require_udpc
-require_peer
+require_tcp_lab
 require_cmd unshare mount
-[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
-[ -x "$TCPT" ] || e2e_skip "udpc-tcp is not built ($TCPT)"
 grep -Eq '^hosts:.*[[:space:]]files([[:space:]]|$)' /etc/nsswitch.conf 2>/dev/null ||
 	e2e_skip "/etc/nsswitch.conf has no 'files' source for hosts"
 LINKS=("clean:delay=10ms,loss=10%" "clean:delay=10ms,loss=10%")

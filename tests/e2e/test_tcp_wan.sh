@@ -25,14 +25,10 @@ APP=8000  # the TCP service on the server
 NOAPP=8001 # nothing listens here
 LP=9000   # tcp-client's forwards: LP app, LP+1 closed, LP+2 nosuch
 MB8=8000000
-TCPT=$OUT/tests/udpc-tcp
 
 e2e_begin tcp_wan
-require_udpc
-require_peer
+require_tcp_lab
 require_cmd ethtool
-[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
-[ -x "$TCPT" ] || e2e_skip "udpc-tcp is not built ($TCPT)"
 CLEAN=("clean:delay=20ms" "clean:delay=30ms")
 LOSSY=("clean:delay=20ms,loss=30%" "clean:delay=30ms,loss=30%")
 WAN_SEED=7 topo_wan "${CLEAN[@]}" || e2e_end

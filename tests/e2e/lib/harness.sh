@@ -44,6 +44,7 @@ case $OUT in /*) ;; *) OUT=$E2E_ROOT/$OUT ;; esac
 UDPC=${UDPC:-$OUT/udpclone-bpf}
 PEER=${PEER:-$OUT/tests/udpc-peer}
 WAN=${WAN:-${TUNPAIR:-$OUT/tests/udpc-wan}}
+TCPT=${TCPT:-$OUT/tests/udpc-tcp}
 TUNPAIR=$WAN # its name before it emulated a WAN (udpc-tunpair)
 UDPC_PIN_ROOT=/sys/fs/bpf/udpclone-bpf
 UDPC_RUN_ROOT=/run/udpclone-bpf # tcp-client / tcp-server's snapshots for status
@@ -260,6 +261,15 @@ require_udpc() {
 # require_peer: skip unless udpc-peer is built.
 require_peer() {
 	[ -x "$PEER" ] || e2e_skip "$PEER not built (make tools)"
+}
+
+# require_tcp_lab: what the tcp-client / tcp-server tests need: the command, the WAN
+# lab's emulator and the TCP test tool ($TCPT).
+require_tcp_lab() {
+	require_udpc
+	require_peer
+	[ -x "$WAN" ] || e2e_skip "udpc-wan is not built ($WAN)"
+	[ -x "$TCPT" ] || e2e_skip "udpc-tcp is not built ($TCPT)"
 }
 
 # ---- processes ----
