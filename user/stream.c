@@ -143,6 +143,7 @@ struct stream_conn {
 	uint64_t delivered, delivered_ns, first_sent_ns, app_limited_until;
 	uint64_t rs_prior_delivered, rs_prior_ns, rs_send_elapsed;
 	uint64_t round, next_round_delivered, bw_slot[BW_ROUNDS], bw_round[BW_ROUNDS], btl_bw;
+	uint64_t bw_rounds, bw_last_round;	/* rounds that gave a counted sample; the last */
 	uint64_t full_bw;
 	uint64_t cycle_start;
 	uint64_t round_lost, round_acked;
@@ -730,19 +731,28 @@ static void update_model(struct stream_conn *c, uint64_t now)
 			rate = (uint64_t)((double)rate / (1 - loss_floor(c)));
 		/*
 		 * A sample limited by the application (or the peer's window) says little
-		 * about the path: it only counts if higher. Slots expire only when a sample
-		 * counts, so an idle or window-bound stretch does not forget the path's rate.
+		 * about the path: it only counts if higher. The filter's window is 10 rounds
+		 * that gave a counted sample, not 10 rounds: an idle or application-bound
+		 * stretch (a transfer's tail, the pause before the next) also runs rounds,
+		 * and the first sample after it, taken while the next transfer ramped up,
+		 * was the whole filter: 29 MB/s became 10, and the 1.25 probe took a second
+		 * to climb back.
 		 */
 		if (!c->rs_app_limited || rate > c->btl_bw) {
-			unsigned int k = c->round % BW_ROUNDS;
+			unsigned int k;
 
-			if (c->bw_round[k] != c->round) {
-				c->bw_round[k] = c->round;
+			if (c->bw_last_round != c->round || !c->bw_rounds) {
+				c->bw_last_round = c->round;
+				c->bw_rounds++;
+			}
+			k = c->bw_rounds % BW_ROUNDS;
+			if (c->bw_round[k] != c->bw_rounds) {
+				c->bw_round[k] = c->bw_rounds;
 				c->bw_slot[k] = 0;
 			}
 			c->bw_slot[k] = max64(c->bw_slot[k], rate);
 			for (i = 0; i < BW_ROUNDS; i++)
-				if (c->bw_round[i] + BW_ROUNDS > c->round)
+				if (c->bw_round[i] + BW_ROUNDS > c->bw_rounds)
 					bw = max64(bw, c->bw_slot[i]);
 			c->btl_bw = bw;
 		}
