@@ -67,12 +67,14 @@ client_up
 assert_file_contains "$E2E_TMP/udpc-$WAN_S_IF.log" "serving"
 assert_file_contains "$E2E_TMP/udpc-$A.log" "attached to"
 
-# -- 1. and 2. clean, then 30% loss each way on both uplinks; three times, alternating,
+# -- 1. and 2. clean, then 30% loss each way on both uplinks; five times, alternating,
 # and the median run of each counts: both are bound by the CPU (udpc-wan emulates the
 # links in userspace on the same two cores), and one run may be twice as fast as the
-# next (13-34 MB/s clean were seen here), so one run must not decide the ratio.
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-for run in 1 2 3; do
+# next (13-35 MB/s clean were seen here), so one run must not decide the ratio.
+RUNS="1 2 3 4 5"
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+runs() { local r; for r in $RUNS; do rate "$1$r"; done; }
+for run in $RUNS; do
 	links clean
 	tcpc "clean$run" "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
 	assert_eq "clean, run $run: 8 MB each way intact, closed right after the last byte" 1 \
@@ -81,8 +83,10 @@ for run in 1 2 3; do
 	tcpc "lossy$run" "127.0.0.1:$LP" --down "$MB8" --up "$MB8" --timeout 60
 	assert_eq "30% loss, run $run: 8 MB each way intact within 60 s" 1 "$(stat_get "$E2E_TMP/lossy$run" ok)"
 done
-clean_rate=$(median3 "$(rate clean1)" "$(rate clean2)" "$(rate clean3)")
-lossy_rate=$(median3 "$(rate lossy1)" "$(rate lossy2)" "$(rate lossy3)")
+# shellcheck disable=SC2046 # one word per run
+clean_rate=$(median $(runs clean))
+# shellcheck disable=SC2046
+lossy_rate=$(median $(runs lossy))
 # plain TCP over uplink A alone (the default route), bounded to 20 s. Segmentation
 # offloads off on its way, or udpc-wan would lose whole 64 KB super-packets, not
 # packets, and the loss rate of TCP's packets would not be 30%.
@@ -96,15 +100,15 @@ done
 tcpc plain "$WAN_S4:$APP" --down "$MB8" --timeout 20 || true
 plain_rate=$(rate plain)
 echo "  tcp-client -> tcp-server, 8 MB down + 8 MB up at once (MB/s of both):"
-echo "    clean links:                 $clean_rate MB/s (median of $(rate clean1), $(rate clean2), $(rate clean3))"
-echo "    two links, 30% loss each way: $lossy_rate MB/s (median of $(rate lossy1), $(rate lossy2), $(rate lossy3))"
+echo "    clean links:                 $clean_rate MB/s (median of $(runs clean | paste -sd' '))"
+echo "    two links, 30% loss each way: $lossy_rate MB/s (median of $(runs lossy | paste -sd' '))"
 echo "    plain TCP, one 30% link:      $plain_rate MB/s ($(stat_get "$E2E_TMP/plain" bytes_down) bytes in $(stat_get "$E2E_TMP/plain" seconds) s)"
 echo "    30% loss against clean: $(awk -v a="$lossy_rate" -v b="$clean_rate" 'BEGIN { printf "%.0f%%", 100 * a / b }')"
-# Issue 14's target is 60%. Measured here: 48-101% (docs/TCP.md says where the rest
-# goes), so the target is reported; what is asserted is a floor well below the worst
-# seen.
+# Issue 14's target is 60%. Measured here with the current stream layer: 61-79%, too
+# close to assert without a red run now and then (docs/TCP.md says where the rest
+# goes), so the target is reported; what is asserted is a floor below the worst seen.
 ge_ratio "$lossy_rate" "$clean_rate" 0.6 || echo "    note: below issue 14's target of 60% of the clean rate"
-ge_ratio "$lossy_rate" "$clean_rate" 0.35 || fail "30% loss: $lossy_rate MB/s < 35% of the clean $clean_rate"
+ge_ratio "$lossy_rate" "$clean_rate" 0.45 || fail "30% loss: $lossy_rate MB/s < 45% of the clean $clean_rate"
 ge_ratio "$lossy_rate" "$plain_rate" 5 || fail "30% loss: $lossy_rate MB/s < 5 x plain TCP's $plain_rate"
 
 # -- 4. refused and unknown targets reset the client's connection
