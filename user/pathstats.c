@@ -36,9 +36,12 @@ double udpc_ns_to_ms(uint64_t ns)
 	return ns ? (double)ns / 1e6 : -1;
 }
 
+double udpc_elapsed_s(uint64_t stamp_ns, uint64_t now_ns)
+{
+	return now_ns > stamp_ns ? (double)(now_ns - stamp_ns) / 1e9 : 0;
+}
+
 double udpc_age_s(uint64_t stamp_ns, uint64_t now_ns)
 {
-	if (!stamp_ns)
-		return -1;
-	return now_ns > stamp_ns ? (double)(now_ns - stamp_ns) / 1e9 : 0;
+	return stamp_ns ? udpc_elapsed_s(stamp_ns, now_ns) : -1;
 }

@@ -26,8 +26,9 @@ uint64_t udpc_path_duplicates(uint64_t rx_packets, uint64_t rx_first, uint64_t r
 /* A round trip time in ms; -1 for 0 ns, which means no sample yet. */
 double udpc_ns_to_ms(uint64_t ns);
 
-/* Seconds from a CLOCK_MONOTONIC stamp to now; -1 for stamp 0 (it has not happened),
- * 0 for a stamp taken after now was read. */
+/* Seconds from a CLOCK_MONOTONIC stamp to now; 0 for a stamp taken after now was read. */
+double udpc_elapsed_s(uint64_t stamp_ns, uint64_t now_ns);
+/* The same, but -1 for stamp 0 (it has not happened). */
 double udpc_age_s(uint64_t stamp_ns, uint64_t now_ns);
 
 #endif

@@ -617,12 +617,6 @@ static const char *addr_port(int family, const struct udpc_addr *a, __be16 port,
 	return buf;
 }
 
-/* Seconds from a bpf_ktime_get_ns() stamp to now; one stamped after now was read is 0. */
-static double age_s(__u64 stamp, __u64 now)
-{
-	return now > stamp ? (now - stamp) / 1e9 : 0;
-}
-
 /* A text column of a table row: the number, or the share as a percentage ("-": unknown). */
 static void text_cell(const struct field *f, const void *view)
 {
@@ -694,9 +688,9 @@ static void print_text_peer(const struct iface_view *v, __u64 now)
 		if (sv->s.family) /* a session made by an older data path has none */
 			addr_port(sv->s.family, &sv->s.label, sv->s.label_port, label, sizeof(label));
 		if (sv->s.last_rx_ns)
-			snprintf(last, sizeof(last), "%.1fs", age_s(sv->s.last_rx_ns, now));
+			snprintf(last, sizeof(last), "%.1fs", udpc_elapsed_s(sv->s.last_rx_ns, now));
 		printf("  %016llx %-30s %7.1fs %9s", (unsigned long long)sv->id, label,
-		       age_s(sv->s.created_ns, now), last);
+		       udpc_elapsed_s(sv->s.created_ns, now), last);
 		text_cells(session_fields, ARRAY_SIZE(session_fields), sv);
 		printf("\n");
 		n = session_paths(v, sv, now, pv);
@@ -705,7 +699,7 @@ static void print_text_peer(const struct iface_view *v, __u64 now)
 
 			snprintf(last, sizeof(last), "never");
 			if (pv[j].p.last_rx_ns)
-				snprintf(last, sizeof(last), "%.1fs", age_s(pv[j].p.last_rx_ns, now));
+				snprintf(last, sizeof(last), "%.1fs", udpc_elapsed_s(pv[j].p.last_rx_ns, now));
 			if (pv[j].dest) {
 				printf("    %-4u %-46s %9s", pv[j].id, pv[j].dest, last);
 			} else {
@@ -841,7 +835,7 @@ static void json_fields(const struct field *f, size_t n, const void *view, unsig
 static void json_age(__u64 stamp, __u64 now)
 {
 	if (stamp)
-		printf("%.3f", age_s(stamp, now));
+		printf("%.3f", udpc_elapsed_s(stamp, now));
 	else
 		fputs("null", stdout);
 }
@@ -872,7 +866,7 @@ static void print_json_peer(const struct iface_view *v, __u64 now)
 
 		printf("%s{\"id\":\"%016llx\",\"label\":", i ? "," : "", (unsigned long long)sv->id);
 		json_addr_port(sv->s.family, &sv->s.label, sv->s.label_port, sv->s.family != 0);
-		printf(",\"age_s\":%.3f,\"last_rx_age_s\":", age_s(sv->s.created_ns, now));
+		printf(",\"age_s\":%.3f,\"last_rx_age_s\":", udpc_elapsed_s(sv->s.created_ns, now));
 		json_age(sv->s.last_rx_ns, now);
 		json_fields(session_fields, ARRAY_SIZE(session_fields), sv, 0);
 		printf(",\"paths\":[");

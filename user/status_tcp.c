@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pathstats.h"
 #include "status_out.h"
 #include "status_tcp.h"
 #include "tcpstat_file.h"
@@ -195,11 +196,6 @@ static const char *role_word(const struct tcp_view *v)
 	return v->t.role[0] ? v->t.role : "tcp";
 }
 
-static double age_s(uint64_t stamp, uint64_t now)
-{
-	return now > stamp ? (now - stamp) / 1e9 : 0;
-}
-
 static uint64_t busy(const struct tcpstat_stream *s)
 {
 	return s->tx_bytes + s->rx_bytes;
@@ -281,11 +277,11 @@ void tcp_print_text(const struct tcp_view *v, uint64_t now)
 	t = &v->t;
 	if (!v->running) {
 		printf("  %s: NOT RUNNING: pid %u is gone; its snapshot (%.1f s old) is stale and not shown\n",
-		       role_word(v), t->pid, age_s(t->written_ns, now));
+		       role_word(v), t->pid, udpc_elapsed_s(t->written_ns, now));
 		return;
 	}
 	printf("  %s: pid %u running (snapshot %.1f s old), forwards", role_word(v), t->pid,
-	       age_s(t->written_ns, now));
+	       udpc_elapsed_s(t->written_ns, now));
 	text_forwards(t);
 	printf("\n  tcp: %llu connections accepted, %llu refused locally, %llu datagrams not sent\n",
 	       (unsigned long long)t->accepted, (unsigned long long)t->refused_local,
@@ -354,7 +350,7 @@ void tcp_print_json(const struct tcp_view *v, uint64_t now)
 	printf(",\"tcp\":{\"role\":");
 	json_str(t->role);
 	printf(",\"pid\":%u,\"running\":%s,\"snapshot_age_s\":%.3f,\"forwards\":[", t->pid,
-	       v->running ? "true" : "false", age_s(t->written_ns, now));
+	       v->running ? "true" : "false", udpc_elapsed_s(t->written_ns, now));
 	for (i = 0; i < t->n_forwards; i++) {
 		printf("%s{\"name\":", i ? "," : "");
 		json_str(t->forwards[i].name);

@@ -113,6 +113,9 @@ static void test_age(void **state)
 	assert_near(udpc_age_s(1000000000ULL, 3500000000ULL), 2.5, "2.5 s");
 	assert_near(udpc_age_s(4000000000ULL, 3000000000ULL), 0, "stamped after now was read");
 	assert_near(udpc_age_s(7, 7), 0, "now");
+	assert_near(udpc_elapsed_s(0, 5000000000ULL), 5, "elapsed: a zero stamp is a time like any");
+	assert_near(udpc_elapsed_s(1000000000ULL, 3500000000ULL), 2.5, "elapsed: 2.5 s");
+	assert_near(udpc_elapsed_s(4000000000ULL, 3000000000ULL), 0, "elapsed: stamped after now");
 }
 
 int main(void)
