@@ -1240,6 +1240,28 @@ static size_t expect_strip(const uint8_t *f, size_t len, const struct parsed *p,
 	return n;
 }
 
+/*
+ * What a receiving program must hand on for copy f: with the same family, expect_strip()
+ * (from saddr:sport to dport); otherwise the datagram in family fam, from saddr:sport to
+ * daddr:dport. 0 if the test cannot decode the copy.
+ */
+static size_t expect_delivered(const uint8_t *f, size_t len, const struct parsed *p, bool same,
+			       int fam, const uint8_t *saddr, const uint8_t *daddr, uint16_t sport,
+			       uint16_t dport, uint8_t *out)
+{
+	uint8_t tmp[PKT_MAX];
+	struct phdr uh;
+	size_t n;
+
+	if (same)
+		return expect_strip(f, len, p, saddr, sport, dport, out);
+	n = unwrap(f, len, 0, &uh, tmp);
+	if (!n)
+		return 0;
+	set_ports(tmp, sport, dport);
+	return to_family(tmp, n, fam, saddr, daddr, out);
+}
+
 /* The sequence number a session in udpc_sessions sent last (0 if none). */
 static uint32_t map_tx_seq(uint64_t id)
 {
@@ -1349,21 +1371,11 @@ static void serve_in_check(const uint8_t *f, size_t len, const struct run *r, bo
 		     h.session, s->w.top);
 		return;
 	}
-	if (p.family == s->fam) {
-		*exp_len = expect_strip(f, len, &p, s->label, s->lport, ep.to, exp);
-	} else {
-		/* Delivered in the session's family, from the label to local. */
-		uint8_t tmp[PKT_MAX];
-		struct phdr uh;
-		size_t n = unwrap(f, len, 0, &uh, tmp);
-
-		if (n) {
-			set_ports(tmp, s->lport, ep.to);
-			n = to_family(tmp, n, s->fam, s->label, s->local, exp);
-		}
-		*exp_len = n;
+	/* in the session's family, from the label to local */
+	*exp_len = expect_delivered(f, len, &p, p.family == s->fam, s->fam, s->label, s->local,
+				    s->lport, ep.to, exp);
+	if (p.family != s->fam)
 		st.fam_delivered++;
-	}
 	if (!*exp_len) {
 		note("  (test) cannot decode the copy\n");
 		return;
@@ -2260,21 +2272,11 @@ static void client_in_one(uint64_t idx)
 		     "now %" PRId64 ")\n", vname(out_run.verdict), ph.seq, ph.seq, fcs->w.top);
 		goto out;
 	}
-	if (!fo->family) {
-		exp_len = expect_strip(f, len, &p, fo->od, fo->odport, p.dport, exp);
-	} else {
-		/* Back in the client's family, from where it sent to, to it. */
-		uint8_t tmp[PKT_MAX];
-		struct phdr uh;
-		size_t n = unwrap(f, len, 0, &uh, tmp);
-
-		if (n) {
-			set_ports(tmp, fo->odport, p.dport);
-			n = to_family(tmp, n, fo->cfam, fo->od, fo->client, exp);
-		}
-		exp_len = n;
+	/* back in the client's family, from where it sent to, to it */
+	exp_len = expect_delivered(f, len, &p, !fo->family, fo->cfam, fo->od, fo->client,
+				   fo->odport, p.dport, exp);
+	if (fo->family)
 		st.fam_replies++;
-	}
 	if (!exp_len)
 		note("  (test) cannot decode the reply\n");
 	else if (!cmp_dgram("mapped reply", out_run.out, out_run.len, exp, exp_len) && must_fail &&
