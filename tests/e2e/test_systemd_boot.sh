@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 #
-# udpclone-bpf@.service under a real systemd: systemd is booted as PID 1 of new PID,
-# mount, cgroup and network namespaces, with only a few empty targets besides the
-# installed unit (the machine's own units, generators and /run are hidden by
-# tmpfs mounts, so nothing of the host starts or changes), a bpffs of its own and
-# a veth pair to attach to. Then, through systemctl in those namespaces:
+# udpclone-bpf@.service and the tcp units under a real systemd: systemd is booted as
+# PID 1 of new PID, mount, cgroup and network namespaces, with only a few empty
+# targets besides the installed units (the machine's own units, generators and /run
+# are hidden by tmpfs mounts, so nothing of the host starts or changes), a bpffs of
+# its own and a veth pair to attach to. Then, through systemctl in those namespaces:
 #
 #   1. The unit starts from IFACE.conf made from the shipped example: the daemon's
 #      command line is what EnvironmentFile= and ExecStart= should make of it, and
@@ -19,8 +19,14 @@
 #   4. `systemctl stop` detaches: no filters, no pins.
 #   5. A .conf without LISTEN fails with status 2 and is not restarted; a missing
 #      .conf fails the start (AssertPathExists=) without running anything.
+#   6. udpclone-bpf-tcp-server@IF and udpclone-bpf-tcp-client@pIF (the veth's other
+#      end), from the shipped examples: active once READY=1 came from the main pid,
+#      two processes, their bounding sets, LimitNOFILE= as the soft limit, the status
+#      snapshot written under ProtectSystem=strict (RuntimeDirectory=); SIGKILL: the
+#      restart adopts the pins; stop: a clean exit (SIGTERM to the main pid only,
+#      KillMode=mixed), no pins, no runtime directory.
 #
-# The unit gets one test-only drop-in: its output goes to a file, as no journald
+# Each unit gets one test-only drop-in: its output goes to a file, as no journald
 # runs. Skipped (77) where systemd cannot be booted so (no systemd, no cgroup2).
 # shellcheck disable=SC2317 # functions run through wait_until and assert_*
 set -u
@@ -45,7 +51,8 @@ CGDIR=$CG2/udpclone-test-$RUNID
 BOOT_PID='' SD_PID=''
 
 # -- what the namespaces get: the installed tree, a configuration, minimal units
-mkdir -p "$B/units/udpclone-bpf@.service.d" || e2e_end
+TCPU="udpclone-bpf-tcp-server@ udpclone-bpf-tcp-client@"
+for u in udpclone-bpf@ $TCPU; do mkdir -p "$B/units/$u.service.d" || e2e_end; done
 make -s -C "$E2E_ROOT" OUT="$OUT" DESTDIR="$B/stage" PREFIX="$PREFIX" SYSCONFDIR="$PREFIX/etc" \
 	install >"$B/install.log" 2>&1 || { fail "make install: $(tail -c 300 "$B/install.log")"; e2e_end; }
 CONFDIR=$B/stage$PREFIX/etc/udpclone-bpf
@@ -54,9 +61,14 @@ sed -e 's/^LISTEN=.*/LISTEN=5743/' \
 	-e 's/^#FLOW_TIMEOUT=.*/FLOW_TIMEOUT=60/' -e 's/^#EXTRA_ARGS=.*/EXTRA_ARGS="-v"/' \
 	"$CONFDIR/udpclone-bpf.conf.example" >"$CONFDIR/$IF.conf"
 grep -v '^LISTEN=' "$CONFDIR/$IF.conf" >"$CONFDIR/bad.conf"
-cp "$B/stage$PREFIX/lib/systemd/system/udpclone-bpf@.service" "$B/units/"
-printf '[Service]\nStandardOutput=append:/run/udpclone-test.log\nStandardError=append:/run/udpclone-test.log\n' \
-	>"$B/units/udpclone-bpf@.service.d/test-log.conf"
+sed -e 's/^FORWARD=.*/FORWARD=web=127.0.0.1:80/' "$CONFDIR/tcp-server.conf.example" >"$CONFDIR/tcp-server-$IF.conf"
+sed -e 's/^DESTINATIONS=.*/DESTINATIONS=198.51.100.2:7000/' -e 's/^FORWARD=.*/FORWARD=8080=web/' \
+	"$CONFDIR/tcp-client.conf.example" >"$CONFDIR/tcp-client-p$IF.conf"
+for u in udpclone-bpf@ $TCPU; do
+	cp "$B/stage$PREFIX/lib/systemd/system/$u.service" "$B/units/"
+	printf '[Service]\nStandardOutput=append:/run/udpclone-test.log\nStandardError=append:/run/udpclone-test.log\n' \
+		>"$B/units/$u.service.d/test-log.conf"
+done
 for t in sysinit basic multi-user network-online shutdown default; do
 	printf '[Unit]\nDescription=%s (test)\n' "$t" >"$B/units/$t.target"
 done
@@ -78,6 +90,7 @@ ip link set lo up
 ip link add $IF type veth peer name p$IF
 ip link set $IF up && ip link set p$IF up
 ip addr add 192.0.2.1/24 dev $IF && ip addr add 2001:db8::1/64 dev $IF nodad
+ip addr add 198.51.100.1/24 dev p$IF
 exec env -i container=udpclone-test PATH=/usr/sbin:/usr/bin:/sbin:/bin \\
 	$SYSTEMD --system --unit=udpclone-test.target --log-target=null
 EOF
@@ -188,5 +201,54 @@ assert_eq "no LISTEN: not restarted" "0 failed" "$(prop bad NRestarts) $(prop ba
 assert_fail "start with no .conf fails" sctl start -q udpclone-bpf@none 2>/dev/null
 assert_eq "no .conf: assertion" no "$(prop none AssertResult)"
 assert_eq "no .conf: nothing ran" 0 "$(prop none ExecMainPID)"
+
+# -- 6. the tcp units, one at each end of the veth
+tprop() { sctl show -P "$3" "$1$2.service"; }
+tactive() { [ "$(nsenter -t "$SD_PID" -m -p -n -C -- systemctl is-active "$1$2.service")" = active ]; }
+# CAP_NET_BIND_SERVICE 10: the client's forwards may listen below 1024
+declare -A CAPS=([udpclone-bpf-tcp-server@]=000000c000201000 [udpclone-bpf-tcp-client@]=000000c000201400)
+declare -A ON=([udpclone-bpf-tcp-server@]=$IF [udpclone-bpf-tcp-client@]=p$IF)
+declare -A READY=([udpclone-bpf-tcp-server@]="tcp-server serving $IF:" [udpclone-bpf-tcp-client@]="tcp-client attached to p$IF:")
+# LimitNOFILE=65536, and the command's soft limit raised to it; where no
+# CAP_SYS_RESOURCE lets systemd raise its own hard limit that far (some sandboxes),
+# it sets the closest, the hard limit it has, and the command raises the soft to it.
+NOFILE=65536
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $NOFILE ] && ! (ulimit -Hn $NOFILE) 2>/dev/null; then
+	NOFILE=$(ulimit -Hn)
+fi
+for u in $TCPU; do
+	i=${ON[$u]}
+	# Type=notify: start returns once READY=1 came (or fails)
+	if ! sctl start "$u$i" 2>/dev/null || ! tactive "$u" "$i"; then
+		fail "$u$i did not start: $(sctl status "$u$i" --no-pager 2>&1 | grep -E 'Active:|Process:' |
+			paste -sd'|' -); output: $(sdx tail -c 300 /run/udpclone-test.log 2>&1)"
+		continue
+	fi
+	M=$(tprop "$u" "$i" MainPID)
+	procs=$(sdx cat "/sys/fs/cgroup$(tprop "$u" "$i" ControlGroup)/cgroup.procs" | sort -n | paste -sd' ' -)
+	# shellcheck disable=SC2016 # awk's $1, $2
+	assert_eq "$u: the main pid and its child" "$M $M" \
+		"${procs%% *} $(sdx awk '$1 == "PPid:" { print $2 }' "/proc/${procs##* }/status")"
+	# shellcheck disable=SC2016 # awk's $1, $2
+	assert_eq "$u: capability bounding set" "${CAPS[$u]}" "$(sdx awk '$1 == "CapBnd:" { print $2 }' "/proc/$M/status")"
+	# shellcheck disable=SC2016
+	assert_eq "$u: open files" "$NOFILE $NOFILE" "$(sdx awk '/^Max open files/ { print $4, $5 }' "/proc/$M/limits")"
+	st=$(tprop "$u" "$i" StatusText)
+	assert_eq "$u: READY=1 with its status line" "${READY[$u]}" "${st:0:${#READY[$u]}}"
+	wait_until 5 sdx test -s "/run/udpclone-bpf/$i/tcp" || fail "$u: no status snapshot in /run/udpclone-bpf/$i"
+	assert_ok "$u: systemctl kill -s SIGKILL" sctl kill -s SIGKILL "$u$i"
+	if wait_until 15 sh -c "[ \"\$(nsenter -t $SD_PID -m -p -n -C -- systemctl show -P NRestarts $u$i)\" = 1 ]" &&
+		wait_until "$UDPC_READY_TIMEOUT" tactive "$u" "$i"; then
+		assert_ne "$u: a new main pid" "$M" "$(tprop "$u" "$i" MainPID)"
+	else
+		fail "$u: not restarted after SIGKILL: $(sctl status "$u$i" --no-pager 2>&1 | tail -5 | paste -sd'|' -)"
+	fi
+	assert_ok "$u: systemctl stop" sctl stop "$u$i"
+	assert_eq "$u: after stop: result" success "$(tprop "$u" "$i" Result)"
+	assert_fail "$u: after stop: pins" sdx test -e "/sys/fs/bpf/udpclone-bpf/$i"
+	assert_fail "$u: after stop: runtime directory" sdx test -e "/run/udpclone-bpf/$i"
+done
+assert_eq "attach's and the tcp units' restarts adopted the pins" 3 \
+	"$(sdx grep -c '^udpclone-bpf: adopting the state pinned' /run/udpclone-test.log)"
 
 end
