@@ -1006,6 +1006,7 @@ static void pkt_late(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 static void detect_lost(struct stream_conn *c, uint64_t now)
 {
 	uint64_t delay = loss_delay(c);
+	bool by_count = !reordering(c, now);	/* the packet threshold, unless reordering */
 	uint64_t pn;
 	struct sent_pkt *p;
 
@@ -1014,8 +1015,7 @@ static void detect_lost(struct stream_conn *c, uint64_t now)
 		p = sent_at(c, pn);
 		if (!p)
 			continue;
-		if ((c->largest_acked - pn >= PKT_THRESHOLD && !reordering(c, now)) ||
-		    p->sent_ns + delay <= now)
+		if ((by_count && c->largest_acked - pn >= PKT_THRESHOLD) || p->sent_ns + delay <= now)
 			pkt_lost(c, p);
 		else if (!c->loss_time || p->sent_ns + delay < c->loss_time)
 			c->loss_time = p->sent_ns + delay;
