@@ -139,19 +139,27 @@ assert_ge "path down: answered (per mille)" 800 $((down_rt * 1000 / N))
 # -- 4. clean links; kill -9 and restart each daemon mid-stream: nothing lost
 for k in 1 2 3; do wan_set "$k" "clean:delay=5ms" || e2e_end; done
 K=$((N / 2))
-serve_up
-attach_up --destinations "$PEER_DESTS" --peer
-echo_up kill
-requests kill "$K" &
-SENDER=$!
-sleep 1 # a second into the run (a point in the stream, not a readiness wait)
+# midstream NAME: both daemons and an echo up, K requests under way for a second;
+# then the caller disturbs the daemons, and midstream_end waits for the requests
+midstream() {
+	serve_up
+	attach_up --destinations "$PEER_DESTS" --peer
+	echo_up "$1"
+	requests "$1" "$K" &
+	SENDER=$!
+	sleep 1 # a second into the run (a point in the stream, not a readiness wait)
+}
+midstream_end() {
+	wait "$SENDER" || fail "sender failed"
+	bg_stop "$SRV"
+	both_down
+}
+midstream kill
 kill -9 "$ATTACH"
 attach_up --destinations "$PEER_DESTS" --peer
 kill -9 "$SERVE"
 serve_up
-wait "$SENDER" || fail "sender failed"
-bg_stop "$SRV"
-both_down
+midstream_end
 kill_rt=$(stat_get "$E2E_TMP/send-kill" replies_unique_seq)
 echo "    kill -9 and restart of both daemons mid-stream (clean links): answered $kill_rt of $K"
 assert_eq "kill -9 mid-stream: answered" "$K" "$kill_rt"
@@ -159,17 +167,10 @@ assert_eq "kill -9 mid-stream: duplicates" 0 "$(stat_get "$E2E_TMP/kill" dup)"
 
 # -- 4b. a clean restart of serve mid-stream: its sessions are gone, the client's are
 # not; the new server's replies must not trail the client's window as late
-serve_up
-attach_up --destinations "$PEER_DESTS" --peer
-echo_up restart
-requests restart "$K" &
-SENDER=$!
-sleep 1 # a second into the run (a point in the stream, not a readiness wait)
+midstream restart
 bg_stop "$SERVE"
 serve_up
-wait "$SENDER" || fail "sender failed"
-bg_stop "$SRV"
-both_down
+midstream_end
 restart_rt=$(stat_get "$E2E_TMP/send-restart" replies_unique_seq)
 echo "    serve stopped and started again mid-stream (clean links): answered $restart_rt of $K"
 # lost: what came while no serve ran (a fraction of a second); a new server counting
