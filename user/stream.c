@@ -102,6 +102,7 @@ struct sent_pkt {
 	uint32_t size;
 	uint8_t in_flight, app_limited, nframes;
 	uint8_t lost;	/* declared lost: an ack of it later means reordering, not loss */
+	uint32_t loss_bucket;	/* lost: the loss bucket that counted it */
 	struct sent_frame f[FRAMES_MAX];
 };
 
@@ -136,7 +137,8 @@ struct stream_conn {
 
 	/* RTT */
 	uint64_t srtt, rttvar, min_rtt, min_rtt_stamp, latest_rtt;
-	uint64_t reo_rtt, reo_stamp;	/* the longest RTT of a reordered packet, 10 s window */
+	uint64_t reo_extra, reo_stamp;	/* how much later than the usual RTT reordered packets
+					 * came of late (see reorder_sample()), and the last */
 	uint64_t round_min_rtt;		/* the shortest RTT sample of this round */
 
 	/* delivery-rate model */
@@ -147,6 +149,7 @@ struct stream_conn {
 	uint64_t full_bw;
 	uint64_t cycle_start;
 	uint64_t round_lost, round_acked;
+	uint64_t pend_lost, pend_acked;	/* the last loss bucket, settled one bucket later */
 	double loss_avg;
 	double loss_round[BW_ROUNDS];	/* the loss of the last counted rounds: see loss_floor() */
 
@@ -164,7 +167,8 @@ struct stream_conn {
 	unsigned int rx_unacked;
 	uint8_t rx_late_acks[RX_LATE_MAX];	/* ACK frames each is still to be in */
 	unsigned int full_bw_cnt, mode, cycle;
-	unsigned int loss_rounds;		/* rounds counted into loss_round[] */
+	unsigned int loss_rounds;		/* loss buckets closed (the open one's number) */
+	unsigned int loss_settled;		/* of those, counted into loss_round[] */
 	uint32_t tab_mask, nstreams;
 	uint32_t next_local_id, peer_next_id;
 	bool ping_pending;
@@ -175,6 +179,8 @@ struct stream_conn {
 	bool have_rtt;
 	bool rs_valid, rs_app_limited;
 	bool queueing;			/* last round's shortest RTT was well above min_rtt */
+	bool pend_app_limited;		/* the last loss bucket ended limited by the application */
+	bool reo_seen;			/* reo_stamp is a time */
 };
 
 /* --- wire helpers: big-endian, bounds checked by the callers --- */
@@ -673,13 +679,37 @@ static void update_rtt(struct stream_conn *c, uint64_t now, uint64_t latest, uin
  */
 static double loss_floor(const struct stream_conn *c)
 {
-	unsigned int i, n = c->loss_rounds < BW_ROUNDS ? c->loss_rounds : BW_ROUNDS;
+	unsigned int i, n = c->loss_settled < BW_ROUNDS ? c->loss_settled : BW_ROUNDS;
 	double m = 0.5;
 
 	for (i = 0; i < n; i++)
 		if (c->loss_round[i] < m)
 			m = c->loss_round[i];
 	return n ? m : 0;
+}
+
+/*
+ * A loss bucket (20 packets or more, whole rounds) is counted one bucket after it
+ * closes: a packet taken for lost in it may still come late (reordering), and then it
+ * was not lost. Counted at once, the paths' reordering read as a 30-50 % loss in the
+ * first rounds after a quiet spell (the packet threshold back on), and the model backed
+ * off three times in a row.
+ */
+static void settle_loss(struct stream_conn *c)
+{
+	double loss = (double)c->pend_lost / (double)max64(c->pend_acked + c->pend_lost, 1);
+	unsigned int i;
+
+	/*
+	 * A loss rate far above the usual one is a queue overflowing: back off. Not after
+	 * a bucket limited by the application: a transfer's tail is a few packets, and the
+	 * repairs of repairs, and its loss rate says nothing about a queue.
+	 */
+	if (loss > 0.2 && loss > 2 * c->loss_avg && c->loss_avg > 0 && !c->pend_app_limited)
+		for (i = 0; i < BW_ROUNDS; i++)
+			c->bw_slot[i] = c->bw_slot[i] * 85 / 100;
+	c->loss_avg = c->loss_avg ? (7 * c->loss_avg + loss) / 8 : loss;
+	c->loss_round[c->loss_settled++ % BW_ROUNDS] = loss;
 }
 
 /* After an ACK frame: one delivery-rate sample, rounds, and the model's state. */
@@ -704,14 +734,13 @@ static void update_model(struct stream_conn *c, uint64_t now)
 			c->queueing = c->round_min_rtt > c->min_rtt + c->min_rtt / 4 + 2 * NS_PER_MS;
 		c->round_min_rtt = 0;
 		if (c->round_acked + c->round_lost >= 20) {
-			double loss = (double)c->round_lost / (double)(c->round_acked + c->round_lost);
-
-			/* a loss rate far above the usual one is a queue overflowing: back off */
-			if (loss > 0.2 && loss > 2 * c->loss_avg && c->loss_avg > 0)
-				for (i = 0; i < BW_ROUNDS; i++)
-					c->bw_slot[i] = c->bw_slot[i] * 85 / 100;
-			c->loss_avg = c->loss_avg ? (7 * c->loss_avg + loss) / 8 : loss;
-			c->loss_round[c->loss_rounds++ % BW_ROUNDS] = loss;
+			/* the bucket before settles now: its late packets have had time to come */
+			if (c->loss_rounds > c->loss_settled)
+				settle_loss(c);
+			c->pend_acked = c->round_acked;
+			c->pend_lost = c->round_lost;
+			c->pend_app_limited = c->rs_app_limited;
+			c->loss_rounds++;
 			c->round_acked = c->round_lost = 0;
 		}
 	}
@@ -900,12 +929,12 @@ static struct sent_pkt *sent_at(const struct stream_conn *c, uint64_t pn)
 	return p->pn == pn && p->in_flight ? p : NULL;
 }
 
-static uint64_t loss_delay(const struct stream_conn *c);
+static uint64_t loss_delay(const struct stream_conn *c, uint64_t now);
 
 static void advance_base(struct stream_conn *c, uint64_t now)
 {
 	/* a packet declared lost may still be acked within the reordering window's reach */
-	uint64_t horizon = 2 * loss_delay(c) + 2 * MAX_ACK_DELAY_NS;
+	uint64_t horizon = 2 * loss_delay(c, now) + 2 * MAX_ACK_DELAY_NS;
 	const struct sent_pkt *p;
 
 	while (c->sent_base < c->next_pn && !sent_at(c, c->sent_base))
@@ -926,6 +955,7 @@ static void pkt_lost(struct stream_conn *c, struct sent_pkt *p)
 	c->bytes_in_flight -= p->size;
 	c->st.retransmits++;
 	c->round_lost++;
+	p->loss_bucket = c->loss_rounds;
 	for (i = 0; i < p->nframes; i++)
 		on_frame_lost(c, &p->f[i]);
 }
@@ -952,34 +982,46 @@ static void pkt_acked(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 		on_frame_acked(c, &p->f[i]);
 }
 
-/*
- * RFC 9002's time threshold, 9/8 of the larger of srtt and the latest RTT, stretched to
- * the longest RTT a reordered packet had of late (RACK's reordering window, RFC 8985):
- * peer mode's paths differ in delay, and what the fast path lost comes by the slow one.
- * The stretch is at most 4 srtt, so that one freak sample cannot stall loss recovery.
- */
-static uint64_t loss_delay(const struct stream_conn *c)
-{
-	uint64_t rtt = c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS;
-
-	if (c->reo_rtt)
-		rtt = max64(rtt, min64(c->reo_rtt, 4 * c->srtt));
-	return max64(rtt, NS_PER_MS) * 9 / 8;
-}
-
 /* Reordering seen lately: the packet threshold would take late packets for lost. */
 static bool reordering(const struct stream_conn *c, uint64_t now)
 {
-	return c->reo_rtt && now - c->reo_stamp <= MIN_RTT_WINDOW_NS;
+	return c->reo_seen && now - c->reo_stamp <= MIN_RTT_WINDOW_NS;
 }
 
-/* A packet acked after a later one (or after we took it for lost) took rtt to come. */
+/*
+ * RFC 9002's time threshold, 9/8 of the larger of srtt and the latest RTT, stretched
+ * by how much later than that reordered packets came of late (RACK's reordering
+ * window, RFC 8985): peer mode's paths differ in delay, and what the fast path lost
+ * comes by the slow one. The stretch is at most 2 srtt, so that one freak sample
+ * cannot stall loss recovery.
+ */
+static uint64_t loss_delay(const struct stream_conn *c, uint64_t now)
+{
+	uint64_t rtt = c->have_rtt ? max64(c->srtt, c->latest_rtt) : INITIAL_RTT_NS;
+	uint64_t d = max64(rtt, NS_PER_MS) * 9 / 8;
+
+	if (reordering(c, now))
+		d = max64(d, rtt + min64(c->reo_extra, 2 * c->srtt));
+	return d;
+}
+
+/*
+ * A packet acked after a later one (or after we took it for lost) took rtt to come:
+ * how much later than the usual RTT. The window follows the latest such packets: it
+ * jumps to a later one at once, and decays by 1/16 per packet towards earlier ones.
+ * (The longest of 10 s was one freak sample's, twice the paths' spread: every hole
+ * waited 88 ms where 55 would do, and a transfer's tail waited that once per repair.)
+ */
 static void reorder_sample(struct stream_conn *c, uint64_t now, uint64_t rtt)
 {
-	if (rtt >= c->reo_rtt || !reordering(c, now)) {
-		c->reo_rtt = rtt;
-		c->reo_stamp = now;
-	}
+	uint64_t usual = max64(c->srtt, c->latest_rtt), extra = rtt > usual ? rtt - usual : 0;
+
+	if (extra >= c->reo_extra || !reordering(c, now))
+		c->reo_extra = extra;
+	else
+		c->reo_extra -= (c->reo_extra - extra) / 16;
+	c->reo_stamp = now;
+	c->reo_seen = true;
 }
 
 /*
@@ -994,9 +1036,15 @@ static void pkt_late(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 
 	p->lost = 0;
 	c->st.spurious_losses++;
-	if (c->round_lost)
-		c->round_lost--;
-	c->round_acked++;
+	if (p->loss_bucket == c->loss_rounds) {
+		if (c->round_lost)
+			c->round_lost--;
+		c->round_acked++;
+	} else if (p->loss_bucket + 1 == c->loss_rounds && c->loss_rounds > c->loss_settled) {
+		if (c->pend_lost)
+			c->pend_lost--;
+		c->pend_acked++;
+	}
 	c->delivered += p->size;
 	reorder_sample(c, now, now - p->sent_ns);
 	for (i = 0; i < p->nframes; i++)
@@ -1005,7 +1053,7 @@ static void pkt_late(struct stream_conn *c, uint64_t now, struct sent_pkt *p)
 
 static void detect_lost(struct stream_conn *c, uint64_t now)
 {
-	uint64_t delay = loss_delay(c);
+	uint64_t delay = loss_delay(c, now);
 	bool by_count = !reordering(c, now);	/* the packet threshold, unless reordering */
 	uint64_t pn;
 	struct sent_pkt *p;
@@ -1057,7 +1105,7 @@ static uint64_t rto_deadline(const struct stream_conn *c)
  */
 static void on_rto(struct stream_conn *c, uint64_t now)
 {
-	uint64_t limit = min64(rto_ns(c) << c->backoff, loss_delay(c)), pn;
+	uint64_t limit = min64(rto_ns(c) << c->backoff, loss_delay(c, now)), pn;
 	struct sent_pkt *p;
 
 	c->st.rto_fired++;

@@ -335,6 +335,9 @@ static struct {
 	int next;
 	uint64_t count[T_MAX], bytes_down, bytes_up;
 	int64_t deadline;
+	/* one connection's milestones, from the start (--conns 1): first download byte,
+	 * last download byte, status byte */
+	int64_t t0, t_first, t_down, t_status;
 	pthread_mutex_t lock;
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -409,8 +412,14 @@ static enum result one_conn(uint64_t *bd, uint64_t *bu)
 					r = T_CORRUPT;
 					goto out;
 				}
+				if (!rcvd)
+					C.t_first = now_ns();
 				rcvd += n;
 				*bd += d;
+				if (d && rcvd >= C.down)
+					C.t_down = now_ns();
+				if ((size_t)n > d)
+					C.t_status = now_ns();
 			}
 		}
 		if (!wr_done && pf.revents & POLLOUT) {
@@ -516,7 +525,7 @@ static int run_client(int argc, char **argv)
 	t = calloc(parallel, sizeof(*t));
 	if (!t)
 		die("calloc");
-	t0 = now_ns();
+	t0 = C.t0 = now_ns();
 	C.deadline = t0 + (int64_t)C.timeout_s * NSEC;
 	for (i = 0; i < parallel; i++) {
 		pthread_attr_t at;
@@ -535,6 +544,10 @@ static int run_client(int argc, char **argv)
 		printf("%s %" PRIu64 "\n", result_name[i], C.count[i]);
 	printf("bytes_down %" PRIu64 "\nbytes_up %" PRIu64 "\nseconds %.3f\nmbps %.3f\n",
 	       C.bytes_down, C.bytes_up, secs, (double)(C.bytes_down + C.bytes_up) / 1e6 / secs);
+	if (C.conns == 1 && C.t_status) /* where the time went: ms from the start */
+		printf("ms_first_byte %.1f\nms_down_done %.1f\nms_status %.1f\n",
+		       C.t_first ? (C.t_first - t0) / 1e6 : 0.0, C.t_down ? (C.t_down - t0) / 1e6 : 0.0,
+		       (C.t_status - t0) / 1e6);
 	free(t);
 	if (expect_reset)
 		return C.count[T_RESET] + C.count[T_REFUSED] == (uint64_t)C.conns ? 0 : 1;

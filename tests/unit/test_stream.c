@@ -411,15 +411,21 @@ static void test_bulk(void **state)
  * loss on each, at least 60 % of the clean goodput. The slow path's copies of what
  * the fast one lost arrive late and out of order; taken for losses, they were sent
  * again (a fifth of all packets) and the loss estimate read 30 % instead of 9 %.
+ * Asserted: 70 %, over the mean of four seeds. A reordering window that kept the
+ * longest late packet of 10 s made every repair wait 88 ms where 55 would do: 64 %.
  */
 static void test_bulk_two_paths(void **state)
 {
 	uint64_t mb = 8u << 20;
-	double t0 = bulk2(0, mb, 11), t30 = bulk2(0.30, mb, 12);
+	double t0 = bulk2(0, mb, 11), t30 = 0;
+	int k, n = getenv("NSEEDS") ? atoi(getenv("NSEEDS")) : 4;
 
 	(void)state;
-	printf("  two paths, goodput at 30 %% loss each vs 0 %%: %.0f %%\n", 100 * t0 / t30);
-	assert_true(t0 / t30 >= 0.6);
+	for (k = 0; k < n; k++)
+		t30 += bulk2(0.30, mb, 12 + 2 * k) / n;
+	printf("  two paths, goodput at 30 %% loss each vs 0 %%: %.0f %% (mean time of %d runs)\n",
+	       100 * t0 / t30, n);
+	assert_true(t0 / t30 >= 0.7);
 }
 
 /*
