@@ -5,7 +5,8 @@
 # udpc-wan carries at least 300 Mbit/s of 1,400-byte packets per link and adds
 # under 100 us one way with no impairment (ping medians through it vs a plain veth);
 # and its rate limit holds a TCP transfer to the rate set, within 5%, while its full
-# queue adds the delay of a modem's buffer.
+# queue adds the delay of a modem's buffer; with lossafter, a lost packet has still
+# taken its time on the link.
 # shellcheck disable=SC2317 # functions run through wait_until
 set -u
 # shellcheck source-path=SCRIPTDIR
@@ -131,4 +132,31 @@ echo "  UDP at 40 Mbit/s into rate=20mbit,queue=50ms: ping median ${loaded:-?} m
 assert_between "ping behind a full 50 ms queue (ms)" 40 60 "${loaded:-0}"
 # about half of what is offered does not fit (pings lost with it are not counted here)
 assert_between "tail drops" 3000 5000 "$drops"
+
+# -- 5. lossafter: loss after the rate queue, as on a radio. The same 40 Mbit/s into
+# rate=20mbit with 50% loss: lost before the queue, the other half fits it (no tail
+# drops to speak of); lost after it, every packet takes its time on the link, the
+# queue overflows as above, and half of what it carried is lost after.
+for where in before after; do
+	spec=clean:up.rate=20mbit,up.queue=50ms,up.loss=50%
+	[ "$where" = after ] && spec=$spec,up.lossafter
+	wan_set 1 "$spec" || e2e_end
+	wait_until 5 settled 1 || fail "uplink 1 did not settle"
+	d0=$(wan_get 1 a2b.queue_drops) l0=$(wan_get 1 a2b.lost_random) o0=$(wan_get 1 a2b.out)
+	peer_send "$C_NS" "$E2E_TMP/send-$where" --from "$WAN_C4_1:0" --to "$WAN_S4:9" --count 8000 \
+		--size 1372 --rate 3600 --wait-replies 0
+	wait_until 5 settled 1 || fail "uplink 1 did not settle"
+	drops=$(($(wan_get 1 a2b.queue_drops) - d0)) lost=$(($(wan_get 1 a2b.lost_random) - l0))
+	out=$(($(wan_get 1 a2b.out) - o0))
+	echo "  UDP at 40 Mbit/s into rate=20mbit,loss=50%, loss $where the queue:" \
+		"$drops tail-dropped, $lost lost, $out out of 8000"
+	if [ "$where" = before ]; then
+		assert_between "loss before the queue: lost" 3700 4300 "$lost"
+		assert_le "loss before the queue: tail drops" 400 "$drops"
+	else
+		assert_between "loss after the queue: tail drops" 3000 5000 "$drops"
+		assert_between "loss after the queue: lost, half of what the queue carried" \
+			$(((8000 - drops) * 4 / 10)) $(((8000 - drops) * 6 / 10)) "$lost"
+	fi
+done
 e2e_end

@@ -19,6 +19,9 @@
  *	Prints "key value" lines: ok, failed, reset, refused, short, corrupt, bytes_down,
  *	bytes_up, seconds, mbps (MB/s of both directions' payload over the whole run).
  *	Exits 0 if every connection was ok. --rate: each upload at most BYTES per second.
+ *	With --conns 1, also where the time went, in ms from the start: ms_first_byte
+ *	(the download's first byte), ms_down_done (its last) and ms_status (the status
+ *	byte, which the server sends once it has read the whole upload).
  *   udpc-tcp client ... --expect-reset: exits 0 if every connection was reset (or refused).
  *   udpc-tcp client ... --hold S: each connection stays open S seconds after its upload
  *	before it closes its sending side (the server's status byte waits for that): a

@@ -17,6 +17,8 @@
  *   reorder        let jitter reorder packets; without it a packet never leaves
  *                  before the one that came in before it (FIFO, like a real modem)
  *   loss=P         random loss, P percent (0..100, "%" optional)
+ *   lossafter      loss (random and GE) after the rate queue, not before it: a lost
+ *                  packet has still taken its time on the link, as on a radio
  *   ge=P:R[:HB[:HG]]  Gilbert-Elliott bursty loss, all percent: P good->bad and
  *                  R bad->good per packet, loss HB in the bad state (default 100)
  *                  and HG in the good one (default 0). Mean burst 1/R packets and
@@ -29,7 +31,8 @@
  *                  dropped (tail drop, counted).
  *   none           all of the above back to zero (what a SPEC starts from)
  * Pipeline per direction, per packet: loss (random, then GE) -> duplication ->
- * rate queue (tail drop; serialized at rate) -> delay + jitter -> write. With no
+ * rate queue (tail drop; serialized at rate) -> delay + jitter -> write; with
+ * lossafter, loss comes right after the rate queue. With no
  * impairment a packet is written as soon as it is read. With --tap, ARP and IPv6
  * neighbour discovery frames skip the pipeline (counted as a2b.neigh): they stand
  * for the LAN between a host and its modem, the profile for the network beyond it
@@ -81,6 +84,7 @@ enum qunit { Q_PKTS, Q_BYTES, Q_TIME };
 struct profile {
 	int64_t delay, jitter;		/* ns */
 	bool reorder;
+	bool loss_after;		/* lossafter: loss after the rate queue */
 	double loss, dup;		/* probabilities 0..1 */
 	double ge_p, ge_r, ge_hbad, ge_hgood;
 	uint64_t rate;			/* bit/s, 0 = unlimited */
@@ -291,6 +295,10 @@ static int item_apply(struct profile *p, const char *key, const char *val)
 	}
 	if (!strcmp(key, "reorder") && (!val || !strcmp(val, "1") || !strcmp(val, "0"))) {
 		p->reorder = !val || !strcmp(val, "1");
+		return 0;
+	}
+	if (!strcmp(key, "lossafter") && (!val || !strcmp(val, "1") || !strcmp(val, "0"))) {
+		p->loss_after = !val || !strcmp(val, "1");
 		return 0;
 	}
 	if (!val)
@@ -586,7 +594,7 @@ static void schedule(struct dir *d, struct pkt *p, int64_t now)
 {
 	int64_t t = rate_queue(d, p->len, now);
 
-	if (t < 0) {
+	if (t < 0 || (d->prof.loss_after && lost(d))) {
 		pkt_put(p);
 		return;
 	}
@@ -627,7 +635,7 @@ static void take(struct dir *d, struct pkt *p, int64_t now)
 		pkt_put(p);
 		return;
 	}
-	if (lost(d)) {
+	if (!d->prof.loss_after && lost(d)) {
 		pkt_put(p);
 		return;
 	}
@@ -854,7 +862,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s NS_A IF_A NS_B IF_B [--tap] [--ready FILE] [--seed N]\n"
 		"       [--stats FILE] [--control FILE] [SPEC] [--a2b SPEC] [--b2a SPEC]\n"
-		"SPEC: delay=T,jitter=T,reorder,loss=P%%,ge=P:R[:HB[:HG]],dup=P%%,rate=R,queue=Q\n"
+		"SPEC: delay=T,jitter=T,reorder,loss=P%%,lossafter,ge=P:R[:HB[:HG]],dup=P%%,rate=R,queue=Q\n"
 		"(T in ns/us/ms/s; R in bit/kbit/mbit/gbit; Q in pkt, B/kB/MB or a time).\n"
 		"See the comment at the top of tests/tools/udpc-wan.c and docs/WANLAB.md.\n",
 		prog);
