@@ -96,7 +96,8 @@ struct stream_stats {
 	uint64_t retransmits;		/* packets declared lost */
 	uint64_t spurious_losses;	/* ...and acked after all: late (reordered), not lost */
 	uint64_t rto_fired;
-	uint64_t tail_probes;		/* PINGs sent to have a silent flight acked (see docs/TCP.md) */
+	uint64_t tail_probes;		/* a silent flight's newest packet sent again (docs/TCP.md) */
+	uint64_t echoes;		/* a thin flight's packets sent twice (see docs/TCP.md) */
 	uint64_t spurious_acks;		/* acks of packet numbers we never sent */
 	uint64_t peer_restarts;
 	uint64_t peer_closes;		/* CLOSE frames taken: the peer went away */
