@@ -39,6 +39,7 @@
 						 * much later (see echo_save()) */
 #define THIN_PKTS		4	/* at most this many packets' worth of data
 						 * outstanding: a thin flight */
+#define ECHO_MAX		32	/* copies waiting to go */
 #define HOST_DELAY_NS		(2 * NS_PER_MS)	/* what hosts add to a round trip: batches,
 						 * delayed acks, wake-ups */
 
@@ -107,6 +108,7 @@ struct sent_pkt {
 	uint8_t in_flight, app_limited, nframes;
 	uint8_t lost;	/* declared lost: an ack of it later means reordering, not loss */
 	uint8_t echo;	/* the second copy of a thin flight's packet */
+	uint8_t rtx;	/* carries bytes sent before (a repair) */
 	uint32_t loss_bucket;	/* lost: the loss bucket that counted it */
 	struct sent_frame f[FRAMES_MAX];
 };
@@ -138,7 +140,7 @@ struct stream_conn {
 		size_t len;
 		unsigned int nframes;
 		struct sent_frame f[FRAMES_MAX];
-	} echoq[THIN_PKTS];
+	} echoq[ECHO_MAX];
 	uint8_t *echo_buf;		/* their frames, mtu_payload bytes each */
 
 	/* receiving */
@@ -1846,6 +1848,7 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
 		off = s->lost.r[0].lo;
 		len = min64(min64(s->lost.r[0].hi - off, room), 0xffff);
 		rset_remove(&s->lost, off, off + len);	/* a prefix: never needs room */
+		rec->rtx = 1;
 	} else {
 		off = s->send_next;
 		len = min64(min64(min64(s->write_off, s->peer_max) - off, room), 0xffff);
@@ -1879,18 +1882,23 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
  * ECHO_GAP_NS later, under a new packet number: peer mode already sends each datagram
  * over every path, but with two paths at 30 % loss 9 % are lost on both, and a lost
  * keystroke waited for the time threshold or the tail probe and a round trip (100-200
- * ms). Twice, 0.8 % are. A bulk transfer is not thin and never pays for it; a copy
- * whose packet was acked meanwhile (a LAN) is not sent.
+ * ms). Twice, 0.8 % are. A bulk transfer is not thin and does not pay for it, but for
+ * its tail: a repair sent when nothing else waits and the window is half empty goes
+ * twice too, so that the last holes need fewer rounds of repairs. A copy whose packet
+ * was acked or taken for lost meanwhile is not sent (the peer acks a lone packet
+ * within 10 ms, so over a LAN a keystroke's copy still goes: a hundred bytes).
  */
 static void echo_save(struct stream_conn *c, uint64_t now, const struct sent_pkt *rec,
 		      const uint8_t *frames, size_t len)
 {
 	struct echo *e;
 
-	if (c->echo_n == THIN_PKTS || rec->echo || !rec->nframes ||
-	    c->tx_buffered > (uint64_t)THIN_PKTS * c->cfg.mtu_payload)
+	bool thin = c->tx_buffered <= (uint64_t)THIN_PKTS * c->cfg.mtu_payload;
+	bool tail = rec->rtx && !have_elicit_work(c) && c->bytes_in_flight <= cwnd(c) / 2;
+
+	if (c->echo_n == ECHO_MAX || rec->echo || !rec->nframes || !(thin || tail))
 		return;
-	e = &c->echoq[(c->echo_head + c->echo_n) % THIN_PKTS];
+	e = &c->echoq[(c->echo_head + c->echo_n) % ECHO_MAX];
 	memcpy(c->echo_buf + (size_t)(e - c->echoq) * c->cfg.mtu_payload, frames, len);
 	e->len = len;
 	e->nframes = rec->nframes;
@@ -1911,7 +1919,7 @@ static struct echo *echo_due(struct stream_conn *c, uint64_t now)
 			return NULL;
 		if (sent_at(c, e->pn) && can_send_ctrl(c))
 			return e;
-		c->echo_head = (c->echo_head + 1) % THIN_PKTS;
+		c->echo_head = (c->echo_head + 1) % ECHO_MAX;
 		c->echo_n--;
 	}
 	return NULL;
@@ -1944,7 +1952,7 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 		rec->echo = 1;
 		if (c->ack_now || c->rx_unacked)
 			pos += put_ack(c, now, p + pos, mtu - pos);
-		c->echo_head = (c->echo_head + 1) % THIN_PKTS;
+		c->echo_head = (c->echo_head + 1) % ECHO_MAX;
 		c->echo_n--;
 		c->st.echoes++;
 		elicit = true;
@@ -2314,7 +2322,7 @@ int stream_conn_new(const struct stream_config *cfg, struct stream_conn **out)
 		;
 	c->tab = calloc(n, sizeof(*c->tab));
 	c->tab_mask = n - 1;
-	c->echo_buf = malloc((size_t)THIN_PKTS * cfg->mtu_payload);
+	c->echo_buf = malloc((size_t)ECHO_MAX * cfg->mtu_payload);
 	if (!c->sent || !c->tab || !c->echo_buf) {
 		free(c->sent);
 		free(c->tab);

@@ -97,7 +97,7 @@ struct stream_stats {
 	uint64_t spurious_losses;	/* ...and acked after all: late (reordered), not lost */
 	uint64_t rto_fired;
 	uint64_t tail_probes;		/* a silent flight's newest packet sent again (docs/TCP.md) */
-	uint64_t echoes;		/* a thin flight's packets sent twice (see docs/TCP.md) */
+	uint64_t echoes;		/* packets sent twice: thin flights, tail repairs (docs/TCP.md) */
 	uint64_t spurious_acks;		/* acks of packet numbers we never sent */
 	uint64_t peer_restarts;
 	uint64_t peer_closes;		/* CLOSE frames taken: the peer went away */

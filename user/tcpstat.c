@@ -22,7 +22,7 @@ const struct tcpstat_key tcpstat_counters[] = {
 	COUNTER(spurious_losses, "Packets declared lost and acked after all: reordered, not lost."),
 	COUNTER(rto_fired, "Retransmission timeouts."),
 	COUNTER(tail_probes, "Tail probes: a silent flight's newest packet sent again, so that its lost tail is found (QUIC's PTO)."),
-	COUNTER(echoes, "Packets of a thin flight (typing, a request, a close) sent a second time, 2 ms after the first."),
+	COUNTER(echoes, "Packets of a thin flight (typing, a request, a close) or of a transfer's last repairs sent a second time, 2 ms after the first."),
 	COUNTER(rx_malformed, "Datagrams dropped: a header or frame did not parse."),
 	COUNTER(rx_bad_version, "Datagrams dropped: another version of the stream layer."),
 	COUNTER(rx_stale_epoch, "Datagrams dropped: to another incarnation of this end, or from a retired one of the other."),
