@@ -196,7 +196,6 @@ struct stream_conn {
 	bool have_rtt;
 	bool rs_valid, rs_app_limited;
 	bool queueing;			/* last round's shortest RTT was well above min_rtt */
-	bool pend_app_limited;		/* the last loss bucket ended limited by the application */
 	bool reo_seen;			/* reo_stamp is a time */
 };
 
@@ -709,22 +708,20 @@ static double loss_floor(const struct stream_conn *c)
  * A loss bucket (20 packets or more, whole rounds) is counted one bucket after it
  * closes: a packet taken for lost in it may still come late (reordering), and then it
  * was not lost. Counted at once, the paths' reordering read as a 30-50 % loss in the
- * first rounds after a quiet spell (the packet threshold back on), and the model backed
- * off three times in a row.
+ * first rounds after a quiet spell (the packet threshold back on).
+ *
+ * Loss does not lower the rate by itself. A bucket's loss far above the usual one was
+ * once taken for a queue overflowing, and the bandwidth slots dropped by 15 %: but a
+ * fade (a burst of loss, what radio links do) did that too, and so did the reordering
+ * above and a transfer's tail, and the 1.25 probe took a second to win it back. A
+ * queue that overflows because the model is too high is left to the model: its
+ * samples are not loss-corrected while a queue shows, and the filter forgets a too
+ * high one in 10 rounds.
  */
 static void settle_loss(struct stream_conn *c)
 {
 	double loss = (double)c->pend_lost / (double)max64(c->pend_acked + c->pend_lost, 1);
-	unsigned int i;
 
-	/*
-	 * A loss rate far above the usual one is a queue overflowing: back off. Not after
-	 * a bucket limited by the application: a transfer's tail is a few packets, and the
-	 * repairs of repairs, and its loss rate says nothing about a queue.
-	 */
-	if (loss > 0.2 && loss > 2 * c->loss_avg && c->loss_avg > 0 && !c->pend_app_limited)
-		for (i = 0; i < BW_ROUNDS; i++)
-			c->bw_slot[i] = c->bw_slot[i] * 85 / 100;
 	c->loss_avg = c->loss_avg ? (7 * c->loss_avg + loss) / 8 : loss;
 	c->loss_round[c->loss_settled++ % BW_ROUNDS] = loss;
 }
@@ -756,7 +753,6 @@ static void update_model(struct stream_conn *c, uint64_t now)
 				settle_loss(c);
 			c->pend_acked = c->round_acked;
 			c->pend_lost = c->round_lost;
-			c->pend_app_limited = c->rs_app_limited;
 			c->loss_rounds++;
 			c->round_acked = c->round_lost = 0;
 		}
