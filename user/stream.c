@@ -1887,10 +1887,9 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
 static void echo_save(struct stream_conn *c, uint64_t now, const struct sent_pkt *rec,
 		      const uint8_t *frames, size_t len)
 {
-	struct echo *e;
-
 	bool thin = c->tx_buffered <= (uint64_t)THIN_PKTS * c->cfg.mtu_payload;
 	bool tail = rec->rtx && !have_elicit_work(c) && c->bytes_in_flight <= cwnd(c) / 2;
+	struct echo *e;
 
 	if (c->echo_n == ECHO_MAX || rec->echo || !rec->nframes || !(thin || tail))
 		return;
