@@ -134,12 +134,11 @@ struct stream_conn {
 	uint64_t tx_data, tx_max_data;	/* connection window: the sum of our streams' highest
 					 * offsets sent, and the peer's bound on it */
 
-	/* a thin flight's packets, to send again (see echo_save()): a ring */
+	/* a thin flight's packets, to send again (see echo_save()): a ring. Their frames'
+	 * records stay in sent[]: a copy goes only while its packet is in flight. */
 	struct echo {
 		uint64_t pn, at;
 		size_t len;
-		unsigned int nframes;
-		struct sent_frame f[FRAMES_MAX];
 	} echoq[ECHO_MAX];
 	uint8_t *echo_buf;		/* their frames, mtu_payload bytes each */
 
@@ -1887,24 +1886,27 @@ static size_t put_stream_frame(struct stream_conn *c, struct stream *s, uint8_t 
 static void echo_save(struct stream_conn *c, uint64_t now, const struct sent_pkt *rec,
 		      const uint8_t *frames, size_t len)
 {
-	bool thin = c->tx_buffered <= (uint64_t)THIN_PKTS * c->cfg.mtu_payload;
-	bool tail = rec->rtx && !have_elicit_work(c) && c->bytes_in_flight <= cwnd(c) / 2;
 	struct echo *e;
 
-	if (c->echo_n == ECHO_MAX || rec->echo || !rec->nframes || !(thin || tail))
+	/* every packet passes here: the cheap tests first */
+	if (c->echo_n == ECHO_MAX || rec->echo || !rec->nframes)
+		return;
+	if (c->tx_buffered > (uint64_t)THIN_PKTS * c->cfg.mtu_payload &&	/* not thin */
+	    !(rec->rtx && !have_elicit_work(c) && c->bytes_in_flight <= cwnd(c) / 2)) /* nor a tail */
 		return;
 	e = &c->echoq[(c->echo_head + c->echo_n) % ECHO_MAX];
 	memcpy(c->echo_buf + (size_t)(e - c->echoq) * c->cfg.mtu_payload, frames, len);
 	e->len = len;
-	e->nframes = rec->nframes;
-	memcpy(e->f, rec->f, rec->nframes * sizeof(rec->f[0]));
 	e->pn = rec->pn;
 	e->at = now + ECHO_GAP_NS;
 	c->echo_n++;
 }
 
-/* The copy due now, if any; those whose packet is acked or lost by now are dropped. */
-static struct echo *echo_due(struct stream_conn *c, uint64_t now)
+/*
+ * The copy due now, if any, and its packet (*orig, still in flight); those whose packet
+ * is acked or lost by now are dropped.
+ */
+static struct echo *echo_due(struct stream_conn *c, uint64_t now, const struct sent_pkt **orig)
 {
 	struct echo *e;
 
@@ -1912,7 +1914,8 @@ static struct echo *echo_due(struct stream_conn *c, uint64_t now)
 		e = &c->echoq[c->echo_head];
 		if (now < e->at)
 			return NULL;
-		if (sent_at(c, e->pn) && can_send_ctrl(c))
+		*orig = sent_at(c, e->pn);
+		if (*orig && can_send_ctrl(c))
 			return e;
 		c->echo_head = (c->echo_head + 1) % ECHO_MAX;
 		c->echo_n--;
@@ -1928,6 +1931,7 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 	bool bulk, ctrl;
 	struct sent_pkt *rec;
 	struct stream *s;
+	const struct sent_pkt *orig;
 	struct echo *e;
 	size_t fstart;	/* where the frames after the ACK begin */
 
@@ -1937,13 +1941,14 @@ int stream_next_datagram(struct stream_conn *c, uint64_t now, void *buf, size_t 
 	bulk = have_elicit_work(c) && can_send_elicit(c) && now >= c->next_send_ns;
 	ctrl = have_ctrl_work(c) && can_send_ctrl(c);
 	fstart = pos;
-	if ((e = echo_due(c, now))) {
+	if ((e = echo_due(c, now, &orig))) {
 		/* a thin flight's packet again: its frames, and an ACK if one is due and fits */
 		memset(rec, 0, offsetof(struct sent_pkt, f));
 		memcpy(p + pos, c->echo_buf + (size_t)(e - c->echoq) * mtu, e->len);
 		pos += e->len;
-		memcpy(rec->f, e->f, e->nframes * sizeof(e->f[0]));
-		rec->nframes = (uint8_t)e->nframes;
+		/* rec is not orig's slot: can_send_ctrl() keeps next_pn within the ring */
+		memcpy(rec->f, orig->f, orig->nframes * sizeof(orig->f[0]));
+		rec->nframes = orig->nframes;
 		rec->echo = 1;
 		if (c->ack_now || c->rx_unacked)
 			pos += put_ack(c, now, p + pos, mtu - pos);
