@@ -340,7 +340,7 @@ static struct {
 	int64_t deadline;
 	/* one connection's milestones, from the start (--conns 1): first download byte,
 	 * last download byte, status byte */
-	int64_t t0, t_first, t_down, t_status;
+	int64_t t_first, t_down, t_status;
 	pthread_mutex_t lock;
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -528,7 +528,7 @@ static int run_client(int argc, char **argv)
 	t = calloc(parallel, sizeof(*t));
 	if (!t)
 		die("calloc");
-	t0 = C.t0 = now_ns();
+	t0 = now_ns();
 	C.deadline = t0 + (int64_t)C.timeout_s * NSEC;
 	for (i = 0; i < parallel; i++) {
 		pthread_attr_t at;

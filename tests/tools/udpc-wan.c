@@ -287,20 +287,25 @@ static int parse_ge(const char *s, struct profile *p)
 static const struct profile profile_none = { .qunit = Q_PKTS, .qlimit = DEFAULT_QUEUE_PKTS };
 
 /* One KEY[=VALUE] item into p. */
+/* A flag item: bare or =1 sets it, =0 clears it. */
+static int parse_flag(const char *val, bool *flag)
+{
+	if (val && strcmp(val, "1") && strcmp(val, "0"))
+		return -EINVAL;
+	*flag = !val || !strcmp(val, "1");
+	return 0;
+}
+
 static int item_apply(struct profile *p, const char *key, const char *val)
 {
 	if (!strcmp(key, "none") && !val) {
 		*p = profile_none;
 		return 0;
 	}
-	if (!strcmp(key, "reorder") && (!val || !strcmp(val, "1") || !strcmp(val, "0"))) {
-		p->reorder = !val || !strcmp(val, "1");
-		return 0;
-	}
-	if (!strcmp(key, "lossafter") && (!val || !strcmp(val, "1") || !strcmp(val, "0"))) {
-		p->loss_after = !val || !strcmp(val, "1");
-		return 0;
-	}
+	if (!strcmp(key, "reorder"))
+		return parse_flag(val, &p->reorder);
+	if (!strcmp(key, "lossafter"))
+		return parse_flag(val, &p->loss_after);
 	if (!val)
 		return -EINVAL;
 	if (!strcmp(key, "delay"))
